@@ -1,0 +1,61 @@
+//! The contracts: every step's input and output, the pipeline input and the stored record.
+//!
+//! `contracts/*.schema.json` at the repository root are generated from these types (see
+//! [`schemas`]); `cargo test -p spotlight-core --test contracts` fails, naming the file, when they
+//! drift, and `SPOTLIGHT_UPDATE_CONTRACTS=1` with the same command rewrites them.
+
+mod analysis;
+mod image;
+mod input;
+mod record;
+
+pub use analysis::{
+    AnalyzeInput, BoundingBox, Label, LabelInstance, LabelsResult, ModelInfo, ModerationLabel,
+    ModerationResult, TextLine, TextResult, TextWord, Trimmed,
+};
+pub use image::{ImageFacts, ImageFormat};
+pub use input::{
+    ObjectRequest, PipelineInput, S3Bucket, S3Object, S3ObjectCreatedDetail, S3ObjectCreatedEvent,
+};
+pub use record::{
+    Analyser, AnalyserModel, CaughtError, CaughtState, ExecutionRef, FlaggedLabel, ImageRecord,
+    ModerationSummary, RecordError, RecordInput, RecordOutput, RecordStatus, TextSummary,
+    TrimNote, Validation, Verdict, WriteOutcome,
+};
+
+use crate::error::LambdaError;
+
+/// One contract file: its name under `contracts/` and its JSON Schema.
+pub struct ContractSchema {
+    /// File name, e.g. `validate.output.schema.json`.
+    pub file: &'static str,
+    /// The schema, pretty-printed with a trailing newline.
+    pub json: String,
+}
+
+fn schema_of<T: schemars::JsonSchema>(file: &'static str) -> ContractSchema {
+    let schema = schemars::schema_for!(T);
+    let mut json = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    json.push('\n');
+    ContractSchema { file, json }
+}
+
+/// Every contract, in a fixed order. The state machine's functions map onto them by name:
+/// `<step>.input.schema.json` and `<step>.output.schema.json`.
+pub fn schemas() -> Vec<ContractSchema> {
+    vec![
+        schema_of::<PipelineInput>("pipeline.input.schema.json"),
+        schema_of::<ObjectRequest>("validate.input.schema.json"),
+        schema_of::<ImageFacts>("validate.output.schema.json"),
+        schema_of::<AnalyzeInput>("detect-labels.input.schema.json"),
+        schema_of::<LabelsResult>("detect-labels.output.schema.json"),
+        schema_of::<AnalyzeInput>("detect-moderation.input.schema.json"),
+        schema_of::<ModerationResult>("detect-moderation.output.schema.json"),
+        schema_of::<AnalyzeInput>("detect-text.input.schema.json"),
+        schema_of::<TextResult>("detect-text.output.schema.json"),
+        schema_of::<RecordInput>("record.input.schema.json"),
+        schema_of::<RecordOutput>("record.output.schema.json"),
+        schema_of::<ImageRecord>("image-record.schema.json"),
+        schema_of::<LambdaError>("lambda-error.schema.json"),
+    ]
+}

@@ -1,0 +1,265 @@
+//! In-memory implementations of the ports, for tests of the steps and of code built on them.
+//! Not for production: nothing here persists.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+
+use crate::contracts::{ImageFacts, ImageRecord, Label, ModelInfo, ModerationLabel, TextLine};
+use crate::contracts::WriteOutcome;
+use crate::ports::{
+    DetectError, LabelDetector, ModerationDetector, ObjectHead, ObjectReader, Page, ReadError,
+    RecordStore, SearchQuery, StoreError, TextDetector,
+};
+use crate::revision::decide_write;
+use crate::search;
+
+/// Objects in memory, recording every byte range read so tests can check what was fetched.
+#[derive(Default)]
+pub struct MemoryObjects {
+    objects: Mutex<HashMap<(String, String), (Vec<u8>, Option<DateTime<Utc>>)>>,
+    reads: Mutex<Vec<Range<u64>>>,
+}
+
+impl MemoryObjects {
+    /// An empty bucket set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Stores an object.
+    pub fn insert(&self, bucket: &str, key: &str, bytes: Vec<u8>) {
+        self.lock_objects().insert(
+            (bucket.to_owned(), key.to_owned()),
+            (bytes, DateTime::from_timestamp(1_700_000_000, 0)),
+        );
+    }
+
+    /// The byte ranges read so far.
+    pub fn reads(&self) -> Vec<Range<u64>> {
+        self.reads.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// How many bytes were read in all.
+    pub fn bytes_read(&self) -> u64 {
+        self.reads().iter().map(|r| r.end - r.start).sum()
+    }
+
+    fn lock_objects(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<(String, String), (Vec<u8>, Option<DateTime<Utc>>)>>
+    {
+        self.objects.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl ObjectReader for MemoryObjects {
+    async fn head(&self, bucket: &str, key: &str) -> Result<ObjectHead, ReadError> {
+        let objects = self.lock_objects();
+        let (bytes, modified) = objects
+            .get(&(bucket.to_owned(), key.to_owned()))
+            .ok_or_else(|| ReadError::NotFound(format!("{bucket}/{key}")))?;
+        Ok(ObjectHead {
+            size: bytes.len() as u64,
+            etag: Some(format!("\"{:x}\"", bytes.len())),
+            version_id: None,
+            last_modified: *modified,
+        })
+    }
+
+    async fn read_range(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: Range<u64>,
+    ) -> Result<Vec<u8>, ReadError> {
+        let objects = self.lock_objects();
+        let (bytes, _) = objects
+            .get(&(bucket.to_owned(), key.to_owned()))
+            .ok_or_else(|| ReadError::NotFound(format!("{bucket}/{key}")))?;
+        let len = bytes.len() as u64;
+        let start = range.start.min(len);
+        let end = range.end.min(len).max(start);
+        if let Ok(mut reads) = self.reads.lock() {
+            reads.push(start..end);
+        }
+        Ok(bytes[start as usize..end as usize].to_vec())
+    }
+}
+
+/// What a fake detector answers.
+pub enum Answer<T> {
+    /// These results.
+    Found(T),
+    /// Throttled.
+    Throttled,
+    /// Cannot decode the image.
+    Corrupt,
+    /// Fails.
+    Fails,
+}
+
+impl<T: Clone> Answer<T> {
+    fn give(&self) -> Result<T, DetectError> {
+        match self {
+            Answer::Found(value) => Ok(value.clone()),
+            Answer::Throttled => Err(DetectError::Throttled {
+                message: "Rate exceeded".to_owned(),
+                source: None,
+            }),
+            Answer::Corrupt => Err(DetectError::Rejected {
+                reason: crate::error::RejectReason::Corrupt,
+                message: "the image could not be decoded".to_owned(),
+            }),
+            Answer::Fails => Err(DetectError::Failed {
+                message: "the model crashed".to_owned(),
+                source: None,
+            }),
+        }
+    }
+}
+
+/// A detector that gives a fixed answer and counts calls.
+pub struct FakeDetector<T> {
+    answer: Answer<T>,
+    calls: AtomicUsize,
+}
+
+impl<T> FakeDetector<T> {
+    /// A detector that always gives `answer`.
+    pub fn new(answer: Answer<T>) -> Self {
+        FakeDetector {
+            answer,
+            calls: AtomicUsize::new(0),
+        }
+    }
+
+    /// How often it was called.
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+fn fake_model(name: &str) -> ModelInfo {
+    ModelInfo {
+        name: format!("fake-{name}"),
+        version: "0".to_owned(),
+    }
+}
+
+impl LabelDetector for FakeDetector<Vec<Label>> {
+    fn model(&self) -> ModelInfo {
+        fake_model("labels")
+    }
+    async fn detect_labels(&self, _image: &ImageFacts) -> Result<Vec<Label>, DetectError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.answer.give()
+    }
+}
+
+impl ModerationDetector for FakeDetector<Vec<ModerationLabel>> {
+    fn model(&self) -> ModelInfo {
+        fake_model("moderation")
+    }
+    async fn detect_moderation_labels(
+        &self,
+        _image: &ImageFacts,
+    ) -> Result<Vec<ModerationLabel>, DetectError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.answer.give()
+    }
+}
+
+impl TextDetector for FakeDetector<Vec<TextLine>> {
+    fn model(&self) -> ModelInfo {
+        fake_model("text")
+    }
+    async fn detect_text(&self, _image: &ImageFacts) -> Result<Vec<TextLine>, DetectError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.answer.give()
+    }
+}
+
+/// Records in memory, with the store's write semantics and a count of real writes.
+#[derive(Default)]
+pub struct MemoryRecords {
+    records: Mutex<HashMap<String, ImageRecord>>,
+    writes: AtomicUsize,
+    failing: std::sync::atomic::AtomicBool,
+}
+
+impl MemoryRecords {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many writes changed the store.
+    pub fn writes(&self) -> usize {
+        self.writes.load(Ordering::SeqCst)
+    }
+
+    /// Makes every later call fail, as an unreachable store would.
+    pub fn fail_from_now_on(&self) {
+        self.failing.store(true, Ordering::SeqCst);
+    }
+
+    fn check(&self) -> Result<(), StoreError> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(StoreError {
+                message: "the store is unreachable".to_owned(),
+                source: None,
+            });
+        }
+        Ok(())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, ImageRecord>> {
+        self.records.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl RecordStore for MemoryRecords {
+    async fn put(&self, record: &ImageRecord) -> Result<WriteOutcome, StoreError> {
+        self.check()?;
+        let mut records = self.lock();
+        let outcome = decide_write(records.get(&record.id), record);
+        if outcome == WriteOutcome::Written {
+            records.insert(record.id.clone(), record.clone());
+            self.writes.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(outcome)
+    }
+
+    async fn get(&self, bucket: &str, key: &str) -> Result<Option<ImageRecord>, StoreError> {
+        self.check()?;
+        Ok(self.lock().get(&crate::record_id(bucket, key)).cloned())
+    }
+
+    async fn search(&self, query: &SearchQuery) -> Result<Page, StoreError> {
+        self.check()?;
+        let mut hits: Vec<ImageRecord> = self
+            .lock()
+            .values()
+            .filter(|r| search::matches(r, query))
+            .filter(|r| {
+                query
+                    .cursor
+                    .as_deref()
+                    .is_none_or(|c| search::is_after_cursor(r, c))
+            })
+            .cloned()
+            .collect();
+        hits.sort_by(search::newest_first);
+        let limit = query.limit.unwrap_or(usize::MAX);
+        let next_cursor = (hits.len() > limit).then(|| search::cursor_after(&hits[limit - 1]));
+        hits.truncate(limit);
+        Ok(Page {
+            records: hits,
+            next_cursor,
+        })
+    }
+}

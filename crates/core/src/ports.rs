@@ -1,0 +1,206 @@
+//! The ports: what the steps need from the outside world, as narrow as the steps need it.
+//!
+//! Each port has an AWS adapter and a local adapter; the steps are generic over them, so the
+//! code that runs in Lambda is the code that runs on a laptop and in tests.
+
+use std::future::Future;
+use std::ops::Range;
+
+use chrono::{DateTime, Utc};
+
+use crate::contracts::{
+    ImageFacts, ImageRecord, Label, ModelInfo, ModerationLabel, RecordStatus, TextLine,
+    WriteOutcome,
+};
+use crate::error::RejectReason;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What an object's head says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectHead {
+    /// Size in bytes.
+    pub size: u64,
+    /// The ETag.
+    pub etag: Option<String>,
+    /// The version.
+    pub version_id: Option<String>,
+    /// When it was last written.
+    pub last_modified: Option<DateTime<Utc>>,
+}
+
+/// Why an object could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// There is no such object (or key outside the bucket, locally).
+    #[error("object not found: {0}")]
+    NotFound(String),
+    /// Anything else.
+    #[error("could not read the object: {message}")]
+    Other {
+        /// What failed.
+        message: String,
+        /// Why.
+        #[source]
+        source: Option<BoxError>,
+    },
+}
+
+/// Reads objects: an S3 bucket on AWS, a folder locally.
+pub trait ObjectReader: Send + Sync {
+    /// The object's head (no body).
+    fn head(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<ObjectHead, ReadError>> + Send;
+
+    /// The bytes in `range` (half-open, clamped to the object's end).
+    fn read_range(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: Range<u64>,
+    ) -> impl Future<Output = Result<Vec<u8>, ReadError>> + Send;
+}
+
+/// Why an analyser could not analyse an image.
+#[derive(Debug, thiserror::Error)]
+pub enum DetectError {
+    /// The analyser refused for load.
+    #[error("throttled: {message}")]
+    Throttled {
+        /// What it said.
+        message: String,
+        /// Why.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// The analyser could not use the image (it cannot decode it, or it breaks a limit).
+    #[error("{message}")]
+    Rejected {
+        /// Which rejection.
+        reason: RejectReason,
+        /// What was wrong.
+        message: String,
+    },
+    /// Anything else.
+    #[error("{message}")]
+    Failed {
+        /// What failed.
+        message: String,
+        /// Why.
+        #[source]
+        source: Option<BoxError>,
+    },
+}
+
+/// Labels an image: Rekognition DetectLabels, or a local model.
+pub trait LabelDetector: Send + Sync {
+    /// The model in use.
+    fn model(&self) -> ModelInfo;
+    /// The labels, in any order.
+    fn detect_labels(
+        &self,
+        image: &ImageFacts,
+    ) -> impl Future<Output = Result<Vec<Label>, DetectError>> + Send;
+}
+
+/// Moderates an image: Rekognition DetectModerationLabels, or a local model.
+pub trait ModerationDetector: Send + Sync {
+    /// The model in use.
+    fn model(&self) -> ModelInfo;
+    /// The moderation labels, in any order, in Rekognition's taxonomy.
+    fn detect_moderation_labels(
+        &self,
+        image: &ImageFacts,
+    ) -> impl Future<Output = Result<Vec<ModerationLabel>, DetectError>> + Send;
+}
+
+/// Reads text: Rekognition DetectText, or local OCR models.
+pub trait TextDetector: Send + Sync {
+    /// The model in use.
+    fn model(&self) -> ModelInfo;
+    /// The lines of text, in any order.
+    fn detect_text(
+        &self,
+        image: &ImageFacts,
+    ) -> impl Future<Output = Result<Vec<TextLine>, DetectError>> + Send;
+}
+
+/// Why the record store failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct StoreError {
+    /// What failed.
+    pub message: String,
+    /// Why.
+    #[source]
+    pub source: Option<BoxError>,
+}
+
+impl StoreError {
+    /// A store error with a message and a source.
+    pub fn new(
+        message: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        StoreError {
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
+}
+
+/// Which records a search wants. Everything set must hold (AND).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SearchQuery {
+    /// Records carrying any of these labels (a label name or a parent), at `min_confidence` or
+    /// above. A theme is expanded to its labels by the caller, at query time.
+    pub labels: Vec<String>,
+    /// Minimum confidence for `labels`, 0–100.
+    pub min_confidence: f32,
+    /// Records whose text contains this word (case-insensitive).
+    pub text: Option<String>,
+    /// Records with this status; `None` means any.
+    pub status: Option<RecordStatus>,
+    /// Only records whose moderation ran and flagged nothing. On unless asked otherwise.
+    pub safe_only: bool,
+    /// Only records that are not safe (awaiting review): the review queue.
+    pub unsafe_only: bool,
+    /// At most this many records in a page.
+    pub limit: Option<usize>,
+    /// Where the previous page stopped.
+    pub cursor: Option<String>,
+}
+
+/// One page of records, newest upload first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    /// The records.
+    pub records: Vec<ImageRecord>,
+    /// Pass back as [`SearchQuery::cursor`] for the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Stores the one record per image.
+///
+/// `put` is idempotent and newest-wins (see [`crate::revision::decide_write`]): a re-delivered or
+/// retried execution writes nothing twice and an older upload never replaces a newer one.
+pub trait RecordStore: Send + Sync {
+    /// Writes the record unless the stored one is the same execution's or newer.
+    fn put(
+        &self,
+        record: &ImageRecord,
+    ) -> impl Future<Output = Result<WriteOutcome, StoreError>> + Send;
+
+    /// The record for bucket + key.
+    fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<ImageRecord>, StoreError>> + Send;
+
+    /// Records matching the query, newest upload first.
+    fn search(&self, query: &SearchQuery) -> impl Future<Output = Result<Page, StoreError>> + Send;
+}
