@@ -263,3 +263,32 @@ impl RecordStore for MemoryRecords {
         })
     }
 }
+
+/// Facts about a plausible validated image, for tests that start after validation.
+pub fn image_facts(bucket: &str, key: &str) -> ImageFacts {
+    let uploaded_at = DateTime::from_timestamp(1_700_000_000, 0);
+    ImageFacts {
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        format: crate::contracts::ImageFormat::Jpeg,
+        size_bytes: 123_456,
+        width: 1024,
+        height: 768,
+        revision: crate::revision::revision(None, uploaded_at),
+        etag: Some("\"abc\"".to_owned()),
+        version_id: None,
+        last_modified: uploaded_at,
+        uploaded_at,
+    }
+}
+
+/// A label with a confidence and parents.
+pub fn label(name: &str, confidence: f32, parents: &[&str]) -> Label {
+    Label {
+        name: name.to_owned(),
+        confidence,
+        parents: parents.iter().map(|p| (*p).to_owned()).collect(),
+        categories: Vec::new(),
+        instances: Vec::new(),
+    }
+}

@@ -204,3 +204,28 @@ pub trait RecordStore: Send + Sync {
     /// Records matching the query, newest upload first.
     fn search(&self, query: &SearchQuery) -> impl Future<Output = Result<Page, StoreError>> + Send;
 }
+
+impl From<DetectError> for crate::StepError {
+    fn from(error: DetectError) -> Self {
+        match error {
+            DetectError::Throttled { message, source } => {
+                crate::StepError::AnalyzerThrottled { message, source }
+            }
+            DetectError::Rejected { reason, message } => {
+                crate::StepError::rejected(reason, message)
+            }
+            DetectError::Failed { message, source } => {
+                crate::StepError::AnalyzerFailed { message, source }
+            }
+        }
+    }
+}
+
+impl From<StoreError> for crate::StepError {
+    fn from(error: StoreError) -> Self {
+        crate::StepError::StoreFailed {
+            message: error.message,
+            source: error.source,
+        }
+    }
+}
