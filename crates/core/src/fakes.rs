@@ -8,8 +8,8 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 
-use crate::contracts::{ImageFacts, ImageRecord, Label, ModelInfo, ModerationLabel, TextLine};
 use crate::contracts::WriteOutcome;
+use crate::contracts::{ImageFacts, ImageRecord, Label, ModelInfo, ModerationLabel, TextLine};
 use crate::ports::{
     DetectError, LabelDetector, ModerationDetector, ObjectHead, ObjectReader, Page, ReadError,
     RecordStore, SearchQuery, StoreError, TextDetector,
@@ -17,10 +17,13 @@ use crate::ports::{
 use crate::revision::decide_write;
 use crate::search;
 
+/// Object bytes and modification time, by bucket and key.
+type Objects = HashMap<(String, String), (Vec<u8>, Option<DateTime<Utc>>)>;
+
 /// Objects in memory, recording every byte range read so tests can check what was fetched.
 #[derive(Default)]
 pub struct MemoryObjects {
-    objects: Mutex<HashMap<(String, String), (Vec<u8>, Option<DateTime<Utc>>)>>,
+    objects: Mutex<Objects>,
     reads: Mutex<Vec<Range<u64>>>,
 }
 
@@ -48,10 +51,7 @@ impl MemoryObjects {
         self.reads().iter().map(|r| r.end - r.start).sum()
     }
 
-    fn lock_objects(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<(String, String), (Vec<u8>, Option<DateTime<Utc>>)>>
-    {
+    fn lock_objects(&self) -> std::sync::MutexGuard<'_, Objects> {
         self.objects.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

@@ -94,12 +94,10 @@ impl ModerationPolicy {
             .filter_map(|label| {
                 let threshold = self.threshold(label);
                 // A NaN confidence is an unusable result: flag it rather than trust it.
-                (label.confidence.is_nan() || label.confidence >= threshold).then(|| {
-                    FlaggedLabel {
-                        name: label.name.clone(),
-                        confidence: label.confidence,
-                        threshold,
-                    }
+                (label.confidence.is_nan() || label.confidence >= threshold).then(|| FlaggedLabel {
+                    name: label.name.clone(),
+                    confidence: label.confidence,
+                    threshold,
                 })
             })
             .collect();
@@ -170,7 +168,8 @@ mod tests {
 
     #[test]
     fn a_nan_confidence_is_flagged() {
-        let summary = ModerationPolicy::shipped().evaluate(Some(&[label("Violence", None, f32::NAN)]));
+        let summary =
+            ModerationPolicy::shipped().evaluate(Some(&[label("Violence", None, f32::NAN)]));
         assert_eq!(summary.verdict, Verdict::Unsafe);
     }
 

@@ -59,7 +59,9 @@ pub fn matching_labels<'r>(
 
 /// The order of results: newest upload first, then by id so pages are stable.
 pub fn newest_first(a: &ImageRecord, b: &ImageRecord) -> std::cmp::Ordering {
-    b.uploaded_at.cmp(&a.uploaded_at).then_with(|| a.id.cmp(&b.id))
+    b.uploaded_at
+        .cmp(&a.uploaded_at)
+        .then_with(|| a.id.cmp(&b.id))
 }
 
 /// The cursor after `record`: its sort key.

@@ -89,11 +89,14 @@ mod tests {
     #[test]
     fn labels_match_themes_by_name_or_parent() {
         let themes = Themes::shipped();
-        let matched = themes.matching(&[label("Tabby Cat", &["Cat", "Feline", "Mammal", "Animal"])]);
+        let matched =
+            themes.matching(&[label("Tabby Cat", &["Cat", "Feline", "Mammal", "Animal"])]);
         assert_eq!(matched, vec!["animals".to_owned()]);
         let matched = themes.matching(&[label("seashore", &[])]);
         assert_eq!(matched, vec!["ocean".to_owned()]);
-        assert!(themes.matching(&[label("Stapler", &["Office Supplies"])]).is_empty());
+        assert!(themes
+            .matching(&[label("Stapler", &["Office Supplies"])])
+            .is_empty());
     }
 
     #[test]

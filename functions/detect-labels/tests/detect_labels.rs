@@ -16,7 +16,11 @@ fn input() -> AnalyzeInput {
 async fn labels_come_back_sorted_deduplicated_and_named_after_the_model() {
     let detector = FakeDetector::new(Answer::Found(vec![
         label("Dog", 80.0, &["Canine", "Mammal", "Animal"]),
-        label("Golden Retriever", 97.5, &["Dog", "Canine", "Mammal", "Animal"]),
+        label(
+            "Golden Retriever",
+            97.5,
+            &["Dog", "Canine", "Mammal", "Animal"],
+        ),
         label("Dog", 60.0, &[]),
         label("  ", 99.0, &[]),
         label("Grass", 150.0, &[]),
@@ -24,8 +28,14 @@ async fn labels_come_back_sorted_deduplicated_and_named_after_the_model() {
     let result = handle(&input(), &detector).await.unwrap();
     let names: Vec<&str> = result.labels.iter().map(|l| l.name.as_str()).collect();
     assert_eq!(names, ["Grass", "Golden Retriever", "Dog"]);
-    assert_eq!(result.labels[0].confidence, 100.0, "confidences are clamped");
-    assert_eq!(result.labels[2].confidence, 80.0, "the best duplicate is kept");
+    assert_eq!(
+        result.labels[0].confidence, 100.0,
+        "confidences are clamped"
+    );
+    assert_eq!(
+        result.labels[2].confidence, 80.0,
+        "the best duplicate is kept"
+    );
     assert_eq!(result.model.name, "fake-labels");
     assert!(result.trimmed.is_none());
     assert_eq!(detector.calls(), 1);
@@ -72,7 +82,9 @@ async fn detector_errors_keep_their_names() {
         (Answer::Fails, ErrorName::AnalyzerFailed),
     ];
     for (answer, name) in cases {
-        let error = handle(&input(), &FakeDetector::new(answer)).await.unwrap_err();
+        let error = handle(&input(), &FakeDetector::new(answer))
+            .await
+            .unwrap_err();
         assert_eq!(error.name(), name, "{error}");
     }
 }

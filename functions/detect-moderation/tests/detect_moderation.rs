@@ -28,7 +28,11 @@ async fn every_label_is_kept_highest_first() {
     let result = handle(&input(), &FakeDetector::new(Answer::Found(labels)))
         .await
         .unwrap();
-    assert_eq!(result.labels.len(), 120, "moderation labels are never trimmed");
+    assert_eq!(
+        result.labels.len(),
+        120,
+        "moderation labels are never trimmed"
+    );
     assert!(result
         .labels
         .windows(2)
@@ -52,7 +56,9 @@ async fn detector_errors_keep_their_names() {
         (Answer::Fails, ErrorName::AnalyzerFailed),
     ];
     for (answer, name) in cases {
-        let error = handle(&input(), &FakeDetector::new(answer)).await.unwrap_err();
+        let error = handle(&input(), &FakeDetector::new(answer))
+            .await
+            .unwrap_err();
         assert_eq!(error.name(), name, "{error}");
     }
 }

@@ -43,13 +43,21 @@ async fn lines_come_back_in_reading_order() {
 
 #[tokio::test]
 async fn lines_are_bounded_by_count_and_bytes() {
-    let many = (0..150).map(|i| line(&format!("line {i}"), i as f32 / 150.0, 0.0)).collect();
-    let result = handle(&input(), &FakeDetector::new(Answer::Found(many))).await.unwrap();
+    let many = (0..150)
+        .map(|i| line(&format!("line {i}"), i as f32 / 150.0, 0.0))
+        .collect();
+    let result = handle(&input(), &FakeDetector::new(Answer::Found(many)))
+        .await
+        .unwrap();
     assert_eq!(result.lines.len(), MAX_TEXT_LINES);
     assert_eq!(result.trimmed.unwrap().bound, "top 100 text lines");
 
-    let long = (0..100).map(|i| line(&"x".repeat(2000), i as f32 / 100.0, 0.0)).collect();
-    let result = handle(&input(), &FakeDetector::new(Answer::Found(long))).await.unwrap();
+    let long = (0..100)
+        .map(|i| line(&"x".repeat(2000), i as f32 / 100.0, 0.0))
+        .collect();
+    let result = handle(&input(), &FakeDetector::new(Answer::Found(long)))
+        .await
+        .unwrap();
     assert!(serde_json::to_vec(&result).unwrap().len() <= MAX_RESULT_BYTES);
     let trimmed = result.trimmed.unwrap();
     assert_eq!((trimmed.total, trimmed.bound.as_str()), (100, "64 KiB"));
@@ -64,7 +72,9 @@ async fn detector_errors_keep_their_names() {
         (Answer::Fails, ErrorName::AnalyzerFailed),
     ];
     for (answer, name) in cases {
-        let error = handle(&input(), &FakeDetector::new(answer)).await.unwrap_err();
+        let error = handle(&input(), &FakeDetector::new(answer))
+            .await
+            .unwrap_err();
         assert_eq!(error.name(), name, "{error}");
     }
 }

@@ -3,9 +3,9 @@
 
 use chrono::{DateTime, Utc};
 use spotlight_core::contracts::{
-    BoundingBox, CaughtError, CaughtState, ExecutionRef, LabelsResult, ModelInfo,
-    ModerationLabel, ModerationResult, ObjectRequest, RecordInput, RecordStatus, TextLine,
-    TextResult, Trimmed, Validation, Verdict, WriteOutcome,
+    BoundingBox, CaughtError, CaughtState, ExecutionRef, LabelsResult, ModelInfo, ModerationLabel,
+    ModerationResult, ObjectRequest, RecordInput, RecordStatus, TextLine, TextResult, Trimmed,
+    Validation, Verdict, WriteOutcome,
 };
 use spotlight_core::fakes::{image_facts, label, MemoryRecords};
 use spotlight_core::policy::ModerationPolicy;
@@ -109,8 +109,13 @@ fn caught(key: &str, error: &str, cause: &str) -> CaughtState {
     }
 }
 
-async fn record(input: RecordInput, store: &MemoryRecords) -> spotlight_core::contracts::RecordOutput {
-    handle(input, store, &RecordConfig::default(), at(60)).await.unwrap()
+async fn record(
+    input: RecordInput,
+    store: &MemoryRecords,
+) -> spotlight_core::contracts::RecordOutput {
+    handle(input, store, &RecordConfig::default(), at(60))
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -129,11 +134,22 @@ async fn an_analysed_image_gets_one_merged_record() {
     assert_eq!(text.full_text, "SURF SHOP\nopen daily");
     let moderation = stored.moderation.as_ref().unwrap();
     assert_eq!(moderation.verdict, Verdict::Safe);
-    assert_eq!(moderation.policy_version, ModerationPolicy::shipped().version);
-    assert_eq!(moderation.labels.len(), 1, "raw labels are kept for re-evaluation");
+    assert_eq!(
+        moderation.policy_version,
+        ModerationPolicy::shipped().version
+    );
+    assert_eq!(
+        moderation.labels.len(),
+        1,
+        "raw labels are kept for re-evaluation"
+    );
     assert_eq!(stored.trimmed.len(), 1);
     assert_eq!(stored.trimmed[0].trimmed.total, 70);
-    let models: Vec<&str> = stored.models.iter().map(|m| m.model.name.as_str()).collect();
+    let models: Vec<&str> = stored
+        .models
+        .iter()
+        .map(|m| m.model.name.as_str())
+        .collect();
     assert_eq!(models, ["labels-model", "moderation-model", "text-model"]);
     assert!(stored.execution.id.ends_with(":e1"));
     assert_eq!(stored.analysed_at, at(60));
@@ -163,7 +179,11 @@ async fn a_redelivered_execution_writes_nothing_twice() {
     let again = record(analyzed("a.jpg", "10", "e1"), &store).await;
     assert_eq!(again.write, WriteOutcome::Duplicate);
     let retried = record(analyzed("a.jpg", "10", "e2"), &store).await;
-    assert_eq!(retried.write, WriteOutcome::Duplicate, "same upload, new execution");
+    assert_eq!(
+        retried.write,
+        WriteOutcome::Duplicate,
+        "same upload, new execution"
+    );
     assert_eq!(store.writes(), 1);
     let stored = store.get(BUCKET, "a.jpg").await.unwrap().unwrap();
     assert!(stored.execution.id.ends_with(":e1"));
@@ -201,7 +221,10 @@ async fn a_rejection_is_recorded_with_its_name_and_message() {
     let stored = store.get(BUCKET, "tiny.png").await.unwrap().unwrap();
     let error = stored.error.unwrap();
     assert_eq!(error.error, "ImageRejected.TooSmall");
-    assert_eq!(error.cause, "the image is 1×1 px; sides must be at least 80 px");
+    assert_eq!(
+        error.cause,
+        "the image is 1×1 px; sides must be at least 80 px"
+    );
     assert!(stored.moderation.is_none());
     assert_eq!(stored.revision, revision(Some("0A"), None));
 }
@@ -209,7 +232,11 @@ async fn a_rejection_is_recorded_with_its_name_and_message() {
 #[tokio::test]
 async fn a_failure_keeps_a_cause_that_is_not_a_lambda_error() {
     let store = MemoryRecords::new();
-    let mut state = caught("slow.jpg", "States.Timeout", "Task timed out after 30 seconds");
+    let mut state = caught(
+        "slow.jpg",
+        "States.Timeout",
+        "Task timed out after 30 seconds",
+    );
     state.validation = Some(Validation {
         image: image_facts(BUCKET, "slow.jpg"),
     });
@@ -223,7 +250,10 @@ async fn a_failure_keeps_a_cause_that_is_not_a_lambda_error() {
     .await;
     assert_eq!(output.status, RecordStatus::Failed);
     let stored = store.get(BUCKET, "slow.jpg").await.unwrap().unwrap();
-    assert_eq!(stored.error.as_ref().unwrap().cause, "Task timed out after 30 seconds");
+    assert_eq!(
+        stored.error.as_ref().unwrap().cause,
+        "Task timed out after 30 seconds"
+    );
     assert!(stored.image.is_some(), "facts from validation are kept");
 }
 
@@ -300,7 +330,12 @@ async fn records_are_found_by_label_parent_text_and_status() {
         min_confidence: 90.0,
         ..by_parent.clone()
     };
-    assert!(store.search(&too_confident).await.unwrap().records.is_empty());
+    assert!(store
+        .search(&too_confident)
+        .await
+        .unwrap()
+        .records
+        .is_empty());
     let by_text = SearchQuery {
         text: Some("SURF".to_owned()),
         ..SearchQuery::default()

@@ -167,7 +167,10 @@ pub fn sniff_format(bytes: &[u8]) -> Result<ImageFormat, StepError> {
     if truncated_signature {
         return Err(StepError::rejected(
             RejectReason::Corrupt,
-            format!("truncated: only {} bytes of an image signature", bytes.len()),
+            format!(
+                "truncated: only {} bytes of an image signature",
+                bytes.len()
+            ),
         ));
     }
     let name = if bytes.len() >= 12 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
@@ -192,7 +195,10 @@ pub fn sniff_format(bytes: &[u8]) -> Result<ImageFormat, StepError> {
         None => "the content is not a recognised image format; only JPEG and PNG are supported"
             .to_owned(),
     };
-    Err(StepError::rejected(RejectReason::UnsupportedFormat, message))
+    Err(StepError::rejected(
+        RejectReason::UnsupportedFormat,
+        message,
+    ))
 }
 
 fn looks_like_text(bytes: &[u8]) -> bool {
@@ -214,9 +220,12 @@ struct Header {
 fn png_dimensions(bytes: &[u8]) -> Result<Header, StepError> {
     // Signature (8), then the IHDR chunk: length (4) = 13, type (4), width (4), height (4).
     let ihdr = bytes.get(8..24).ok_or_else(|| {
-        StepError::rejected(RejectReason::Corrupt, "truncated PNG: no complete IHDR chunk")
+        StepError::rejected(
+            RejectReason::Corrupt,
+            "truncated PNG: no complete IHDR chunk",
+        )
     })?;
-    if &ihdr[0..4] != [0, 0, 0, 13] || &ihdr[4..8] != b"IHDR" {
+    if ihdr[0..4] != [0, 0, 0, 13] || &ihdr[4..8] != b"IHDR" {
         return Err(StepError::rejected(
             RejectReason::Corrupt,
             "corrupt PNG: the first chunk is not a valid IHDR",
@@ -312,7 +321,8 @@ async fn jpeg_dimensions<R: ObjectReader>(
                 "corrupt JPEG: segment at byte {pos} has length {length}"
             )));
         }
-        let is_frame_header = matches!(marker, 0xc0..=0xcf) && !matches!(marker, 0xc4 | 0xc8 | 0xcc);
+        let is_frame_header =
+            matches!(marker, 0xc0..=0xcf) && !matches!(marker, 0xc4 | 0xc8 | 0xcc);
         if is_frame_header {
             let (Some(h_hi), Some(h_lo), Some(w_hi), Some(w_lo)) = (at(5), at(6), at(7), at(8))
             else {
@@ -387,7 +397,10 @@ fn check_end(
         };
         Err(StepError::rejected(
             RejectReason::Corrupt,
-            format!("truncated {}: no {what} at the end of the file", format.as_str()),
+            format!(
+                "truncated {}: no {what} at the end of the file",
+                format.as_str()
+            ),
         ))
     }
 }

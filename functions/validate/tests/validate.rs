@@ -11,7 +11,12 @@ const BUCKET: &str = "uploads";
 async fn validate(key: &str, bytes: Vec<u8>) -> (Result<ImageFacts, StepError>, MemoryObjects) {
     let objects = MemoryObjects::new();
     objects.insert(BUCKET, key, bytes);
-    let result = handle(&ObjectRequest::new(BUCKET, key), &objects, &Limits::default()).await;
+    let result = handle(
+        &ObjectRequest::new(BUCKET, key),
+        &objects,
+        &Limits::default(),
+    )
+    .await;
     (result, objects)
 }
 
@@ -54,7 +59,10 @@ async fn the_format_comes_from_the_bytes_not_the_name() {
 async fn only_the_head_and_the_tail_are_read() {
     let bytes = fixtures::jpeg(2400, 1800);
     let size = bytes.len() as u64;
-    assert!(size > 4 * HEAD_BYTES, "the fixture should be large, is {size}");
+    assert!(
+        size > 4 * HEAD_BYTES,
+        "the fixture should be large, is {size}"
+    );
     let (facts, objects) = validate("big.jpg", bytes).await;
     facts.unwrap();
     let reads = objects.reads();
@@ -90,12 +98,27 @@ async fn truncated_files_are_corrupt() {
     let jpeg = fixtures::jpeg(400, 300);
     let png = fixtures::png(400, 300);
     let cases = [
-        ("jpeg cut in half", fixtures::truncated(jpeg.clone(), jpeg.len() / 2)),
-        ("jpeg without its last byte", fixtures::truncated(jpeg.clone(), jpeg.len() - 1)),
-        ("jpeg cut in its header", fixtures::truncated(jpeg.clone(), 40)),
+        (
+            "jpeg cut in half",
+            fixtures::truncated(jpeg.clone(), jpeg.len() / 2),
+        ),
+        (
+            "jpeg without its last byte",
+            fixtures::truncated(jpeg.clone(), jpeg.len() - 1),
+        ),
+        (
+            "jpeg cut in its header",
+            fixtures::truncated(jpeg.clone(), 40),
+        ),
         ("jpeg signature only", fixtures::truncated(jpeg, 2)),
-        ("png cut in half", fixtures::truncated(png.clone(), png.len() / 2)),
-        ("png without IEND", fixtures::truncated(png.clone(), png.len() - 12)),
+        (
+            "png cut in half",
+            fixtures::truncated(png.clone(), png.len() / 2),
+        ),
+        (
+            "png without IEND",
+            fixtures::truncated(png.clone(), png.len() - 12),
+        ),
         ("png cut in IHDR", fixtures::truncated(png.clone(), 20)),
         ("png signature only", fixtures::truncated(png, 5)),
     ];
@@ -121,14 +144,23 @@ async fn a_thumbnail_end_marker_does_not_hide_a_truncated_image() {
 #[tokio::test]
 async fn other_formats_are_unsupported_and_named() {
     let cases = [
-        ("GIF", fixtures::encoded(100, 100, fixtures::ImageFormat::Gif)),
-        ("TIFF", fixtures::encoded(100, 100, fixtures::ImageFormat::Tiff)),
-        ("WebP", fixtures::encoded(100, 100, fixtures::ImageFormat::WebP)),
-        ("BMP", fixtures::encoded(100, 100, fixtures::ImageFormat::Bmp)),
         (
-            "HEIC",
-            b"\0\0\0\x18ftypheic\0\0\0\0mif1heic".iter().copied().collect(),
+            "GIF",
+            fixtures::encoded(100, 100, fixtures::ImageFormat::Gif),
         ),
+        (
+            "TIFF",
+            fixtures::encoded(100, 100, fixtures::ImageFormat::Tiff),
+        ),
+        (
+            "WebP",
+            fixtures::encoded(100, 100, fixtures::ImageFormat::WebP),
+        ),
+        (
+            "BMP",
+            fixtures::encoded(100, 100, fixtures::ImageFormat::Bmp),
+        ),
+        ("HEIC", b"\0\0\0\x18ftypheic\0\0\0\0mif1heic".to_vec()),
     ];
     for (format, bytes) in cases {
         let (name, message) = rejection(bytes).await;
@@ -151,9 +183,21 @@ async fn sides_must_be_between_80_and_10000_pixels() {
         ("79×200", fixtures::png(79, 200), Some(ErrorName::TooSmall)),
         ("80×80", fixtures::jpeg(80, 80), None),
         ("10000×80", fixtures::png(10_000, 80), None),
-        ("10001×80", fixtures::png(10_001, 80), Some(ErrorName::TooLarge)),
-        ("20000×20000 JPEG", fixtures::jpeg_claiming(20_000, 20_000), Some(ErrorName::TooLarge)),
-        ("30000×30000 PNG bomb", fixtures::png_claiming(30_000, 30_000), Some(ErrorName::TooLarge)),
+        (
+            "10001×80",
+            fixtures::png(10_001, 80),
+            Some(ErrorName::TooLarge),
+        ),
+        (
+            "20000×20000 JPEG",
+            fixtures::jpeg_claiming(20_000, 20_000),
+            Some(ErrorName::TooLarge),
+        ),
+        (
+            "30000×30000 PNG bomb",
+            fixtures::png_claiming(30_000, 30_000),
+            Some(ErrorName::TooLarge),
+        ),
     ];
     for (case, bytes, expected) in cases {
         let (result, _) = validate("sized.png", bytes).await;
@@ -191,20 +235,34 @@ async fn an_object_over_15_mb_is_refused_before_reading_it() {
 #[tokio::test]
 async fn a_missing_object_is_not_found() {
     let objects = MemoryObjects::new();
-    let error = handle(&ObjectRequest::new(BUCKET, "gone.jpg"), &objects, &Limits::default())
-        .await
-        .unwrap_err();
+    let error = handle(
+        &ObjectRequest::new(BUCKET, "gone.jpg"),
+        &objects,
+        &Limits::default(),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(error.name(), ErrorName::NotFound);
     assert!(error.to_string().contains("gone.jpg"));
-    let error = handle(&ObjectRequest::new(BUCKET, ""), &objects, &Limits::default())
-        .await
-        .unwrap_err();
+    let error = handle(
+        &ObjectRequest::new(BUCKET, ""),
+        &objects,
+        &Limits::default(),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(error.name(), ErrorName::NotFound);
 }
 
 #[tokio::test]
 async fn nasty_keys_pass_through_unchanged() {
-    for key in ["with space.jpg", "a+b.jpg", "ünïcødé/猫.jpg", "../../etc/passwd.jpg", "%20.jpg"] {
+    for key in [
+        "with space.jpg",
+        "a+b.jpg",
+        "ünïcødé/猫.jpg",
+        "../../etc/passwd.jpg",
+        "%20.jpg",
+    ] {
         let (facts, _) = validate(key, fixtures::jpeg(100, 100)).await;
         assert_eq!(facts.unwrap().key, key);
     }
@@ -215,11 +273,17 @@ async fn the_revision_orders_uploads_by_sequencer_then_time() {
     let objects = MemoryObjects::new();
     objects.insert(BUCKET, "k.jpg", fixtures::jpeg(100, 100));
     let mut request = ObjectRequest::new(BUCKET, "k.jpg");
-    let timed = handle(&request, &objects, &Limits::default()).await.unwrap();
+    let timed = handle(&request, &objects, &Limits::default())
+        .await
+        .unwrap();
     request.sequencer = Some("0062E99A88DC407460".to_owned());
-    let first = handle(&request, &objects, &Limits::default()).await.unwrap();
+    let first = handle(&request, &objects, &Limits::default())
+        .await
+        .unwrap();
     request.sequencer = Some("0062E99A88DC407461".to_owned());
-    let second = handle(&request, &objects, &Limits::default()).await.unwrap();
+    let second = handle(&request, &objects, &Limits::default())
+        .await
+        .unwrap();
     assert!(timed.revision < first.revision);
     assert!(first.revision < second.revision);
 }

@@ -112,7 +112,11 @@ pub struct S3ObjectCreatedDetail {
     /// The object.
     pub object: S3Object,
     /// S3's request id.
-    #[serde(rename = "request-id", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "request-id",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_id: Option<String>,
     /// Who uploaded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -146,7 +150,11 @@ pub struct S3Object {
     /// The ETag.
     pub etag: String,
     /// The version, only when the bucket is versioned.
-    #[serde(rename = "version-id", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "version-id",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub version_id: Option<String>,
     /// Orders events on the same key.
     pub sequencer: String,

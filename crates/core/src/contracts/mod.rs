@@ -19,8 +19,8 @@ pub use input::{
 };
 pub use record::{
     Analyser, AnalyserModel, CaughtError, CaughtState, ExecutionRef, FlaggedLabel, ImageRecord,
-    ModerationSummary, RecordError, RecordInput, RecordOutput, RecordStatus, TextSummary,
-    TrimNote, Validation, Verdict, WriteOutcome,
+    ModerationSummary, RecordError, RecordInput, RecordOutput, RecordStatus, TextSummary, TrimNote,
+    Validation, Verdict, WriteOutcome,
 };
 
 use crate::error::LambdaError;

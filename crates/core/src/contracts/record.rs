@@ -285,4 +285,3 @@ impl ImageRecord {
             .map(|m| &m.model)
     }
 }
-

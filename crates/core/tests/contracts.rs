@@ -1,0 +1,122 @@
+//! The contracts: the committed JSON Schemas match the types, and real payloads round-trip.
+//!
+//! Regenerate the schemas after changing a contract type:
+//! `SPOTLIGHT_UPDATE_CONTRACTS=1 cargo test -p spotlight-core --test contracts`.
+
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use spotlight_core::contracts::{schemas, ObjectRequest, PipelineInput};
+use spotlight_core::{ErrorName, StepError};
+
+fn contracts_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../contracts")
+}
+
+#[test]
+fn committed_schemas_match_the_types() {
+    let dir = contracts_dir();
+    let update = std::env::var_os("SPOTLIGHT_UPDATE_CONTRACTS").is_some();
+    let mut drifted = Vec::new();
+    let generated = schemas();
+    for schema in &generated {
+        let path = dir.join(schema.file);
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        if committed == schema.json {
+            continue;
+        }
+        if update {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, &schema.json).unwrap();
+        } else {
+            let line = committed
+                .lines()
+                .zip(schema.json.lines())
+                .position(|(a, b)| a != b)
+                .map_or_else(|| "its length".to_owned(), |n| format!("line {}", n + 1));
+            drifted.push(format!(
+                "contracts/{} (first difference at {line})",
+                schema.file
+            ));
+        }
+    }
+    let known: Vec<&str> = generated.iter().map(|s| s.file).collect();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if name.ends_with(".schema.json") && !known.contains(&name.as_str()) {
+            drifted.push(format!("contracts/{name} (no type generates it any more)"));
+        }
+    }
+    assert!(
+        drifted.is_empty(),
+        "contract schemas drifted from the types:\n  {}\nRegenerate them with: \
+         SPOTLIGHT_UPDATE_CONTRACTS=1 cargo test -p spotlight-core --test contracts",
+        drifted.join("\n  ")
+    );
+}
+
+fn round_trip<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(json: &str) -> T {
+    let parsed: T = serde_json::from_str(json).unwrap();
+    let again: T = serde_json::from_str(&serde_json::to_string(&parsed).unwrap()).unwrap();
+    assert_eq!(parsed, again);
+    parsed
+}
+
+#[test]
+fn an_eventbridge_object_created_event_round_trips_and_normalises() {
+    let input: PipelineInput = round_trip(include_str!("fixtures/eventbridge-object-created.json"));
+    let PipelineInput::Event(_) = &input else {
+        panic!("parsed as the wrong shape: {input:?}");
+    };
+    let request = input.into_request();
+    assert_eq!(request.bucket, "amzn-s3-demo-bucket1");
+    assert_eq!(
+        request.key, "photos/beach day+1 ünï.jpg",
+        "keys stay as delivered"
+    );
+    assert_eq!(request.sequencer.as_deref(), Some("617f08299329d189"));
+    assert_eq!(request.size, Some(5));
+}
+
+#[test]
+fn a_plain_request_round_trips() {
+    let input: PipelineInput = round_trip(include_str!("fixtures/object-request.json"));
+    assert_eq!(
+        input.into_request(),
+        ObjectRequest::new("uploads", "a b+c/猫.png")
+    );
+}
+
+#[test]
+fn error_names_are_exactly_the_designs() {
+    let names: Vec<&str> = ErrorName::ALL.iter().map(|n| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "ImageRejected.NotFound",
+            "ImageRejected.UnsupportedFormat",
+            "ImageRejected.TooLarge",
+            "ImageRejected.TooSmall",
+            "ImageRejected.Corrupt",
+            "AnalyzerThrottled",
+            "AnalyzerFailed",
+            "StoreFailed",
+        ]
+    );
+    for name in ErrorName::ALL {
+        assert_eq!(ErrorName::parse(name.as_str()), Some(name));
+        assert_eq!(
+            serde_json::to_value(name).unwrap(),
+            serde_json::Value::String(name.as_str().to_owned())
+        );
+    }
+}
+
+#[test]
+fn a_step_error_reaches_lambda_with_its_name() {
+    let error = StepError::rejected(spotlight_core::RejectReason::TooSmall, "1×1 px");
+    let lambda = error.to_lambda_error();
+    assert_eq!(lambda.error_type, "ImageRejected.TooSmall");
+    assert_eq!(lambda.error_message, "1×1 px");
+}

@@ -1,0 +1,187 @@
+//! The shipped state machine against the contracts: every path it reads exists in what the
+//! previous state produced, and every Lambda gets the payload its contract asks for.
+
+use serde_json::Value;
+use spotlight_tests::{check_data_flow, repository_root, Contracts};
+
+fn definition() -> Value {
+    let path = repository_root().join("statemachine/pipeline.asl.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn contracts() -> Contracts {
+    Contracts::new(repository_root().join("contracts"))
+}
+
+fn problems(definition: &Value) -> Vec<String> {
+    let contracts = contracts();
+    let input = contracts.schema("pipeline.input").unwrap();
+    check_data_flow(definition, input, &contracts).problems
+}
+
+#[test]
+fn every_path_the_pipeline_reads_exists_in_the_contracts() {
+    let report = {
+        let contracts = contracts();
+        let input = contracts.schema("pipeline.input").unwrap();
+        check_data_flow(&definition(), input, &contracts)
+    };
+    assert!(report.problems.is_empty(), "{:#?}", report.problems);
+    for state in [
+        "Validate",
+        "DetectLabels",
+        "DetectModeration",
+        "DetectText",
+        "Record",
+        "RecordRejected",
+        "RecordFailed",
+        "Failed",
+    ] {
+        assert!(
+            report.visits.contains_key(state),
+            "{state} was never walked"
+        );
+    }
+    // RecordFailed is reached from Validate, Analyze, Record and RecordRejected with
+    // different data; each arrival is checked.
+    assert!(report.visits["RecordFailed"] >= 3, "{:?}", report.visits);
+}
+
+/// Breaks the definition at `pointer` and returns what the checker says.
+fn broken(pointer: &str, value: Value) -> Vec<String> {
+    let mut definition = definition();
+    *definition
+        .pointer_mut(pointer)
+        .unwrap_or_else(|| panic!("no {pointer}")) = value;
+    problems(&definition)
+}
+
+fn assert_reported(problems: &[String], state: &str, needle: &str) {
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with(state) && p.contains(needle)),
+        "expected a problem in {state} mentioning {needle:?}, got {problems:#?}"
+    );
+}
+
+#[test]
+fn a_misspelt_path_is_caught() {
+    let problems = broken(
+        "/States/Record/Parameters/Payload/labels.$",
+        Value::from("$.analysis.label"),
+    );
+    assert_reported(&problems, "Record", "$.analysis.label");
+}
+
+#[test]
+fn reading_an_optional_field_is_caught() {
+    let problems = broken(
+        "/States/RecordRejected/Parameters/Payload/state.$",
+        Value::from("$.validation"),
+    );
+    assert_reported(&problems, "RecordRejected", "$.validation");
+}
+
+#[test]
+fn a_payload_that_breaks_the_function_contract_is_caught() {
+    let problems = broken(
+        "/States/Record/Parameters/Payload/outcome",
+        Value::from("DONE"),
+    );
+    assert_reported(&problems, "Record", "breaks record.input");
+    let problems = broken("/States/Validate/Parameters/Payload.$", Value::from("$"));
+    assert_reported(&problems, "Validate", "breaks validate.input");
+}
+
+#[test]
+fn a_result_path_that_drops_data_is_caught() {
+    let problems = broken("/States/Analyze/ResultPath", Value::from("$.results"));
+    assert_reported(&problems, "Record", "$.analysis.labels");
+}
+
+#[test]
+fn a_wrong_parallel_index_is_caught() {
+    let problems = broken(
+        "/States/Analyze/ResultSelector/labels.$",
+        Value::from("$[1].labels"),
+    );
+    assert_reported(&problems, "Analyze", "$[1].labels");
+}
+
+#[test]
+fn a_fail_state_reading_a_missing_error_is_caught() {
+    let problems = broken("/States/Failed/ErrorPath", Value::from("$.err.Error"));
+    assert_reported(&problems, "Failed", "$.err.Error");
+}
+
+#[test]
+fn the_only_substitutions_are_the_function_arns() {
+    let text =
+        std::fs::read_to_string(repository_root().join("statemachine/pipeline.asl.json")).unwrap();
+    let mut names: Vec<&str> = text
+        .match_indices("${")
+        .filter_map(|(start, _)| text[start + 2..].split_once('}').map(|(name, _)| name))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(
+        names,
+        [
+            "DetectLabelsFunctionArn",
+            "DetectModerationFunctionArn",
+            "DetectTextFunctionArn",
+            "RecordFunctionArn",
+            "ValidateFunctionArn",
+        ]
+    );
+}
+
+#[test]
+fn every_rejection_is_caught_by_name_before_states_all() {
+    let definition = definition();
+    let rejections: Vec<Value> = spotlight_core::ErrorName::ALL
+        .iter()
+        .filter(|n| n.is_rejection())
+        .map(|n| Value::from(n.as_str()))
+        .collect();
+    for state in ["Validate", "Analyze"] {
+        let catches = definition["States"][state]["Catch"].as_array().unwrap();
+        assert_eq!(
+            catches[0]["ErrorEquals"].as_array().unwrap(),
+            &rejections,
+            "{state}"
+        );
+        assert_eq!(catches[0]["Next"], "RecordRejected");
+        assert_eq!(
+            catches.last().unwrap()["ErrorEquals"],
+            serde_json::json!(["States.ALL"])
+        );
+        assert_eq!(catches.last().unwrap()["Next"], "RecordFailed");
+    }
+}
+
+#[test]
+fn analyser_tasks_retry_throttling_with_capped_full_jitter() {
+    let definition = definition();
+    for (index, branch) in definition["States"]["Analyze"]["Branches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        let start = branch["StartAt"].as_str().unwrap();
+        let retries = branch["States"][start]["Retry"].as_array().unwrap();
+        let throttle = retries
+            .iter()
+            .find(|r| r["ErrorEquals"] == serde_json::json!(["AnalyzerThrottled"]))
+            .unwrap_or_else(|| panic!("branch {index} does not retry AnalyzerThrottled"));
+        assert_eq!(throttle["JitterStrategy"], "FULL");
+        assert!(throttle["MaxDelaySeconds"].as_u64().is_some());
+        assert!(throttle["BackoffRate"].as_f64().unwrap() > 1.0);
+        assert!(retries.iter().any(|r| r["ErrorEquals"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("Lambda.TooManyRequestsException"))));
+    }
+}
