@@ -1,0 +1,225 @@
+//! An Amazon States Language interpreter: runs Step Functions state machines in-process.
+//!
+//! Spotlight's local mode runs the very `statemachine/pipeline.asl.json` that AWS runs, with
+//! this engine in place of Step Functions. It knows JSON, paths, states and retries — nothing
+//! about images — and does no I/O of its own: it is handed a [`TaskInvoker`] (what a Task state
+//! calls), a [`Clock`] (time and waiting) and optionally an [`EventSink`] (the history).
+//!
+//! # Use
+//!
+//! ```
+//! use spotlight_states::{InvokerFn, RunOptions, StateMachine, Status};
+//! use serde_json::json;
+//! use std::{collections::HashMap, sync::Arc};
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+//! let definition = r#"{
+//!   "StartAt": "Greet",
+//!   "States": {
+//!     "Greet": {
+//!       "Type": "Task",
+//!       "Resource": "arn:aws:states:::lambda:invoke",
+//!       "Parameters": { "FunctionName": "${GreetFn}", "Payload": { "who.$": "$.name" } },
+//!       "ResultSelector": { "greeting.$": "$.Payload" },
+//!       "End": true
+//!     }
+//!   }
+//! }"#;
+//! // 1. Parse and validate, after DefinitionSubstitutions. Every problem comes back at once.
+//! let subs = HashMap::from([("GreetFn".to_string(), "greet".to_string())]);
+//! let machine = StateMachine::parse(definition, &subs)?;
+//!
+//! // 2. Say how tasks run: here a closure; `MockConfig` reads Step Functions Local mock files.
+//! let invoker = Arc::new(InvokerFn(|req: spotlight_states::OwnedTaskRequest| async move {
+//!     Ok(json!({ "Payload": format!("hello {}", req.parameters["Payload"]["who"]) }))
+//! }));
+//!
+//! // 3. Run. `history: true` also returns the GetExecutionHistory-shaped event list.
+//! let options = RunOptions { history: true, ..RunOptions::default() };
+//! let result = machine.run(json!({"name": "Ada"}), invoker, options).await?;
+//! assert_eq!(result.status, Status::Succeeded);
+//! assert_eq!(result.output, Some(json!({"greeting": "hello \"Ada\""})));
+//! assert_eq!(result.history.unwrap().events.len(), 7);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
+//! For `spotlight states run --mock-config M --test-case T`, build the invoker with
+//! [`MockConfig::parse`] and [`MockConfig::invoker`]`(machine_name, test_case)`. The
+//! [`ExecutionResult`] serialises (serde) as `{"status", "output" | "error" + "cause",
+//! "executionArn", "history": {"events": [...]}}`.
+//!
+//! # Fidelity
+//!
+//! The engine follows what AWS does, which beats what it documents: error names and causes use
+//! AWS's wording; `States.Runtime` is never retried or caught; a failing Parallel branch or Map
+//! iteration fails the state with its own error; payloads over 256 KiB fail with
+//! `States.DataLimitExceeded`; intrinsic functions print and round like AWS's Java code. Where
+//! behaviour had to be guessed, the code says so next to it. JSONata, workflow variables
+//! (`Assign`), distributed Map readers/writers, activities and callbacks are refused at load with
+//! a clear message.
+
+#![warn(missing_docs)]
+
+mod clock;
+mod context;
+mod definition;
+mod error;
+mod history;
+mod intrinsics;
+mod invoke;
+mod mock;
+mod path;
+mod run;
+mod states;
+
+use rand::SeedableRng;
+use serde_json::Value;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+pub use clock::{Clock, SystemClock, TokioClock};
+pub use definition::StateMachine;
+pub use error::{names, DefinitionError, EngineError, Problem, StatesError};
+pub use history::{
+    DataDetails, EventDetails, EventSink, EventType, ExecutionHistory,
+    ExecutionStartedEventDetails, FailureDetails, History, HistoryEvent, MapIterationEventDetails,
+    MapStateStartedEventDetails, OutputDetails, StateEnteredEventDetails, StateExitedEventDetails,
+    TaskFailureDetails, TaskResource, TaskScheduledEventDetails, TaskSucceededEventDetails,
+};
+pub use invoke::{InvokerFn, OwnedTaskRequest, TaskInvoker, TaskRequest};
+pub use mock::{MockConfig, MockError, MockInvoker, MockResponse};
+pub use run::{ExecutionResult, Status};
+
+/// A boxed, sendable future, as the engine's traits return.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// How to run one execution.
+#[derive(Clone)]
+pub struct RunOptions {
+    /// The state machine's name (`$$.StateMachine.Name`, and which mock test cases apply).
+    pub state_machine_name: String,
+    /// The execution's name; a random UUID when `None`.
+    pub execution_name: Option<String>,
+    /// The region in ARNs and `TaskScheduled` events.
+    pub region: String,
+    /// The account in ARNs.
+    pub account_id: String,
+    /// `$$.Execution.RoleArn`; a placeholder role when `None`.
+    pub role_arn: Option<String>,
+    /// Keep the history and return it in the result. Off, no event is built at all.
+    pub history: bool,
+    /// Also stream every event here (a progress display, a store), with or without `history`.
+    pub sink: Option<Arc<dyn EventSink>>,
+    /// Time and waiting; the system clock when `None`. Tests use [`TokioClock`] under a paused
+    /// tokio runtime, so waits and backoff take no real time.
+    pub clock: Option<Arc<dyn Clock>>,
+    /// Seed for retry jitter, `States.MathRandom` without a seed, `States.UUID` and execution
+    /// names; from the OS when `None`. Set it for deterministic tests.
+    pub seed: Option<u64>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            state_machine_name: "StateMachine".into(),
+            execution_name: None,
+            region: "us-east-1".into(),
+            account_id: "123456789012".into(),
+            role_arn: None,
+            history: false,
+            sink: None,
+            clock: None,
+            seed: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("state_machine_name", &self.state_machine_name)
+            .field("execution_name", &self.execution_name)
+            .field("region", &self.region)
+            .field("history", &self.history)
+            .field("seed", &self.seed)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Tee(Vec<Arc<dyn EventSink>>);
+
+impl EventSink for Tee {
+    fn record(&self, event: HistoryEvent) {
+        if let Some((last, rest)) = self.0.split_last() {
+            for s in rest {
+                s.record(event.clone());
+            }
+            last.record(event);
+        }
+    }
+}
+
+impl StateMachine {
+    /// Runs one execution on `input`, calling `invoker` for every task. Returns how the
+    /// execution ended (a failed execution is an `Ok` with status `FAILED`); an `Err` means the
+    /// engine itself failed.
+    pub async fn run(
+        &self,
+        input: Value,
+        invoker: Arc<dyn TaskInvoker>,
+        options: RunOptions,
+    ) -> Result<ExecutionResult, EngineError> {
+        let mut rng = match options.seed {
+            Some(s) => rand::rngs::StdRng::seed_from_u64(s),
+            None => rand::rngs::StdRng::from_os_rng(),
+        };
+        let clock = options.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let execution_name = options.execution_name.unwrap_or_else(|| {
+            let mut b = [0u8; 16];
+            rand::Rng::fill(&mut rng, &mut b);
+            uuid::Builder::from_random_bytes(b).into_uuid().to_string()
+        });
+        let (region, account, machine) = (
+            &options.region,
+            &options.account_id,
+            &options.state_machine_name,
+        );
+        let exec = context::ExecutionInfo {
+            id: format!("arn:aws:states:{region}:{account}:execution:{machine}:{execution_name}"),
+            name: execution_name,
+            input: input.clone(),
+            start_time: clock.now(),
+            role_arn: options
+                .role_arn
+                .unwrap_or_else(|| format!("arn:aws:iam::{account}:role/StepFunctionsLocalRole")),
+            state_machine_id: format!("arn:aws:states:{region}:{account}:stateMachine:{machine}"),
+            state_machine_name: machine.clone(),
+        };
+        let history = options.history.then(|| Arc::new(History::new()));
+        let mut sinks: Vec<Arc<dyn EventSink>> = Vec::new();
+        if let Some(h) = &history {
+            sinks.push(h.clone());
+        }
+        sinks.extend(options.sink);
+        let sink: Option<Arc<dyn EventSink>> = match sinks.len() {
+            0 => None,
+            1 => sinks.pop(),
+            _ => Some(Arc::new(Tee(sinks))),
+        };
+        let shared = Arc::new(run::Shared::new(
+            invoker,
+            clock,
+            sink,
+            rng,
+            exec,
+            options.region.clone(),
+        ));
+        let mut result = run::execute(self, shared, input).await?;
+        if let Some(h) = history {
+            result.history = Some(ExecutionHistory { events: h.events() });
+        }
+        Ok(result)
+    }
+}

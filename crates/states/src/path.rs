@@ -1,0 +1,827 @@
+//! JSONPath as Step Functions accepts it (its Java side uses Jayway JsonPath): the syntax tree,
+//! its parser, and its evaluation beside it.
+//!
+//! A path starts at `$` (the state's input) or `$$` (the Context object). *Reference paths* —
+//! what `ResultPath`, `ItemsPath` and the `…Path` fields of Choice and Wait take — select one
+//! node by names and indexes only. General paths (`InputPath`, `OutputPath`, `.$` fields) may
+//! also use `*`, `..`, unions, slices and filters (`$.items[?(@.price > 10)]`); like Jayway,
+//! such an *indefinite* path yields an array of every match.
+
+use serde_json::{Map, Value};
+use std::fmt::Write as _;
+
+/// Where a path starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Root {
+    /// `$`: the data the state is working on.
+    Input,
+    /// `$$`: the Context object.
+    Context,
+}
+
+/// A compiled JSONPath.
+#[derive(Debug, Clone)]
+pub struct Path {
+    text: Box<str>,
+    root: Root,
+    segs: Vec<Seg>,
+    definite: bool,
+}
+
+#[derive(Debug, Clone)]
+enum Seg {
+    Field(String),
+    Index(i64),
+    Wildcard,
+    Fields(Vec<String>),
+    Indexes(Vec<i64>),
+    Slice(Option<i64>, Option<i64>, Option<i64>),
+    Filter(Box<Filter>),
+    /// `..` followed by a segment: that segment applied to the node and all its descendants.
+    Descend(Box<Seg>),
+}
+
+#[derive(Debug, Clone)]
+enum Filter {
+    Or(Box<Filter>, Box<Filter>),
+    And(Box<Filter>, Box<Filter>),
+    Not(Box<Filter>),
+    Exists(Operand),
+    Cmp(Operand, CmpOp, Operand),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+#[derive(Debug, Clone)]
+enum Operand {
+    /// `@…`: relative to the element under test.
+    Current(Vec<Seg>),
+    /// `$…`: relative to the document root.
+    Root(Vec<Seg>),
+    Literal(Value),
+}
+
+/// Why a definite path selected nothing, in Jayway's words (which AWS passes on).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Missing(pub String);
+
+impl Path {
+    /// Parses a path. The error is a sentence for a definition problem.
+    pub fn parse(text: &str) -> Result<Path, String> {
+        let (root, rest) = if let Some(rest) = text.strip_prefix("$$") {
+            (Root::Context, rest)
+        } else if let Some(rest) = text.strip_prefix('$') {
+            (Root::Input, rest)
+        } else {
+            return Err(format!(
+                "'{text}' is not a valid JSONPath: it must start with '$'"
+            ));
+        };
+        let mut p = Parser {
+            s: rest.as_bytes(),
+            src: rest,
+            i: 0,
+            embedded: false,
+        };
+        let segs = p
+            .segments()
+            .map_err(|e| format!("'{text}' is not a valid JSONPath: {e}"))?;
+        if p.i != p.s.len() {
+            return Err(format!(
+                "'{text}' is not a valid JSONPath: unexpected '{}'",
+                &rest[p.i..]
+            ));
+        }
+        let definite = segs
+            .iter()
+            .all(|s| matches!(s, Seg::Field(_) | Seg::Index(_)));
+        Ok(Path {
+            text: text.into(),
+            root,
+            segs,
+            definite,
+        })
+    }
+
+    /// Parses a *reference path*: names and indexes only, one node.
+    pub fn parse_reference(text: &str) -> Result<Path, String> {
+        let p = Path::parse(text)?;
+        if !p.definite {
+            return Err(format!(
+                "'{text}' is not a valid reference path: wildcards, slices, unions and filters \
+                 are not allowed here"
+            ));
+        }
+        Ok(p)
+    }
+
+    /// The path as written.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// `$` or `$$`.
+    pub fn root(&self) -> Root {
+        self.root
+    }
+
+    /// True for `$` (or `$$`) alone.
+    pub fn is_root(&self) -> bool {
+        self.segs.is_empty()
+    }
+
+    /// True when the path can select at most one node (no wildcard, filter, …).
+    pub fn is_definite(&self) -> bool {
+        self.definite
+    }
+
+    /// Evaluates the path on `doc`, as Step Functions does: a definite path yields its one node
+    /// (or [`Missing`]); an indefinite one yields an array of all matches, possibly empty.
+    pub fn select(&self, doc: &Value) -> Result<Value, Missing> {
+        if self.definite {
+            self.get(doc).cloned()
+        } else {
+            let mut out = Vec::new();
+            select_into(&self.segs, doc, doc, &mut out);
+            Ok(Value::Array(out.into_iter().cloned().collect()))
+        }
+    }
+
+    /// Evaluates a definite path without copying. Indefinite paths report [`Missing`].
+    pub fn get<'a>(&self, doc: &'a Value) -> Result<&'a Value, Missing> {
+        if !self.definite {
+            return Err(Missing(format!("'{}' is not a definite path", self.text)));
+        }
+        let mut cur = doc;
+        for (i, seg) in self.segs.iter().enumerate() {
+            let last = i + 1 == self.segs.len();
+            let next = match (seg, cur) {
+                (Seg::Field(name), Value::Object(map)) => map.get(name),
+                (Seg::Index(idx), Value::Array(items)) => {
+                    resolve_index(*idx, items.len()).map(|k| &items[k])
+                }
+                (Seg::Field(name), other) => {
+                    return Err(Missing(format!(
+                        "Expected to find an object with property ['{name}'] in path {} but \
+                         found '{}'. This is not a json object according to the JsonProvider: \
+                         'com.jayway.jsonpath.spi.json.JacksonJsonNodeJsonProvider'.",
+                        normalized(&self.segs[..i]),
+                        java_class(other)
+                    )))
+                }
+                (Seg::Index(_), other) => {
+                    return Err(Missing(format!(
+                        "Filter: [{}] can only be applied to arrays. Current context is: {}",
+                        seg_brackets(seg),
+                        other
+                    )))
+                }
+                _ => None,
+            };
+            match next {
+                Some(v) => cur = v,
+                None if last => {
+                    return Err(Missing(format!(
+                        "No results for path: {}",
+                        normalized(&self.segs)
+                    )))
+                }
+                None => {
+                    return Err(Missing(format!(
+                        "Missing property in path {}",
+                        normalized(&self.segs[..=i])
+                    )))
+                }
+            }
+        }
+        Ok(cur)
+    }
+
+    /// Writes `value` at this reference path inside `doc`, creating missing objects on the way
+    /// (what `ResultPath` does). Fails when a node on the way is not an object (or the index is
+    /// out of range).
+    pub fn set(&self, doc: &mut Value, value: Value) -> Result<(), ()> {
+        let Some((last, init)) = self.segs.split_last() else {
+            *doc = value;
+            return Ok(());
+        };
+        let mut cur = doc;
+        for seg in init {
+            cur = match (seg, cur) {
+                (Seg::Field(name), Value::Object(map)) => map
+                    .entry(name.clone())
+                    .or_insert_with(|| Value::Object(Map::new())),
+                (Seg::Index(idx), Value::Array(items)) => {
+                    let k = resolve_index(*idx, items.len()).ok_or(())?;
+                    &mut items[k]
+                }
+                _ => return Err(()),
+            };
+        }
+        match (last, cur) {
+            (Seg::Field(name), Value::Object(map)) => {
+                map.insert(name.clone(), value);
+                Ok(())
+            }
+            (Seg::Index(idx), Value::Array(items)) => {
+                let k = resolve_index(*idx, items.len()).ok_or(())?;
+                items[k] = value;
+                Ok(())
+            }
+            _ => Err(()),
+        }
+    }
+}
+
+fn resolve_index(idx: i64, len: usize) -> Option<usize> {
+    let len = i64::try_from(len).ok()?;
+    let k = if idx < 0 { len + idx } else { idx };
+    if (0..len).contains(&k) {
+        usize::try_from(k).ok()
+    } else {
+        None
+    }
+}
+
+fn java_class(v: &Value) -> &'static str {
+    match v {
+        Value::String(_) => "java.lang.String",
+        Value::Number(n) if n.is_f64() => "java.lang.Double",
+        Value::Number(_) => "java.lang.Integer",
+        Value::Bool(_) => "java.lang.Boolean",
+        Value::Array(_) => "java.util.ArrayList",
+        Value::Null => "null",
+        Value::Object(_) => "java.util.LinkedHashMap",
+    }
+}
+
+fn seg_brackets(seg: &Seg) -> String {
+    match seg {
+        Seg::Index(i) => i.to_string(),
+        Seg::Field(f) => format!("'{f}'"),
+        _ => "*".into(),
+    }
+}
+
+/// Jayway's normalized form, `$['a'][0]`, used in its messages.
+fn normalized(segs: &[Seg]) -> String {
+    let mut s = String::from("$");
+    for seg in segs {
+        match seg {
+            Seg::Field(f) => {
+                let _ = write!(s, "['{f}']");
+            }
+            Seg::Index(i) => {
+                let _ = write!(s, "[{i}]");
+            }
+            _ => s.push_str("[*]"),
+        }
+    }
+    s
+}
+
+fn select_into<'a>(segs: &[Seg], node: &'a Value, root: &'a Value, out: &mut Vec<&'a Value>) {
+    let Some((seg, rest)) = segs.split_first() else {
+        out.push(node);
+        return;
+    };
+    match seg {
+        Seg::Descend(inner) => {
+            let mut stack = vec![node];
+            let mut all = Vec::new();
+            while let Some(n) = stack.pop() {
+                all.push(n);
+                match n {
+                    Value::Object(m) => stack.extend(m.values().rev()),
+                    Value::Array(a) => stack.extend(a.iter().rev()),
+                    _ => {}
+                }
+            }
+            for n in all {
+                let mut hits = Vec::new();
+                apply_seg(inner, n, root, &mut hits);
+                for h in hits {
+                    select_into(rest, h, root, out);
+                }
+            }
+        }
+        _ => {
+            let mut hits = Vec::new();
+            apply_seg(seg, node, root, &mut hits);
+            for h in hits {
+                select_into(rest, h, root, out);
+            }
+        }
+    }
+}
+
+fn apply_seg<'a>(seg: &Seg, node: &'a Value, root: &'a Value, out: &mut Vec<&'a Value>) {
+    match (seg, node) {
+        (Seg::Field(f), Value::Object(m)) => out.extend(m.get(f)),
+        (Seg::Fields(fs), Value::Object(m)) => out.extend(fs.iter().filter_map(|f| m.get(f))),
+        (Seg::Index(i), Value::Array(a)) => out.extend(resolve_index(*i, a.len()).map(|k| &a[k])),
+        (Seg::Indexes(is), Value::Array(a)) => out.extend(
+            is.iter()
+                .filter_map(|i| resolve_index(*i, a.len()).map(|k| &a[k])),
+        ),
+        (Seg::Wildcard, Value::Object(m)) => out.extend(m.values()),
+        (Seg::Wildcard, Value::Array(a)) => out.extend(a.iter()),
+        (Seg::Slice(start, end, step), Value::Array(a)) => slice(a, *start, *end, *step, out),
+        (Seg::Filter(f), Value::Array(a)) => out.extend(a.iter().filter(|el| f.test(el, root))),
+        (Seg::Filter(f), Value::Object(m)) => out.extend(m.values().filter(|el| f.test(el, root))),
+        (Seg::Descend(inner), _) => select_into(std::slice::from_ref(inner), node, root, out),
+        _ => {}
+    }
+}
+
+fn slice<'a>(
+    a: &'a [Value],
+    start: Option<i64>,
+    end: Option<i64>,
+    step: Option<i64>,
+    out: &mut Vec<&'a Value>,
+) {
+    let len = a.len() as i64;
+    let step = step.unwrap_or(1);
+    if step <= 0 {
+        return;
+    }
+    let norm = |v: i64| if v < 0 { (len + v).max(0) } else { v.min(len) };
+    let s = start.map(norm).unwrap_or(0);
+    let e = end.map(norm).unwrap_or(len);
+    let mut k = s;
+    while k < e {
+        if let Some(v) = usize::try_from(k).ok().and_then(|k| a.get(k)) {
+            out.push(v);
+        }
+        k += step;
+    }
+}
+
+impl Filter {
+    fn test(&self, el: &Value, root: &Value) -> bool {
+        match self {
+            Filter::Or(a, b) => a.test(el, root) || b.test(el, root),
+            Filter::And(a, b) => a.test(el, root) && b.test(el, root),
+            Filter::Not(f) => !f.test(el, root),
+            Filter::Exists(op) => match op.resolve(el, root) {
+                Some(Value::Bool(b)) if matches!(op, Operand::Literal(_)) => b,
+                Some(_) => true,
+                None => false,
+            },
+            Filter::Cmp(l, op, r) => {
+                let (Some(l), Some(r)) = (l.resolve(el, root), r.resolve(el, root)) else {
+                    return false;
+                };
+                compare(&l, *op, &r)
+            }
+        }
+    }
+}
+
+fn compare(l: &Value, op: CmpOp, r: &Value) -> bool {
+    use std::cmp::Ordering;
+    let ord = match (l, r) {
+        (Value::Number(a), Value::Number(b)) => a
+            .as_f64()
+            .zip(b.as_f64())
+            .and_then(|(a, b)| a.partial_cmp(&b)),
+        (Value::String(a), Value::String(b)) => Some(a.cmp(b)),
+        _ => None,
+    };
+    match op {
+        CmpOp::Eq => ord.map_or(l == r, |o| o == Ordering::Equal),
+        CmpOp::Ne => ord.map_or(l != r, |o| o != Ordering::Equal),
+        CmpOp::Lt => ord == Some(Ordering::Less),
+        CmpOp::Le => matches!(ord, Some(Ordering::Less | Ordering::Equal)),
+        CmpOp::Gt => ord == Some(Ordering::Greater),
+        CmpOp::Ge => matches!(ord, Some(Ordering::Greater | Ordering::Equal)),
+    }
+}
+
+impl Operand {
+    fn resolve(&self, el: &Value, root: &Value) -> Option<Value> {
+        let (segs, start) = match self {
+            Operand::Literal(v) => return Some(v.clone()),
+            Operand::Current(segs) => (segs, el),
+            Operand::Root(segs) => (segs, root),
+        };
+        let definite = segs
+            .iter()
+            .all(|s| matches!(s, Seg::Field(_) | Seg::Index(_)));
+        let mut out = Vec::new();
+        select_into(segs, start, root, &mut out);
+        if definite {
+            out.first().map(|v| (*v).clone())
+        } else {
+            Some(Value::Array(out.into_iter().cloned().collect()))
+        }
+    }
+}
+
+struct Parser<'s> {
+    s: &'s [u8],
+    src: &'s str,
+    i: usize,
+    /// Inside a filter: a name ends at whitespace, `)` or an operator too.
+    embedded: bool,
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.i).copied()
+    }
+
+    fn peek_at(&self, k: usize) -> Option<u8> {
+        self.s.get(self.i + k).copied()
+    }
+
+    fn eat(&mut self, c: u8) -> bool {
+        if self.peek() == Some(c) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.i += 1;
+        }
+    }
+
+    fn segments(&mut self) -> Result<Vec<Seg>, String> {
+        let mut segs = Vec::new();
+        loop {
+            match self.peek() {
+                Some(b'.') if self.peek_at(1) == Some(b'.') => {
+                    self.i += 2;
+                    let inner = if self.peek() == Some(b'[') {
+                        self.bracket()?
+                    } else {
+                        self.dot_member()?
+                    };
+                    segs.push(Seg::Descend(Box::new(inner)));
+                }
+                Some(b'.') => {
+                    self.i += 1;
+                    segs.push(self.dot_member()?);
+                }
+                Some(b'[') => segs.push(self.bracket()?),
+                _ => return Ok(segs),
+            }
+        }
+    }
+
+    fn dot_member(&mut self) -> Result<Seg, String> {
+        if self.eat(b'*') {
+            return Ok(Seg::Wildcard);
+        }
+        let start = self.i;
+        while let Some(c) = self.peek() {
+            let stop = c == b'.'
+                || c == b'['
+                || (self.embedded
+                    && matches!(
+                        c,
+                        b' ' | b'\t' | b')' | b'=' | b'!' | b'<' | b'>' | b'&' | b'|' | b','
+                    ));
+            if stop {
+                break;
+            }
+            self.i += 1;
+        }
+        if self.i == start {
+            return Err("a name is missing after '.'".into());
+        }
+        Ok(Seg::Field(self.src[start..self.i].to_string()))
+    }
+
+    fn bracket(&mut self) -> Result<Seg, String> {
+        self.i += 1; // '['
+        self.ws();
+        let seg = match self.peek() {
+            Some(b'*') => {
+                self.i += 1;
+                Seg::Wildcard
+            }
+            Some(b'?') => {
+                self.i += 1;
+                self.ws();
+                if !self.eat(b'(') {
+                    return Err("a filter must be written [?(…)]".into());
+                }
+                let f = self.filter_or()?;
+                self.ws();
+                if !self.eat(b')') {
+                    return Err("a filter is missing its closing ')'".into());
+                }
+                Seg::Filter(Box::new(f))
+            }
+            Some(b'\'' | b'"') => {
+                let mut names = vec![self.quoted()?];
+                self.ws();
+                while self.eat(b',') {
+                    self.ws();
+                    names.push(self.quoted()?);
+                    self.ws();
+                }
+                if names.len() == 1 {
+                    Seg::Field(names.remove(0))
+                } else {
+                    Seg::Fields(names)
+                }
+            }
+            _ => self.index_or_slice()?,
+        };
+        self.ws();
+        if !self.eat(b']') {
+            return Err("a '[' is not closed".into());
+        }
+        Ok(seg)
+    }
+
+    fn quoted(&mut self) -> Result<String, String> {
+        let q = self.peek().ok_or("a quoted name is not closed")?;
+        self.i += 1;
+        let mut out = String::new();
+        loop {
+            let rest = &self.src[self.i..];
+            let mut chars = rest.chars();
+            match chars.next() {
+                None => return Err("a quoted name is not closed".into()),
+                Some(c) if c as u32 == u32::from(q) => {
+                    self.i += 1;
+                    return Ok(out);
+                }
+                Some('\\') => {
+                    let n = chars.next().ok_or("a quoted name is not closed")?;
+                    out.push(n);
+                    self.i += 1 + n.len_utf8();
+                }
+                Some(c) => {
+                    out.push(c);
+                    self.i += c.len_utf8();
+                }
+            }
+        }
+    }
+
+    fn int(&mut self) -> Result<Option<i64>, String> {
+        self.ws();
+        let start = self.i;
+        if self.peek() == Some(b'-') {
+            self.i += 1;
+        }
+        while matches!(self.peek(), Some(b'0'..=b'9')) {
+            self.i += 1;
+        }
+        if self.i == start {
+            return Ok(None);
+        }
+        self.src[start..self.i]
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| format!("'{}' is not an index", &self.src[start..self.i]))
+    }
+
+    fn index_or_slice(&mut self) -> Result<Seg, String> {
+        let first = self.int()?;
+        self.ws();
+        if self.peek() == Some(b':') {
+            self.i += 1;
+            let end = self.int()?;
+            self.ws();
+            let step = if self.eat(b':') { self.int()? } else { None };
+            return Ok(Seg::Slice(first, end, step));
+        }
+        let first = first.ok_or("expected an index, a quoted name, '*' or a filter inside '[]'")?;
+        let mut idx = vec![first];
+        self.ws();
+        while self.eat(b',') {
+            idx.push(self.int()?.ok_or("expected an index after ','")?);
+            self.ws();
+        }
+        Ok(if idx.len() == 1 {
+            Seg::Index(first)
+        } else {
+            Seg::Indexes(idx)
+        })
+    }
+
+    fn filter_or(&mut self) -> Result<Filter, String> {
+        let mut left = self.filter_and()?;
+        loop {
+            self.ws();
+            if self.s[self.i..].starts_with(b"||") {
+                self.i += 2;
+                let right = self.filter_and()?;
+                left = Filter::Or(Box::new(left), Box::new(right));
+            } else {
+                return Ok(left);
+            }
+        }
+    }
+
+    fn filter_and(&mut self) -> Result<Filter, String> {
+        let mut left = self.filter_unary()?;
+        loop {
+            self.ws();
+            if self.s[self.i..].starts_with(b"&&") {
+                self.i += 2;
+                let right = self.filter_unary()?;
+                left = Filter::And(Box::new(left), Box::new(right));
+            } else {
+                return Ok(left);
+            }
+        }
+    }
+
+    fn filter_unary(&mut self) -> Result<Filter, String> {
+        self.ws();
+        if self.peek() == Some(b'!') && self.peek_at(1) != Some(b'=') {
+            self.i += 1;
+            return Ok(Filter::Not(Box::new(self.filter_unary()?)));
+        }
+        if self.eat(b'(') {
+            let f = self.filter_or()?;
+            self.ws();
+            if !self.eat(b')') {
+                return Err("a '(' in a filter is not closed".into());
+            }
+            return Ok(f);
+        }
+        let left = self.operand()?;
+        self.ws();
+        let op = if self.s[self.i..].starts_with(b"==") {
+            Some((CmpOp::Eq, 2))
+        } else if self.s[self.i..].starts_with(b"!=") {
+            Some((CmpOp::Ne, 2))
+        } else if self.s[self.i..].starts_with(b"<=") {
+            Some((CmpOp::Le, 2))
+        } else if self.s[self.i..].starts_with(b">=") {
+            Some((CmpOp::Ge, 2))
+        } else if self.peek() == Some(b'<') {
+            Some((CmpOp::Lt, 1))
+        } else if self.peek() == Some(b'>') {
+            Some((CmpOp::Gt, 1))
+        } else if self.s[self.i..].starts_with(b"=~") {
+            return Err("regular expressions (=~) in filters are not supported".into());
+        } else {
+            None
+        };
+        match op {
+            Some((op, n)) => {
+                self.i += n;
+                let right = self.operand()?;
+                Ok(Filter::Cmp(left, op, right))
+            }
+            None => Ok(Filter::Exists(left)),
+        }
+    }
+
+    fn operand(&mut self) -> Result<Operand, String> {
+        self.ws();
+        match self.peek() {
+            Some(b'@') => {
+                self.i += 1;
+                Ok(Operand::Current(self.embedded_segments()?))
+            }
+            Some(b'$') => {
+                self.i += 1;
+                Ok(Operand::Root(self.embedded_segments()?))
+            }
+            Some(b'\'' | b'"') => Ok(Operand::Literal(Value::String(self.quoted()?))),
+            Some(_) => {
+                let start = self.i;
+                while matches!(self.peek(), Some(c) if c.is_ascii_alphanumeric() || matches!(c, b'-' | b'+' | b'.'))
+                {
+                    self.i += 1;
+                }
+                let word = &self.src[start..self.i];
+                let v = match word {
+                    "true" => Value::Bool(true),
+                    "false" => Value::Bool(false),
+                    "null" => Value::Null,
+                    _ => serde_json::from_str::<serde_json::Number>(word)
+                        .map(Value::Number)
+                        .map_err(|_| format!("'{word}' is not a value a filter can compare"))?,
+                };
+                Ok(Operand::Literal(v))
+            }
+            None => Err("a filter ends too early".into()),
+        }
+    }
+
+    fn embedded_segments(&mut self) -> Result<Vec<Seg>, String> {
+        let was = self.embedded;
+        self.embedded = true;
+        let r = self.segments();
+        self.embedded = was;
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sel(p: &str, doc: &Value) -> Value {
+        Path::parse(p).unwrap().select(doc).unwrap()
+    }
+
+    #[test]
+    fn definite_paths() {
+        let doc = json!({"a": {"b": [1, 2, {"c": "x"}]}, "weird-name": 1, "sp ace": 2});
+        assert_eq!(sel("$", &doc), doc);
+        assert_eq!(sel("$.a.b[2].c", &doc), json!("x"));
+        assert_eq!(sel("$.a.b[-1].c", &doc), json!("x"));
+        assert_eq!(sel("$['a']['b'][0]", &doc), json!(1));
+        assert_eq!(sel("$.weird-name", &doc), json!(1));
+        assert_eq!(sel("$['sp ace']", &doc), json!(2));
+    }
+
+    #[test]
+    fn missing_messages_follow_jayway() {
+        let doc = json!({"a": {"b": 1}});
+        let p = Path::parse("$.x").unwrap();
+        assert_eq!(p.select(&doc).unwrap_err().0, "No results for path: $['x']");
+        let p = Path::parse("$.no.such.path").unwrap();
+        assert_eq!(
+            p.select(&doc).unwrap_err().0,
+            "Missing property in path $['no']"
+        );
+        let p = Path::parse("$.a.c").unwrap();
+        assert_eq!(
+            p.select(&doc).unwrap_err().0,
+            "No results for path: $['a']['c']"
+        );
+    }
+
+    #[test]
+    fn indefinite_paths() {
+        let doc = json!({"items": [{"price": 5, "n": "a"}, {"price": 15, "n": "b"}, {"price": 25, "n": "c"}]});
+        assert_eq!(sel("$.items[?(@.price > 10)].n", &doc), json!(["b", "c"]));
+        assert_eq!(
+            sel("$.items[?(@.price > 10 && @.n != 'c')].n", &doc),
+            json!(["b"])
+        );
+        assert_eq!(
+            sel("$.items[?(@.n == 'a' || @.price >= 25)].price", &doc),
+            json!([5, 25])
+        );
+        assert_eq!(sel("$.items[*].n", &doc), json!(["a", "b", "c"]));
+        assert_eq!(sel("$.items[0:2].n", &doc), json!(["a", "b"]));
+        assert_eq!(sel("$.items[-1:].n", &doc), json!(["c"]));
+        assert_eq!(sel("$..n", &doc), json!(["a", "b", "c"]));
+        assert_eq!(sel("$.items[0,2].n", &doc), json!(["a", "c"]));
+        assert_eq!(sel("$.items[?(@.missing)]", &doc), json!([]));
+        assert_eq!(
+            sel("$.items[?(!@.missing)].n", &doc),
+            json!(["a", "b", "c"])
+        );
+        assert_eq!(sel("$.nothing[*]", &doc), json!([]));
+    }
+
+    #[test]
+    fn set_creates_objects() {
+        let mut doc = json!({"a": 1});
+        Path::parse("$.b.c")
+            .unwrap()
+            .set(&mut doc, json!(2))
+            .unwrap();
+        assert_eq!(doc, json!({"a": 1, "b": {"c": 2}}));
+        assert!(Path::parse("$.a.c")
+            .unwrap()
+            .set(&mut doc, json!(2))
+            .is_err());
+        let mut s = json!("str");
+        assert!(Path::parse("$.x").unwrap().set(&mut s, json!(1)).is_err());
+    }
+
+    #[test]
+    fn bad_paths_are_refused() {
+        for p in [
+            "a",
+            "$.",
+            "$[",
+            "$.a[?(@.x > )]",
+            "$.a[?(@.x =~ /a/)]",
+            "$[1",
+        ] {
+            assert!(Path::parse(p).is_err(), "{p}");
+        }
+        assert!(Path::parse_reference("$.a[*]").is_err());
+        assert!(Path::parse_reference("$$.Execution.Id").is_ok());
+    }
+}

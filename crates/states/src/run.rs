@@ -1,0 +1,574 @@
+//! Running: the loop over states, the data flow every state shares (`InputPath`, payload
+//! templates, `ResultSelector`, `ResultPath`, `OutputPath`, the 256 KiB limit), `Retry` and
+//! `Catch`, and the execution around it all.
+
+use crate::clock::Clock;
+use crate::context::{ExecutionInfo, Scope};
+use crate::definition::{Body, IoPath, ResultPath, State, StateMachine, Template};
+use crate::error::{names, EngineError, Interrupt, StatesError};
+use crate::history::{
+    DataDetails, EventDetails, EventSink, EventType, ExecutionStartedEventDetails, FailureDetails,
+    OutputDetails, StateEnteredEventDetails, StateExitedEventDetails,
+};
+use crate::intrinsics::EvalError;
+use crate::invoke::TaskInvoker;
+use crate::path::Path;
+use crate::states::Kind;
+use crate::BoxFuture;
+use chrono::{DateTime, Utc};
+use rand::rngs::StdRng;
+use rand::Rng as _;
+use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Step Functions' limit on every state's input and output and every task result: 256 KiB.
+pub(crate) const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
+
+/// What every state of one execution shares.
+pub(crate) struct Shared {
+    pub invoker: Arc<dyn TaskInvoker>,
+    pub clock: Arc<dyn Clock>,
+    pub sink: Option<Arc<dyn EventSink>>,
+    pub rng: Mutex<StdRng>,
+    pub exec: ExecutionInfo,
+    pub region: String,
+    ids: AtomicU64,
+}
+
+/// Where a branch of the execution is in the history: the id of its last event.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Thread {
+    pub last: u64,
+}
+
+impl Shared {
+    pub fn new(
+        invoker: Arc<dyn TaskInvoker>,
+        clock: Arc<dyn Clock>,
+        sink: Option<Arc<dyn EventSink>>,
+        rng: StdRng,
+        exec: ExecutionInfo,
+        region: String,
+    ) -> Self {
+        Shared {
+            invoker,
+            clock,
+            sink,
+            rng: Mutex::new(rng),
+            exec,
+            region,
+            ids: AtomicU64::new(0),
+        }
+    }
+
+    /// True when a history is being recorded (event details are only built then).
+    pub fn recording(&self) -> bool {
+        self.sink.is_some()
+    }
+
+    /// Numbers an event, records it if a history is kept, and moves the thread on.
+    pub fn emit(
+        &self,
+        th: &mut Thread,
+        kind: EventType,
+        details: impl FnOnce() -> Option<EventDetails>,
+    ) -> u64 {
+        let id = self.ids.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Some(sink) = &self.sink {
+            sink.record(crate::history::HistoryEvent {
+                timestamp: self.clock.now(),
+                kind,
+                id,
+                previous_event_id: th.last,
+                details: details(),
+            });
+        }
+        th.last = id;
+        id
+    }
+
+    /// The delay before a retry, with jitter drawn from the execution's generator.
+    fn jitter(&self, max: f64) -> f64 {
+        match self.rng.lock() {
+            Ok(mut rng) => rng.random_range(0.0..=max),
+            Err(_) => max,
+        }
+    }
+}
+
+/// Runs the states of `body` from its start until one ends it.
+pub(crate) fn run_body<'a>(
+    sh: &'a Arc<Shared>,
+    body: &'a Body,
+    input: Value,
+    th: &'a mut Thread,
+) -> BoxFuture<'a, Result<Value, Interrupt>> {
+    Box::pin(async move {
+        let mut idx = body.start;
+        let mut data = input;
+        loop {
+            let state = body.states.get(idx).ok_or_else(|| {
+                EngineError::Internal(format!("transition to state #{idx}, which does not exist"))
+            })?;
+            let (next, out) = run_state(sh, state, data, th).await?;
+            match next {
+                Some(n) => {
+                    idx = n;
+                    data = out;
+                }
+                None => return Ok(out),
+            }
+        }
+    })
+}
+
+async fn run_state(
+    sh: &Arc<Shared>,
+    state: &State,
+    raw: Value,
+    th: &mut Thread,
+) -> Result<(Option<usize>, Value), Interrupt> {
+    let (entered, exited) = state.kind.events();
+    let entered_id = sh.emit(th, entered, || {
+        Some(EventDetails::StateEntered(StateEnteredEventDetails {
+            name: state.name.to_string(),
+            input: raw.to_string(),
+            input_details: DataDetails::default(),
+        }))
+    });
+    let mut step = Step {
+        sh,
+        state,
+        entered_id,
+        entered_time: sh.clock.now(),
+        retry_count: 0,
+        th,
+    };
+    let outcome = match step.check_limit(&raw, "has an input") {
+        Ok(()) => step.execute(&raw).await,
+        Err(e) => Err(e.into()),
+    };
+    let (next, out) = match outcome {
+        Ok(done) => done,
+        Err(Interrupt::States(e)) => step.catch(&raw, e)?,
+        Err(engine) => return Err(engine),
+    };
+    if let Some(exited) = exited {
+        sh.emit(step.th, exited, || {
+            Some(EventDetails::StateExited(StateExitedEventDetails {
+                name: state.name.to_string(),
+                output: out.to_string(),
+                output_details: DataDetails::default(),
+            }))
+        });
+    }
+    Ok((next, out))
+}
+
+/// One state being run: what its kind-specific code needs from the engine.
+pub(crate) struct Step<'a> {
+    pub sh: &'a Arc<Shared>,
+    pub state: &'a State,
+    pub entered_id: u64,
+    pub entered_time: DateTime<Utc>,
+    pub retry_count: u32,
+    pub th: &'a mut Thread,
+}
+
+impl<'a> Step<'a> {
+    /// A scope over `input` for paths and intrinsics.
+    pub fn scope<'s>(&'s self, input: &'s Value) -> Scope<'s> {
+        Scope::new(
+            input,
+            &self.sh.exec,
+            &self.state.name,
+            self.entered_time,
+            self.retry_count,
+            &self.sh.rng,
+        )
+    }
+
+    /// A `States.Runtime` error with AWS's wording.
+    pub fn runtime(&self, message: impl std::fmt::Display) -> StatesError {
+        StatesError::new(names::RUNTIME, self.cause(message))
+    }
+
+    /// AWS's prefix for errors raised while evaluating a state.
+    pub fn cause(&self, message: impl std::fmt::Display) -> String {
+        format!(
+            "An error occurred while executing the state '{}' (entered at the event id #{}). {}",
+            self.state.name, self.entered_id, message
+        )
+    }
+
+    /// `States.DataLimitExceeded` if `value` is over 256 KiB once serialised.
+    pub fn check_limit(&self, value: &Value, what: &str) -> Result<(), StatesError> {
+        if json_len(value) > MAX_PAYLOAD_BYTES {
+            return Err(StatesError::new(
+                names::DATA_LIMIT_EXCEEDED,
+                format!(
+                    "The state/task '{}' {what} with a size exceeding the maximum number of bytes service limit.",
+                    self.state.name
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn io_path<'v>(&self, path: &IoPath, value: &'v Value) -> Result<Cow<'v, Value>, StatesError> {
+        match path {
+            IoPath::Identity => Ok(Cow::Borrowed(value)),
+            IoPath::Null => Ok(Cow::Owned(Value::Object(Map::new()))),
+            IoPath::Path(p) => self.select(p, value).map(Cow::Owned),
+        }
+    }
+
+    /// Evaluates a path over `input`; a path that selects nothing is a `States.Runtime` error
+    /// worded as AWS words it (`Invalid path '$.x' : No results for path: $['x']`).
+    pub fn select(&self, p: &Path, input: &Value) -> Result<Value, StatesError> {
+        self.scope(input)
+            .select(p)
+            .map_err(|m| self.runtime(format!("Invalid path '{}' : {}", p.text(), m.0)))
+    }
+
+    /// `InputPath` applied to the raw input.
+    pub fn input_path<'v>(&self, raw: &'v Value) -> Result<Cow<'v, Value>, StatesError> {
+        self.io_path(&self.state.flow.input_path, raw)
+    }
+
+    /// `OutputPath` applied to a state's output.
+    pub fn output_path(&self, out: Value) -> Result<Value, StatesError> {
+        match &self.state.flow.output_path {
+            IoPath::Identity => Ok(out),
+            p => self.io_path(p, &out).map(Cow::into_owned),
+        }
+    }
+
+    /// A payload template evaluated over `input` (with `$$` from this state).
+    pub fn template(&self, t: &Template, input: &Value) -> Result<Value, StatesError> {
+        self.template_in(t, &self.scope(input))
+    }
+
+    /// A payload template evaluated in a given scope (Map items bring their own `$$.Map`).
+    pub fn template_in(&self, t: &Template, scope: &Scope<'_>) -> Result<Value, StatesError> {
+        eval_template(t, scope).map_err(|e| match e {
+            TemplateError::Path { path, field }
+            | TemplateError::Intrinsic { field, error: EvalError::Path { path } } => self.runtime(format!(
+                "The JSONPath '{path}' specified for the field '{field}' could not be found in the input '{}'",
+                scope.input
+            )),
+            // Guess: AWS's wording for intrinsic misuse is not documented; the name is.
+            TemplateError::Intrinsic { field, error: EvalError::Failure(msg) } => StatesError::new(
+                names::INTRINSIC_FAILURE,
+                self.cause(format!("The intrinsic function in the field '{field}' failed: {msg}")),
+            ),
+        })
+    }
+
+    /// `ResultSelector`, `ResultPath` into the raw input, `OutputPath`, and the size limit.
+    pub fn finish(&self, raw: &Value, result: Value) -> Result<Value, StatesError> {
+        let flow = &self.state.flow;
+        let result = match &flow.result_selector {
+            Some(t) => self.template(t, &result)?,
+            None => result,
+        };
+        let combined = apply_result_path(&flow.result_path, raw, result)
+            .map_err(|p| self.result_path_failure(&p, raw))?;
+        let out = self.output_path(combined)?;
+        self.check_limit(&out, "returned a result")?;
+        Ok(out)
+    }
+
+    fn result_path_failure(&self, path: &str, raw: &Value) -> StatesError {
+        StatesError::new(
+            names::RESULT_PATH_MATCH_FAILURE,
+            self.cause(format!(
+                "Unable to apply ResultPath \"{path}\" to input \"{raw}\""
+            )),
+        )
+    }
+
+    /// The first catcher that matches routes the error, with `{"Error", "Cause"}` placed in the
+    /// raw input at the catcher's `ResultPath`.
+    pub fn catch(
+        &mut self,
+        raw: &Value,
+        e: StatesError,
+    ) -> Result<(Option<usize>, Value), Interrupt> {
+        let Some(c) = self.state.catch.iter().find(|c| c.errors.matches(&e.error)) else {
+            return Err(e.into());
+        };
+        let out = apply_result_path(&c.result_path, raw, e.to_output())
+            .map_err(|p| self.result_path_failure(&p, raw))?;
+        Ok((Some(c.next), out))
+    }
+
+    async fn execute(&mut self, raw: &Value) -> Result<(Option<usize>, Value), Interrupt> {
+        let state = self.state;
+        match &state.kind {
+            Kind::Pass(p) => Ok((state.next, p.run(self, raw)?)),
+            Kind::Choice(c) => {
+                let (next, out) = c.run(self, raw)?;
+                Ok((Some(next), out))
+            }
+            Kind::Wait(w) => Ok((state.next, w.run(self, raw).await?)),
+            Kind::Succeed => {
+                let effective = self.input_path(raw)?;
+                let out = self.output_path(effective.into_owned())?;
+                Ok((None, out))
+            }
+            Kind::Fail(f) => Err(f.run(self, raw)?.into()),
+            Kind::Task(_) | Kind::Parallel(_) | Kind::Map(_) => {
+                let effective = self.input_path(raw)?;
+                let result = self.attempts(&effective).await?;
+                Ok((state.next, self.finish(raw, result)?))
+            }
+        }
+    }
+
+    /// Runs the state's work, retrying as its `Retry` says.
+    async fn attempts(&mut self, effective: &Value) -> Result<Value, Interrupt> {
+        let state = self.state;
+        let mut counts = vec![0u32; state.retry.len()];
+        loop {
+            let attempt = match &state.kind {
+                Kind::Task(t) => t.attempt(self, effective).await,
+                Kind::Parallel(p) => p.attempt(self, effective).await,
+                Kind::Map(m) => m.attempt(self, effective).await,
+                _ => Err(
+                    EngineError::Internal("retry loop on a state that does no work".into()).into(),
+                ),
+            };
+            let e = match attempt {
+                Ok(v) => return Ok(v),
+                Err(Interrupt::States(e)) => e,
+                Err(engine) => return Err(engine),
+            };
+            // Only the first retrier whose ErrorEquals matches applies, exhausted or not.
+            let retrier = state.retry.iter().position(|r| r.errors.matches(&e.error));
+            let Some(k) = retrier.filter(|&k| counts[k] < state.retry[k].max_attempts) else {
+                // Observed on AWS: a Map (and, we assume, a Parallel) reports …StateFailed only
+                // once it has failed for good, not after an attempt that is retried.
+                let failed = match &state.kind {
+                    Kind::Parallel(_) => Some(EventType::ParallelStateFailed),
+                    Kind::Map(_) => Some(EventType::MapStateFailed),
+                    _ => None,
+                };
+                if let Some(kind) = failed {
+                    self.sh.emit(self.th, kind, || None);
+                }
+                return Err(e.into());
+            };
+            let r = &state.retry[k];
+            let mut delay = r.interval_seconds
+                * r.backoff_rate
+                    .powi(i32::try_from(counts[k]).unwrap_or(i32::MAX));
+            if let Some(max) = r.max_delay_seconds {
+                delay = delay.min(max);
+            }
+            if r.full_jitter {
+                delay = self.sh.jitter(delay);
+            }
+            counts[k] += 1;
+            self.retry_count += 1;
+            if delay.is_finite() && delay > 0.0 {
+                self.sh
+                    .clock
+                    .sleep(Duration::from_secs_f64(delay.min(1.0e9)))
+                    .await;
+            }
+        }
+    }
+}
+
+/// Places `result` in `raw` as `ResultPath` says; the error is the path, for the message.
+pub(crate) fn apply_result_path(
+    rp: &ResultPath,
+    raw: &Value,
+    result: Value,
+) -> Result<Value, String> {
+    match rp {
+        ResultPath::Replace => Ok(result),
+        ResultPath::Discard => Ok(raw.clone()),
+        ResultPath::At(p) => {
+            let mut out = raw.clone();
+            p.set(&mut out, result).map_err(|()| p.text().to_string())?;
+            Ok(out)
+        }
+    }
+}
+
+pub(crate) enum TemplateError {
+    Path { path: String, field: Arc<str> },
+    Intrinsic { field: Arc<str>, error: EvalError },
+}
+
+pub(crate) fn eval_template(t: &Template, scope: &Scope<'_>) -> Result<Value, TemplateError> {
+    Ok(match t {
+        Template::Const(v) => v.clone(),
+        Template::Object(fields) => {
+            let mut map = Map::with_capacity(fields.len());
+            for (k, t) in fields {
+                map.insert(k.clone(), eval_template(t, scope)?);
+            }
+            Value::Object(map)
+        }
+        Template::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|t| eval_template(t, scope))
+                .collect::<Result<_, _>>()?,
+        ),
+        Template::Path { path, field } => scope.select(path).map_err(|_| TemplateError::Path {
+            path: path.text().to_string(),
+            field: field.clone(),
+        })?,
+        Template::Call { call, field } => {
+            call.eval(scope).map_err(|error| TemplateError::Intrinsic {
+                field: field.clone(),
+                error,
+            })?
+        }
+    })
+}
+
+/// The length of `v` serialised as compact JSON, without building the text.
+pub(crate) fn json_len(v: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Count(0);
+    match serde_json::to_writer(&mut c, v) {
+        Ok(()) => c.0,
+        Err(_) => usize::MAX,
+    }
+}
+
+/// How an execution ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Status {
+    /// It reached a Succeed state or an `End`.
+    Succeeded,
+    /// A state failed and nothing caught it.
+    Failed,
+    /// The machine's `TimeoutSeconds` elapsed.
+    TimedOut,
+}
+
+/// What an execution produced.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ExecutionResult {
+    /// `SUCCEEDED`, `FAILED` or `TIMED_OUT`.
+    pub status: Status,
+    /// The output, when it succeeded.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub output: Option<Value>,
+    /// The error name, when it did not.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error: Option<String>,
+    /// The cause, when it did not and there is one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cause: Option<String>,
+    /// The execution's ARN.
+    #[serde(rename = "executionArn")]
+    pub execution_arn: String,
+    /// The history, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub history: Option<crate::history::ExecutionHistory>,
+}
+
+/// Runs a whole execution: `ExecutionStarted`, the states, and how it ended.
+pub(crate) async fn execute(
+    machine: &StateMachine,
+    sh: Arc<Shared>,
+    input: Value,
+) -> Result<ExecutionResult, EngineError> {
+    let mut th = Thread { last: 0 };
+    sh.emit(&mut th, EventType::ExecutionStarted, || {
+        Some(EventDetails::ExecutionStarted(
+            ExecutionStartedEventDetails {
+                input: input.to_string(),
+                input_details: DataDetails::default(),
+                role_arn: sh.exec.role_arn.clone(),
+            },
+        ))
+    });
+    // Observed on AWS: the first state's event points back to 0, not to ExecutionStarted.
+    th.last = 0;
+    let outcome = if json_len(&input) > MAX_PAYLOAD_BYTES {
+        // AWS refuses such a StartExecution call outright; here the execution fails instead.
+        Some(Err(Interrupt::States(StatesError::new(
+            names::DATA_LIMIT_EXCEEDED,
+            "The execution input has a size exceeding the maximum number of bytes service limit.",
+        ))))
+    } else {
+        let run = run_body(&sh, &machine.root, input, &mut th);
+        match machine.timeout_seconds {
+            Some(secs) => {
+                let clock = sh.clock.clone();
+                tokio::select! {
+                    r = run => Some(r),
+                    () = clock.sleep(Duration::from_secs(secs)) => None,
+                }
+            }
+            None => Some(run.await),
+        }
+    };
+    let mut result = ExecutionResult {
+        status: Status::Succeeded,
+        output: None,
+        error: None,
+        cause: None,
+        execution_arn: sh.exec.id.clone(),
+        history: None,
+    };
+    match outcome {
+        Some(Ok(out)) => {
+            sh.emit(&mut th, EventType::ExecutionSucceeded, || {
+                Some(EventDetails::ExecutionSucceeded(OutputDetails {
+                    output: out.to_string(),
+                    output_details: DataDetails::default(),
+                }))
+            });
+            result.output = Some(out);
+        }
+        Some(Err(Interrupt::States(e))) => {
+            // A Fail state without `Error` fails with no error name at all.
+            let error = (!e.error.is_empty()).then_some(e.error);
+            sh.emit(&mut th, EventType::ExecutionFailed, || {
+                Some(EventDetails::ExecutionFailed(FailureDetails {
+                    error: error.clone(),
+                    cause: e.cause.clone(),
+                }))
+            });
+            result.status = Status::Failed;
+            result.error = error;
+            result.cause = e.cause;
+        }
+        Some(Err(Interrupt::Engine(e))) => return Err(e),
+        None => {
+            let cause = "The execution has timed out.".to_string(); // Guess at AWS's wording.
+            sh.emit(&mut th, EventType::ExecutionTimedOut, || {
+                Some(EventDetails::ExecutionTimedOut(FailureDetails {
+                    error: Some(names::TIMEOUT.into()),
+                    cause: Some(cause.clone()),
+                }))
+            });
+            result.status = Status::TimedOut;
+            result.error = Some(names::TIMEOUT.into());
+            result.cause = Some(cause);
+        }
+    }
+    Ok(result)
+}
