@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The one test command. It installs what the tests need (the pinned npm ASL validator), runs
-# every check (formatting, lints, the ASL validator, the whole Rust test suite) and stops
-# whatever it started. Run it from anywhere: `bash scripts/test.sh`.
+# The one test command. It installs what the tests need — the pinned ASL validator (npm), the
+# pinned Python tools (cfn-lint, checkov, moto_server) in a venv under target/ — runs every
+# check and the whole Rust suite, and stops whatever it started (the tests start moto_server
+# and the Lambda binaries themselves and stop them when they end).
+# Run it from anywhere: `bash scripts/test.sh`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -10,6 +12,16 @@ step() { printf '\n==> %s\n' "$*" >&2; }
 step "Installing the ASL validator (npm, pinned in tools/asl/package-lock.json)"
 (cd tools/asl && npm ci --no-audit --no-fund --loglevel=error)
 asl_validator=tools/asl/node_modules/.bin/asl-validator
+
+step "Installing the Python tools (pinned in tools/python/requirements.txt) into target/py"
+venv=target/py
+stamp="$venv/.requirements.sha256"
+wanted=$(sha256sum tools/python/requirements.txt | cut -d' ' -f1)
+if [[ ! -x "$venv/bin/moto_server" || "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]]; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r tools/python/requirements.txt
+    echo "$wanted" > "$stamp"
+fi
 
 step "Validating the state machines with asl-validator"
 for definition in statemachine/*.asl.json; do
@@ -21,11 +33,16 @@ if "$asl_validator" --silent --json-path tests/fixtures/asl/missing-transition.a
     exit 1
 fi
 
+step "Linting the SAM stack (cfn-lint, checkov)"
+bash scripts/check-infra.sh "$venv/bin"
+
 step "Checking formatting (cargo fmt)"
 cargo fmt --all -- --check
 
 step "Linting (cargo clippy)"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
-step "Running the tests (cargo test)"
-cargo test --workspace --locked
+step "Running the tests (cargo test; the AWS tests against moto_server on loopback)"
+export SPOTLIGHT_MOTO_SERVER="$PWD/$venv/bin/moto_server"
+export SPOTLIGHT_REQUIRE_SERVERS=1
+cargo test --workspace --all-features --locked

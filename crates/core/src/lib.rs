@@ -7,6 +7,7 @@
 
 pub mod bounds;
 pub mod contracts;
+pub mod encoding;
 pub mod error;
 #[cfg(feature = "test-support")]
 pub mod fakes;

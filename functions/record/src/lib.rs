@@ -37,6 +37,50 @@ impl Default for RecordConfig {
     }
 }
 
+/// A setting the record step cannot use.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The policy JSON is invalid.
+    #[error(transparent)]
+    Policy(#[from] spotlight_core::policy::PolicyError),
+    /// The default threshold is not a percentage.
+    #[error("MODERATION_DEFAULT_MIN_CONFIDENCE must be a percentage, not {0:?}")]
+    DefaultThreshold(String),
+}
+
+impl RecordConfig {
+    /// The configuration from deployment settings: a policy as JSON (empty or absent: the
+    /// shipped one) and a default threshold that overrides the policy's. An override changes
+    /// the policy's version too, so every record says exactly which thresholds judged it.
+    pub fn from_settings(
+        policy_json: Option<&str>,
+        default_min_confidence: Option<&str>,
+    ) -> Result<Self, ConfigError> {
+        let mut policy = match policy_json.map(str::trim).filter(|s| !s.is_empty()) {
+            Some(json) => ModerationPolicy::from_json(json)?,
+            None => ModerationPolicy::shipped(),
+        };
+        if let Some(text) = default_min_confidence
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            let value: f32 = text
+                .parse()
+                .ok()
+                .filter(|v: &f32| (0.0..=100.0).contains(v))
+                .ok_or_else(|| ConfigError::DefaultThreshold(text.to_owned()))?;
+            if value != policy.default_min_confidence {
+                policy.default_min_confidence = value;
+                policy.version = format!("{};default={value}", policy.version);
+            }
+        }
+        Ok(RecordConfig {
+            policy,
+            themes: Themes::shipped(),
+        })
+    }
+}
+
 /// Builds the record for how the execution ended and writes it.
 pub async fn handle<S: RecordStore>(
     input: RecordInput,

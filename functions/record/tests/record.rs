@@ -349,3 +349,24 @@ async fn records_are_found_by_label_parent_text_and_status() {
     assert_eq!(page.records.len(), 1);
     assert_eq!(page.records[0].key, "bad.jpg");
 }
+
+#[test]
+fn deployment_settings_override_the_policy_and_say_so() {
+    let config = RecordConfig::from_settings(None, Some("35")).unwrap();
+    assert_eq!(config.policy.default_min_confidence, 35.0);
+    assert!(
+        config.policy.version.ends_with(";default=35"),
+        "{}",
+        config.policy.version
+    );
+    let shipped = RecordConfig::from_settings(Some(""), Some("")).unwrap();
+    assert_eq!(shipped.policy, ModerationPolicy::shipped());
+    let custom = RecordConfig::from_settings(
+        Some(r#"{"version":"strict-1","defaultMinConfidence":10}"#),
+        None,
+    )
+    .unwrap();
+    assert_eq!(custom.policy.version, "strict-1");
+    assert!(RecordConfig::from_settings(None, Some("150")).is_err());
+    assert!(RecordConfig::from_settings(Some("{"), None).is_err());
+}

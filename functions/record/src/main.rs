@@ -1,0 +1,28 @@
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use spotlight_aws::lambda::{init_tracing, required_env, sdk_config, LambdaFailure};
+use spotlight_aws::{aws_sdk_dynamodb, DynamoRecords};
+use spotlight_core::contracts::RecordInput;
+use spotlight_record::{handle, RecordConfig};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    init_tracing();
+    let config = RecordConfig::from_settings(
+        std::env::var("MODERATION_POLICY_JSON").ok().as_deref(),
+        std::env::var("MODERATION_DEFAULT_MIN_CONFIDENCE")
+            .ok()
+            .as_deref(),
+    )?;
+    let client = aws_sdk_dynamodb::Client::new(&sdk_config().await);
+    let store = DynamoRecords::new(client, required_env("TABLE_NAME")?);
+    let (store, config) = (&store, &config);
+    run(service_fn(
+        move |event: LambdaEvent<RecordInput>| async move {
+            let now = chrono::Utc::now();
+            handle(event.payload, store, config, now)
+                .await
+                .map_err(LambdaFailure::from)
+        },
+    ))
+    .await
+}

@@ -1,0 +1,195 @@
+//! The search function: answers marketing's questions over the records — label or theme, minimum
+//! confidence, text contains, status — safe-only unless asked otherwise, newest first, paged.
+//!
+//! The query comes as URL query parameters (`label`, `theme`, `minConfidence`, `text`, `status`,
+//! `includeUnsafe`, `limit`, `cursor`); the answer is JSON. A query that cannot be understood is
+//! a 400 with a message, never a failure of the function.
+#![warn(missing_docs)]
+
+use serde::Serialize;
+use spotlight_core::contracts::{ImageRecord, RecordStatus};
+use spotlight_core::ports::{RecordStore, SearchQuery};
+use spotlight_core::themes::Themes;
+use spotlight_core::{search, StepError};
+
+/// The most records one page may ask for.
+pub const MAX_LIMIT: usize = 1000;
+/// A page's size when the query names none.
+pub const DEFAULT_LIMIT: usize = 50;
+
+/// A query parameter that cannot be used.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("{0}")]
+pub struct QueryError(String);
+
+/// Turns query parameters into a search. A theme expands to its labels here, at query time.
+///
+/// A status of REJECTED or FAILED implies `includeUnsafe`: such records are never safe, and
+/// asking for them is asking for the ops view.
+pub fn parse_query(
+    params: &[(String, String)],
+    themes: &Themes,
+) -> Result<SearchQuery, QueryError> {
+    let mut query = SearchQuery {
+        safe_only: true,
+        limit: Some(DEFAULT_LIMIT),
+        ..SearchQuery::default()
+    };
+    let mut include_unsafe = false;
+    for (name, value) in params {
+        let value = value.trim();
+        match name.as_str() {
+            "label" => query.labels.push(value.to_owned()),
+            "theme" => {
+                let labels = themes
+                    .expand(value)
+                    .ok_or_else(|| QueryError(format!("unknown theme {value:?}")))?;
+                query.labels.extend(labels.iter().cloned());
+            }
+            "minConfidence" => {
+                query.min_confidence = value
+                    .parse()
+                    .ok()
+                    .filter(|c: &f32| (0.0..=100.0).contains(c))
+                    .ok_or_else(|| {
+                        QueryError(format!("minConfidence must be 0–100, not {value:?}"))
+                    })?;
+            }
+            "text" => query.text = Some(value.to_owned()),
+            "status" => {
+                query.status = Some(match value.to_ascii_uppercase().as_str() {
+                    "ANALYZED" => RecordStatus::Analyzed,
+                    "REJECTED" => RecordStatus::Rejected,
+                    "FAILED" => RecordStatus::Failed,
+                    _ => {
+                        return Err(QueryError(format!(
+                            "status must be ANALYZED, REJECTED or FAILED, not {value:?}"
+                        )))
+                    }
+                })
+            }
+            "includeUnsafe" => {
+                include_unsafe = match value {
+                    "true" | "1" | "" => true,
+                    "false" | "0" => false,
+                    _ => {
+                        return Err(QueryError(format!(
+                            "includeUnsafe must be true or false, not {value:?}"
+                        )))
+                    }
+                }
+            }
+            "limit" => {
+                query.limit = Some(
+                    value
+                        .parse()
+                        .ok()
+                        .filter(|n| (1..=MAX_LIMIT).contains(n))
+                        .ok_or_else(|| {
+                            QueryError(format!("limit must be 1–{MAX_LIMIT}, not {value:?}"))
+                        })?,
+                )
+            }
+            "cursor" => query.cursor = Some(value.to_owned()),
+            other => return Err(QueryError(format!("unknown query parameter {other:?}"))),
+        }
+    }
+    if query
+        .text
+        .as_deref()
+        .is_some_and(|t| search::words(t).is_empty())
+    {
+        return Err(QueryError("text must contain a word".to_owned()));
+    }
+    if include_unsafe
+        || matches!(
+            query.status,
+            Some(RecordStatus::Rejected | RecordStatus::Failed)
+        )
+    {
+        query.safe_only = false;
+    }
+    Ok(query)
+}
+
+/// A label that made a record match: "why it matched".
+#[derive(Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct MatchedLabel {
+    /// The label.
+    pub name: String,
+    /// Its confidence.
+    pub confidence: f32,
+}
+
+/// One result.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Hit {
+    /// The record.
+    pub record: ImageRecord,
+    /// The labels that met the query.
+    pub matched_labels: Vec<MatchedLabel>,
+}
+
+/// The pairs of a raw query string (`a=1&b=x+y`), decoded as HTML forms encode them.
+pub fn query_pairs(raw: &str) -> Vec<(String, String)> {
+    raw.split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (
+                spotlight_core::encoding::form_decode(name),
+                spotlight_core::encoding::form_decode(value),
+            )
+        })
+        .collect()
+}
+
+/// The answer: an HTTP status and a JSON body.
+#[derive(Debug)]
+pub struct Answer {
+    /// 200 or 400.
+    pub status: u16,
+    /// The JSON body.
+    pub body: serde_json::Value,
+}
+
+/// Answers a query. Store failures are errors (`StoreFailed`); bad queries are a 400 answer.
+pub async fn handle<S: RecordStore>(
+    params: &[(String, String)],
+    store: &S,
+    themes: &Themes,
+) -> Result<Answer, StepError> {
+    let query = match parse_query(params, themes) {
+        Ok(query) => query,
+        Err(error) => {
+            return Ok(Answer {
+                status: 400,
+                body: serde_json::json!({ "message": error.to_string() }),
+            })
+        }
+    };
+    let page = store.search(&query).await?;
+    let hits: Vec<Hit> = page
+        .records
+        .into_iter()
+        .map(|record| {
+            let matched_labels = search::matching_labels(&record, &query)
+                .into_iter()
+                .map(|l| MatchedLabel {
+                    name: l.name.clone(),
+                    confidence: l.confidence,
+                })
+                .collect();
+            Hit {
+                record,
+                matched_labels,
+            }
+        })
+        .collect();
+    Ok(Answer {
+        status: 200,
+        body: serde_json::json!({ "items": hits, "nextCursor": page.next_cursor }),
+    })
+}
