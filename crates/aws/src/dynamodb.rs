@@ -18,7 +18,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, Delete, GlobalSecondaryIndex,
     KeySchemaElement, KeyType, Projection, ProjectionType, Put, ScalarAttributeType,
@@ -59,11 +59,7 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    let detail = match (error.code(), error.message()) {
-        (Some(code), Some(message)) => format!("{what}: {code}: {message}"),
-        (Some(code), None) => format!("{what}: {code}"),
-        _ => what.to_owned(),
-    };
+    let detail = format!("{what}: {}", DisplayErrorContext(&error));
     StoreError::new(detail, error)
 }
 
@@ -137,6 +133,11 @@ impl DynamoRecords {
             client,
             table: table.into(),
         }
+    }
+
+    /// The table's name.
+    pub fn table(&self) -> &str {
+        &self.table
     }
 
     /// Creates the table as `infra/template.yaml` declares it (for tests and local servers).
@@ -490,7 +491,11 @@ impl RecordStore for DynamoRecords {
             {
                 Ok(_) => return Ok(WriteOutcome::Written),
                 // The image item changed since it was read: judge again against the new one.
-                Err(error) if error.code() == Some("TransactionCanceledException") => {
+                Err(error)
+                    if error
+                        .as_service_error()
+                        .is_some_and(|e| e.is_transaction_canceled_exception()) =>
+                {
                     tracing::debug!(id = %record.id, "write raced another; retrying");
                 }
                 Err(error) => return Err(store_error("TransactWriteItems", error)),

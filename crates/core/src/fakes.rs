@@ -292,3 +292,11 @@ pub fn label(name: &str, confidence: f32, parents: &[&str]) -> Label {
         instances: Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn the_memory_store_passes_the_store_suite() {
+        crate::store_suite::check_store(&super::MemoryRecords::new()).await;
+    }
+}

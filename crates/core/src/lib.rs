@@ -15,6 +15,8 @@ pub mod policy;
 pub mod ports;
 pub mod revision;
 pub mod search;
+#[cfg(feature = "test-support")]
+pub mod store_suite;
 pub mod themes;
 
 mod record_id;
