@@ -120,3 +120,22 @@ fn a_step_error_reaches_lambda_with_its_name() {
     assert_eq!(lambda.error_type, "ImageRejected.TooSmall");
     assert_eq!(lambda.error_message, "1×1 px");
 }
+
+#[test]
+fn an_s3_notification_round_trips_and_its_key_is_decoded() {
+    let input: PipelineInput = round_trip(include_str!("fixtures/s3-notification.json"));
+    let PipelineInput::Notification(_) = &input else {
+        panic!("parsed as the wrong shape: {input:?}");
+    };
+    let request = input.into_request();
+    assert_eq!(
+        request.key, "beach+day%2B1+%C3%BCn%C3%AF.jpg",
+        "kept as delivered"
+    );
+    assert_eq!(
+        request.object_key(),
+        "beach day+1 ünï.jpg",
+        "decoded for use"
+    );
+    assert_eq!(request.sequencer.as_deref(), Some("0055AED6DCD90281E5"));
+}

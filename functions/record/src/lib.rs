@@ -193,10 +193,11 @@ fn failure_record(
         || revision(request.sequencer.as_deref(), request.event_time),
         |i| i.revision.clone(),
     );
+    let key = request.object_key();
     ImageRecord {
-        id: record_id(&request.bucket, &request.key),
+        id: record_id(&request.bucket, &key),
         bucket: request.bucket,
-        key: request.key,
+        key,
         status,
         revision,
         uploaded_at: uploaded_at.unwrap_or(execution.start_time),

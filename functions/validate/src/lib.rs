@@ -50,7 +50,8 @@ pub async fn handle<R: ObjectReader>(
     reader: &R,
     limits: &Limits,
 ) -> Result<ImageFacts, StepError> {
-    if request.bucket.is_empty() || request.key.is_empty() {
+    let key = request.object_key();
+    if request.bucket.is_empty() || key.is_empty() {
         return Err(StepError::rejected(
             RejectReason::NotFound,
             "the request names no object (empty bucket or key)",
@@ -59,10 +60,10 @@ pub async fn handle<R: ObjectReader>(
     let object = Object {
         reader,
         bucket: &request.bucket,
-        key: &request.key,
+        key: &key,
     };
     let head = reader
-        .head(&request.bucket, &request.key)
+        .head(&request.bucket, &key)
         .await
         .map_err(|e| object.read_error(e))?;
 
@@ -97,7 +98,7 @@ pub async fn handle<R: ObjectReader>(
     let uploaded_at = request.event_time.or(head.last_modified);
     Ok(ImageFacts {
         bucket: request.bucket.clone(),
-        key: request.key.clone(),
+        key,
         format,
         size_bytes: head.size,
         width: header.width,

@@ -304,3 +304,15 @@ async fn random_bytes_never_crash_and_are_always_refused() {
         assert!(error.name().is_rejection(), "seed {seed}: {error}");
     }
 }
+
+#[tokio::test]
+async fn a_url_encoded_key_from_an_s3_notification_is_decoded() {
+    let objects = MemoryObjects::new();
+    objects.insert(BUCKET, "beach day+1 ünï.jpg", fixtures::jpeg(100, 100));
+    let mut request = ObjectRequest::new(BUCKET, "beach+day%2B1+%C3%BCn%C3%AF.jpg");
+    request.key_encoding = Some(spotlight_core::contracts::KeyEncoding::Url);
+    let facts = handle(&request, &objects, &Limits::default())
+        .await
+        .unwrap();
+    assert_eq!(facts.key, "beach day+1 ünï.jpg");
+}

@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 pub enum PipelineInput {
     /// An EventBridge event for an S3 upload (the production trigger).
     Event(Box<S3ObjectCreatedEvent>),
+    /// An S3 event notification (`Records`), as S3 sends to SQS, SNS or Lambda; its keys are
+    /// URL-encoded.
+    Notification(S3Notification),
     /// `{bucket, key}`, as local runs and manual re-runs start executions.
     Request(ObjectRequest),
 }
@@ -20,9 +23,27 @@ impl PipelineInput {
     pub fn into_request(self) -> ObjectRequest {
         match self {
             PipelineInput::Request(request) => request,
+            // The state machine reads the first record only: S3 sends one per notification.
+            PipelineInput::Notification(notification) => {
+                let mut records = notification.records.into_iter();
+                match records.next() {
+                    Some(record) => ObjectRequest {
+                        bucket: record.s3.bucket.name,
+                        key: record.s3.object.key,
+                        key_encoding: Some(KeyEncoding::Url),
+                        version_id: None,
+                        sequencer: Some(record.s3.object.sequencer),
+                        event_time: Some(record.event_time),
+                        etag: None,
+                        size: None,
+                    },
+                    None => ObjectRequest::new("", ""),
+                }
+            }
             PipelineInput::Event(event) => ObjectRequest {
                 bucket: event.detail.bucket.name,
                 key: event.detail.object.key,
+                key_encoding: None,
                 // The state machine cannot copy a field that may be absent, so it leaves the
                 // version out; validation reads the current version from the object's head.
                 version_id: None,
@@ -43,8 +64,12 @@ impl PipelineInput {
 pub struct ObjectRequest {
     /// The bucket (locally: the canonical path of the photo folder).
     pub bucket: String,
-    /// The object key (locally: the path relative to the folder).
+    /// The object key (locally: the path relative to the folder), encoded as `key_encoding`
+    /// says; [`ObjectRequest::object_key`] gives the real key.
     pub key: String,
+    /// `url` when `key` is URL-encoded, as S3 event notifications deliver keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_encoding: Option<KeyEncoding>,
     /// The object version, when the bucket is versioned and the caller knows it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
@@ -68,6 +93,7 @@ impl ObjectRequest {
         ObjectRequest {
             bucket: bucket.into(),
             key: key.into(),
+            key_encoding: None,
             version_id: None,
             sequencer: None,
             event_time: None,
@@ -75,6 +101,69 @@ impl ObjectRequest {
             size: None,
         }
     }
+}
+
+impl ObjectRequest {
+    /// The object's real key, decoded if the request carries it URL-encoded.
+    pub fn object_key(&self) -> String {
+        match self.key_encoding {
+            Some(KeyEncoding::Url) => crate::encoding::form_decode(&self.key),
+            None => self.key.clone(),
+        }
+    }
+}
+
+/// How a request's key is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyEncoding {
+    /// `application/x-www-form-urlencoded`: `+` for a space, `%XX` for other bytes.
+    Url,
+}
+
+/// An S3 event notification.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct S3Notification {
+    /// The events; S3 sends one per notification.
+    #[serde(rename = "Records")]
+    pub records: Vec<S3NotificationRecord>,
+}
+
+/// One event of an S3 notification.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct S3NotificationRecord {
+    /// e.g. `ObjectCreated:Put`.
+    pub event_name: String,
+    /// When S3 finished the request.
+    pub event_time: DateTime<Utc>,
+    /// The S3 part.
+    pub s3: S3NotificationEntity,
+}
+
+/// The `s3` part of a notification record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct S3NotificationEntity {
+    /// The bucket.
+    pub bucket: S3Bucket,
+    /// The object.
+    pub object: S3NotificationObject,
+}
+
+/// The object of a notification record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct S3NotificationObject {
+    /// The key, URL-encoded.
+    pub key: String,
+    /// Size in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// The ETag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e_tag: Option<String>,
+    /// Orders events on the same key.
+    pub sequencer: String,
 }
 
 /// An EventBridge event of detail-type `Object Created` from `aws.s3`.

@@ -15,7 +15,9 @@ pub use analysis::{
 };
 pub use image::{ImageFacts, ImageFormat};
 pub use input::{
-    ObjectRequest, PipelineInput, S3Bucket, S3Object, S3ObjectCreatedDetail, S3ObjectCreatedEvent,
+    KeyEncoding, ObjectRequest, PipelineInput, S3Bucket, S3Notification, S3NotificationEntity,
+    S3NotificationObject, S3NotificationRecord, S3Object, S3ObjectCreatedDetail,
+    S3ObjectCreatedEvent,
 };
 pub use record::{
     Analyser, AnalyserModel, CaughtError, CaughtState, ExecutionRef, FlaggedLabel, ImageRecord,
