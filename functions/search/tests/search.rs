@@ -1,0 +1,79 @@
+//! The search function's logic against the in-memory store.
+
+use spotlight_core::contracts::RecordStatus;
+use spotlight_core::fakes::{label, MemoryRecords};
+use spotlight_core::ports::RecordStore;
+use spotlight_core::store_suite::suite_record;
+use spotlight_core::themes::Themes;
+use spotlight_search::{handle, parse_query, query_pairs, QueryError};
+
+fn parse(raw: &str) -> Result<spotlight_core::ports::SearchQuery, QueryError> {
+    parse_query(&query_pairs(raw), &Themes::shipped())
+}
+
+#[test]
+fn queries_parse_with_safe_only_by_default() {
+    let query = parse("label=Dog&minConfidence=80&text=good+boy&limit=10").unwrap();
+    assert_eq!(query.labels, ["Dog"]);
+    assert_eq!(query.min_confidence, 80.0);
+    assert_eq!(query.text.as_deref(), Some("good boy"));
+    assert_eq!(query.limit, Some(10));
+    assert!(query.safe_only);
+    assert!(!parse("includeUnsafe=true").unwrap().safe_only);
+    assert!(!parse("status=rejected").unwrap().safe_only, "ops queries include unsafe records");
+    assert_eq!(parse("status=Failed").unwrap().status, Some(RecordStatus::Failed));
+}
+
+#[test]
+fn a_theme_expands_to_its_labels_at_query_time() {
+    let query = parse("theme=OCEAN").unwrap();
+    assert!(query.labels.iter().any(|l| l == "Beach"));
+    let mut themes = Themes::shipped();
+    themes.themes.insert("mine".into(), vec!["Kite".into()]);
+    let query = parse_query(&query_pairs("theme=mine"), &themes).unwrap();
+    assert_eq!(query.labels, ["Kite"], "an edited theme applies at once");
+}
+
+#[test]
+fn bad_parameters_are_refused_with_a_message() {
+    for (raw, needle) in [
+        ("minConfidence=high", "minConfidence"),
+        ("minConfidence=101", "minConfidence"),
+        ("status=happy", "status"),
+        ("theme=nope", "unknown theme"),
+        ("limit=0", "limit"),
+        ("limit=5000", "limit"),
+        ("includeUnsafe=maybe", "includeUnsafe"),
+        ("text=%20%21", "text"),
+        ("colour=red", "unknown query parameter"),
+    ] {
+        let error = parse(raw).unwrap_err();
+        assert!(error.to_string().contains(needle), "{raw}: {error}");
+    }
+}
+
+#[tokio::test]
+async fn answers_say_why_each_record_matched() {
+    let store = MemoryRecords::new();
+    let dog = label("Golden Retriever", 96.0, &["Dog", "Animal"]);
+    store
+        .put(&suite_record("dog.jpg", 1, 1, RecordStatus::Analyzed, true, vec![dog], ""))
+        .await
+        .unwrap();
+    store
+        .put(&suite_record("bad.jpg", 2, 2, RecordStatus::Rejected, false, Vec::new(), ""))
+        .await
+        .unwrap();
+    let answer = handle(&query_pairs("theme=animals"), &store, &Themes::shipped()).await.unwrap();
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.body["items"][0]["record"]["key"], "dog.jpg");
+    assert_eq!(answer.body["items"][0]["matchedLabels"][0]["name"], "Golden Retriever");
+    assert!(answer.body["nextCursor"].is_null());
+
+    let answer = handle(&query_pairs("status=REJECTED"), &store, &Themes::shipped()).await.unwrap();
+    assert_eq!(answer.body["items"][0]["record"]["key"], "bad.jpg");
+
+    let answer = handle(&query_pairs("limit=x"), &store, &Themes::shipped()).await.unwrap();
+    assert_eq!(answer.status, 400);
+    assert!(answer.body["message"].as_str().unwrap().contains("limit"));
+}
