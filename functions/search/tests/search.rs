@@ -20,8 +20,14 @@ fn queries_parse_with_safe_only_by_default() {
     assert_eq!(query.limit, Some(10));
     assert!(query.safe_only);
     assert!(!parse("includeUnsafe=true").unwrap().safe_only);
-    assert!(!parse("status=rejected").unwrap().safe_only, "ops queries include unsafe records");
-    assert_eq!(parse("status=Failed").unwrap().status, Some(RecordStatus::Failed));
+    assert!(
+        !parse("status=rejected").unwrap().safe_only,
+        "ops queries include unsafe records"
+    );
+    assert_eq!(
+        parse("status=Failed").unwrap().status,
+        Some(RecordStatus::Failed)
+    );
 }
 
 #[test]
@@ -57,23 +63,48 @@ async fn answers_say_why_each_record_matched() {
     let store = MemoryRecords::new();
     let dog = label("Golden Retriever", 96.0, &["Dog", "Animal"]);
     store
-        .put(&suite_record("dog.jpg", 1, 1, RecordStatus::Analyzed, true, vec![dog], ""))
+        .put(&suite_record(
+            "dog.jpg",
+            1,
+            1,
+            RecordStatus::Analyzed,
+            true,
+            vec![dog],
+            "",
+        ))
         .await
         .unwrap();
     store
-        .put(&suite_record("bad.jpg", 2, 2, RecordStatus::Rejected, false, Vec::new(), ""))
+        .put(&suite_record(
+            "bad.jpg",
+            2,
+            2,
+            RecordStatus::Rejected,
+            false,
+            Vec::new(),
+            "",
+        ))
         .await
         .unwrap();
-    let answer = handle(&query_pairs("theme=animals"), &store, &Themes::shipped()).await.unwrap();
+    let answer = handle(&query_pairs("theme=animals"), &store, &Themes::shipped())
+        .await
+        .unwrap();
     assert_eq!(answer.status, 200);
     assert_eq!(answer.body["items"][0]["record"]["key"], "dog.jpg");
-    assert_eq!(answer.body["items"][0]["matchedLabels"][0]["name"], "Golden Retriever");
+    assert_eq!(
+        answer.body["items"][0]["matchedLabels"][0]["name"],
+        "Golden Retriever"
+    );
     assert!(answer.body["nextCursor"].is_null());
 
-    let answer = handle(&query_pairs("status=REJECTED"), &store, &Themes::shipped()).await.unwrap();
+    let answer = handle(&query_pairs("status=REJECTED"), &store, &Themes::shipped())
+        .await
+        .unwrap();
     assert_eq!(answer.body["items"][0]["record"]["key"], "bad.jpg");
 
-    let answer = handle(&query_pairs("limit=x"), &store, &Themes::shipped()).await.unwrap();
+    let answer = handle(&query_pairs("limit=x"), &store, &Themes::shipped())
+        .await
+        .unwrap();
     assert_eq!(answer.status, 400);
     assert!(answer.body["message"].as_str().unwrap().contains("limit"));
 }
