@@ -1,0 +1,9 @@
+//! Spotlight's local storage adapters: a folder stands in for the S3 bucket and one SQLite file
+//! for the DynamoDB table, with the same semantics — the shared store suite runs against both.
+#![warn(missing_docs)]
+
+mod folder;
+mod sqlite;
+
+pub use folder::{file_head, resolve, FolderObjects};
+pub use sqlite::{ExecutionFilter, ExecutionSummary, SqliteStore};
