@@ -229,3 +229,78 @@ impl From<StoreError> for crate::StepError {
         }
     }
 }
+
+// Shared ports: a pipeline and the code around it (a CLI listing records, a test counting
+// calls) often hold the same adapter.
+impl<T: ObjectReader + ?Sized> ObjectReader for std::sync::Arc<T> {
+    fn head(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<ObjectHead, ReadError>> + Send {
+        (**self).head(bucket, key)
+    }
+    fn read_range(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: Range<u64>,
+    ) -> impl Future<Output = Result<Vec<u8>, ReadError>> + Send {
+        (**self).read_range(bucket, key, range)
+    }
+}
+
+impl<T: LabelDetector + ?Sized> LabelDetector for std::sync::Arc<T> {
+    fn model(&self) -> ModelInfo {
+        (**self).model()
+    }
+    fn detect_labels(
+        &self,
+        image: &ImageFacts,
+    ) -> impl Future<Output = Result<Vec<Label>, DetectError>> + Send {
+        (**self).detect_labels(image)
+    }
+}
+
+impl<T: ModerationDetector + ?Sized> ModerationDetector for std::sync::Arc<T> {
+    fn model(&self) -> ModelInfo {
+        (**self).model()
+    }
+    fn detect_moderation_labels(
+        &self,
+        image: &ImageFacts,
+    ) -> impl Future<Output = Result<Vec<ModerationLabel>, DetectError>> + Send {
+        (**self).detect_moderation_labels(image)
+    }
+}
+
+impl<T: TextDetector + ?Sized> TextDetector for std::sync::Arc<T> {
+    fn model(&self) -> ModelInfo {
+        (**self).model()
+    }
+    fn detect_text(
+        &self,
+        image: &ImageFacts,
+    ) -> impl Future<Output = Result<Vec<TextLine>, DetectError>> + Send {
+        (**self).detect_text(image)
+    }
+}
+
+impl<T: RecordStore + ?Sized> RecordStore for std::sync::Arc<T> {
+    fn put(
+        &self,
+        record: &ImageRecord,
+    ) -> impl Future<Output = Result<WriteOutcome, StoreError>> + Send {
+        (**self).put(record)
+    }
+    fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<ImageRecord>, StoreError>> + Send {
+        (**self).get(bucket, key)
+    }
+    fn search(&self, query: &SearchQuery) -> impl Future<Output = Result<Page, StoreError>> + Send {
+        (**self).search(query)
+    }
+}

@@ -1,0 +1,262 @@
+//! The pipeline in one process. The local engine runs `statemachine/pipeline.asl.json` — the
+//! file AWS runs, unchanged — and its `DefinitionSubstitutions` name local functions that
+//! resolve to the very step handlers the Lambdas wrap, wired to whichever ports the caller
+//! gives: a folder, the ONNX analysers and SQLite on a laptop; in-memory fakes in tests.
+#![warn(missing_docs)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{json, Value};
+use spotlight_core::contracts::{AnalyzeInput, ObjectRequest, RecordInput};
+use spotlight_core::ports::{
+    LabelDetector, ModerationDetector, ObjectReader, RecordStore, TextDetector,
+};
+use spotlight_core::StepError;
+use spotlight_record::RecordConfig;
+use spotlight_states::{
+    BoxFuture, DefinitionError, EngineError, ExecutionResult, RunOptions, StateMachine,
+    StatesError, TaskInvoker, TaskRequest,
+};
+use spotlight_validate::Limits;
+
+/// The state machine, as shipped.
+pub const DEFINITION: &str = include_str!("../../../statemachine/pipeline.asl.json");
+/// The state machine's name, in execution ARNs.
+pub const STATE_MACHINE_NAME: &str = "spotlight-pipeline";
+
+/// The five steps, as the local functions the substitutions name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// `validate`.
+    Validate,
+    /// `detect-labels`.
+    DetectLabels,
+    /// `detect-moderation`.
+    DetectModeration,
+    /// `detect-text`.
+    DetectText,
+    /// `record`.
+    Record,
+}
+
+impl Step {
+    const ALL: [(Step, &'static str, &'static str); 5] = [
+        (Step::Validate, "ValidateFunctionArn", "validate"),
+        (
+            Step::DetectLabels,
+            "DetectLabelsFunctionArn",
+            "detect-labels",
+        ),
+        (
+            Step::DetectModeration,
+            "DetectModerationFunctionArn",
+            "detect-moderation",
+        ),
+        (Step::DetectText, "DetectTextFunctionArn", "detect-text"),
+        (Step::Record, "RecordFunctionArn", "record"),
+    ];
+
+    /// The local function ARN a substitution resolves to.
+    pub fn function_arn(self) -> String {
+        let name = Step::ALL
+            .iter()
+            .find(|(step, ..)| *step == self)
+            .map_or("unknown", |(_, _, name)| *name);
+        format!("arn:aws:lambda:local:000000000000:function:spotlight-{name}")
+    }
+
+    fn from_function_arn(arn: &str) -> Option<Step> {
+        Step::ALL
+            .iter()
+            .find(|(step, ..)| step.function_arn() == arn)
+            .map(|(step, ..)| *step)
+    }
+}
+
+/// The `DefinitionSubstitutions` of the local pipeline.
+pub fn substitutions() -> HashMap<String, String> {
+    Step::ALL
+        .iter()
+        .map(|(step, substitution, _)| ((*substitution).to_owned(), step.function_arn()))
+        .collect()
+}
+
+/// The ports and settings the steps run with.
+pub struct Steps<O, L, M, T, S> {
+    /// Reads the photos.
+    pub objects: O,
+    /// Labels them.
+    pub labels: L,
+    /// Moderates them.
+    pub moderation: M,
+    /// Reads their text.
+    pub text: T,
+    /// Keeps the records.
+    pub store: S,
+    /// Validation limits.
+    pub limits: Limits,
+    /// The moderation policy and themes.
+    pub record: RecordConfig,
+}
+
+impl<O, L, M, T, S> Steps<O, L, M, T, S>
+where
+    O: ObjectReader,
+    L: LabelDetector,
+    M: ModerationDetector,
+    T: TextDetector,
+    S: RecordStore,
+{
+    async fn call(&self, step: Step, payload: Value) -> Result<Value, StatesError> {
+        match step {
+            Step::Validate => {
+                let request: ObjectRequest = parse(step, payload)?;
+                reply(spotlight_validate::handle(&request, &self.objects, &self.limits).await)
+            }
+            Step::DetectLabels => {
+                let input: AnalyzeInput = parse(step, payload)?;
+                reply(spotlight_detect_labels::handle(&input, &self.labels).await)
+            }
+            Step::DetectModeration => {
+                let input: AnalyzeInput = parse(step, payload)?;
+                reply(spotlight_detect_moderation::handle(&input, &self.moderation).await)
+            }
+            Step::DetectText => {
+                let input: AnalyzeInput = parse(step, payload)?;
+                reply(spotlight_detect_text::handle(&input, &self.text).await)
+            }
+            Step::Record => {
+                let input: RecordInput = parse(step, payload)?;
+                let now = chrono::Utc::now();
+                reply(spotlight_record::handle(input, &self.store, &self.record, now).await)
+            }
+        }
+    }
+}
+
+/// A payload that does not match the step's contract fails the task the way a Lambda runtime
+/// fails an event it cannot deserialise.
+fn parse<I: DeserializeOwned>(step: Step, payload: Value) -> Result<I, StatesError> {
+    serde_json::from_value(payload).map_err(|error| {
+        lambda_error(
+            "Runtime.UnmarshalError",
+            format!("{step:?}: the payload does not match the contract: {error}"),
+        )
+    })
+}
+
+/// A step's result as the `lambda:invoke` integration returns it, or its error as Step
+/// Functions reports a Lambda function error: the `errorType` as the error, the error payload
+/// serialised as the cause.
+fn reply<O: Serialize>(result: Result<O, StepError>) -> Result<Value, StatesError> {
+    match result {
+        Ok(output) => Ok(json!({
+            "ExecutedVersion": "$LATEST",
+            "Payload": output,
+            "StatusCode": 200,
+        })),
+        Err(error) => {
+            let lambda = error.to_lambda_error();
+            Err(lambda_error(&lambda.error_type, lambda.error_message))
+        }
+    }
+}
+
+fn lambda_error(error_type: &str, message: String) -> StatesError {
+    let cause = json!({ "errorType": error_type, "errorMessage": message }).to_string();
+    StatesError::new(error_type, cause)
+}
+
+struct Invoker<O, L, M, T, S>(Arc<Steps<O, L, M, T, S>>);
+
+impl<O, L, M, T, S> TaskInvoker for Invoker<O, L, M, T, S>
+where
+    O: ObjectReader + 'static,
+    L: LabelDetector + 'static,
+    M: ModerationDetector + 'static,
+    T: TextDetector + 'static,
+    S: RecordStore + 'static,
+{
+    fn invoke<'a>(&'a self, request: TaskRequest<'a>) -> BoxFuture<'a, Result<Value, StatesError>> {
+        Box::pin(async move {
+            if request.resource != "arn:aws:states:::lambda:invoke" {
+                return Err(StatesError::new(
+                    "States.TaskFailed",
+                    format!(
+                        "the local pipeline runs only lambda:invoke tasks, not {}",
+                        request.resource
+                    ),
+                ));
+            }
+            let function = request.parameters["FunctionName"]
+                .as_str()
+                .unwrap_or_default();
+            let Some(step) = Step::from_function_arn(function) else {
+                return Err(StatesError::new(
+                    "Lambda.ResourceNotFoundException",
+                    format!("Function not found: {function}"),
+                ));
+            };
+            let payload = request
+                .parameters
+                .get("Payload")
+                .cloned()
+                .unwrap_or(Value::Null);
+            self.0.call(step, payload).await
+        })
+    }
+}
+
+/// The pipeline: the shipped state machine and the steps its tasks run.
+pub struct Pipeline<O, L, M, T, S> {
+    machine: StateMachine,
+    steps: Arc<Steps<O, L, M, T, S>>,
+}
+
+impl<O, L, M, T, S> Pipeline<O, L, M, T, S>
+where
+    O: ObjectReader + 'static,
+    L: LabelDetector + 'static,
+    M: ModerationDetector + 'static,
+    T: TextDetector + 'static,
+    S: RecordStore + 'static,
+{
+    /// The shipped state machine over `steps`.
+    pub fn new(steps: Steps<O, L, M, T, S>) -> Result<Self, DefinitionError> {
+        Self::with_definition(DEFINITION, steps)
+    }
+
+    /// Another definition over `steps` (its substitutions must be the shipped ones).
+    pub fn with_definition(
+        definition: &str,
+        steps: Steps<O, L, M, T, S>,
+    ) -> Result<Self, DefinitionError> {
+        Ok(Pipeline {
+            machine: StateMachine::parse(definition, &substitutions())?,
+            steps: Arc::new(steps),
+        })
+    }
+
+    /// The steps' ports (to read the store, say).
+    pub fn steps(&self) -> &Steps<O, L, M, T, S> {
+        &self.steps
+    }
+
+    /// Runs one execution on `input` (an EventBridge event, an S3 notification or a request).
+    /// `options.state_machine_name` defaults to [`STATE_MACHINE_NAME`].
+    pub async fn run(
+        &self,
+        input: Value,
+        mut options: RunOptions,
+    ) -> Result<ExecutionResult, EngineError> {
+        if options.state_machine_name == RunOptions::default().state_machine_name {
+            options.state_machine_name = STATE_MACHINE_NAME.to_owned();
+        }
+        options.region = "local".to_owned();
+        let invoker = Arc::new(Invoker(Arc::clone(&self.steps)));
+        self.machine.run(input, invoker, options).await
+    }
+}

@@ -1,0 +1,291 @@
+//! The shipped state machine, run by the local engine over the real step handlers: real image
+//! files in a folder, a real SQLite store, fake analysers (the ONNX ones are tested on their own).
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use spotlight_core::contracts::{Label, ModerationLabel, RecordStatus, TextLine};
+use spotlight_core::fakes::{label, Answer, FakeDetector};
+use spotlight_core::ports::RecordStore;
+use spotlight_pipeline::{Pipeline, Steps};
+use spotlight_record::RecordConfig;
+use spotlight_states::{RunOptions, Status, TokioClock};
+use spotlight_storage::{FolderObjects, SqliteStore};
+use spotlight_validate::Limits;
+
+type Detector<T> = Arc<FakeDetector<Vec<T>>>;
+type Local = Pipeline<
+    FolderObjects,
+    Detector<Label>,
+    Detector<ModerationLabel>,
+    Detector<TextLine>,
+    Arc<SqliteStore>,
+>;
+
+struct World {
+    folder: tempfile::TempDir,
+    bucket: String,
+    labels: Detector<Label>,
+    store: Arc<SqliteStore>,
+    pipeline: Local,
+}
+
+fn world(labels: Answer<Vec<Label>>) -> World {
+    let folder = tempfile::tempdir().unwrap();
+    let bucket = std::fs::canonicalize(folder.path())
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let labels = Arc::new(FakeDetector::new(labels));
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    let pipeline = Pipeline::new(Steps {
+        objects: FolderObjects::new(),
+        labels: Arc::clone(&labels),
+        moderation: Arc::new(FakeDetector::new(Answer::Found(Vec::new()))),
+        text: Arc::new(FakeDetector::new(Answer::Found(Vec::new()))),
+        store: Arc::clone(&store),
+        limits: Limits::default(),
+        record: RecordConfig::default(),
+    })
+    .unwrap();
+    World {
+        folder,
+        bucket,
+        labels,
+        store,
+        pipeline,
+    }
+}
+
+fn dog() -> Answer<Vec<Label>> {
+    Answer::Found(vec![label("Golden Retriever", 95.0, &["Dog", "Animal"])])
+}
+
+impl World {
+    fn file(&self, key: &str, bytes: Vec<u8>) {
+        let path = self.folder.path().join(key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+
+    async fn run(&self, input: Value) -> (spotlight_states::ExecutionResult, Vec<String>) {
+        let options = RunOptions {
+            history: true,
+            clock: Some(Arc::new(TokioClock::starting_at(chrono::Utc::now()))),
+            seed: Some(7),
+            ..RunOptions::default()
+        };
+        let result = self.pipeline.run(input, options).await.unwrap();
+        let entered = result
+            .history
+            .as_ref()
+            .unwrap()
+            .events
+            .iter()
+            .filter_map(|e| serde_json::to_value(e).ok())
+            .filter(|e| {
+                e["type"]
+                    .as_str()
+                    .is_some_and(|t| t.ends_with("StateEntered"))
+            })
+            .filter_map(|e| {
+                e["stateEnteredEventDetails"]["name"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .collect();
+        (result, entered)
+    }
+
+    fn request(&self, key: &str) -> Value {
+        json!({"bucket": self.bucket, "key": key})
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_photo_is_validated_analysed_and_recorded() {
+    let world = world(dog());
+    world.file("holiday/dog 1.jpg", spotlight_fixtures::jpeg(640, 480));
+    let (result, entered) = world.run(world.request("holiday/dog 1.jpg")).await;
+    assert_eq!(result.status, Status::Succeeded, "{result:?}");
+    assert_eq!(
+        &entered[..3],
+        ["Normalize", "FromObjectRequest", "Validate"]
+    );
+    assert_eq!(entered[3], "Analyze");
+    let mut branches = entered[4..7].to_vec();
+    branches.sort();
+    assert_eq!(branches, ["DetectLabels", "DetectModeration", "DetectText"]);
+    assert_eq!(entered[7..], ["Record"]);
+    let output = result.output.unwrap();
+    assert_eq!(output["record"]["record"]["status"], "ANALYZED");
+    assert_eq!(output["record"]["record"]["write"], "WRITTEN");
+
+    let record = world
+        .store
+        .get(&world.bucket, "holiday/dog 1.jpg")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.status, RecordStatus::Analyzed);
+    assert!(record.safe, "moderation ran and found nothing");
+    assert_eq!(record.themes, ["animals"]);
+    assert_eq!(record.execution.id, result.execution_arn);
+    assert_eq!(record.image.unwrap().width, 640);
+
+    let (again, _) = world.run(world.request("holiday/dog 1.jpg")).await;
+    assert_eq!(
+        again.output.unwrap()["record"]["record"]["write"],
+        "DUPLICATE",
+        "nothing written twice"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_eventbridge_event_takes_its_own_path_and_orders_by_sequencer() {
+    let world = world(dog());
+    world.file("up.jpg", spotlight_fixtures::jpeg(200, 200));
+    let event = json!({
+        "version": "0", "id": "e", "detail-type": "Object Created", "source": "aws.s3",
+        "account": "1", "time": "2026-11-25T10:00:00Z", "region": "local", "resources": [],
+        "detail": {"version": "0", "bucket": {"name": world.bucket}, "object": {"key": "up.jpg", "size": 1, "etag": "x", "sequencer": "0A"}}
+    });
+    let (result, entered) = world.run(event).await;
+    assert_eq!(result.status, Status::Succeeded, "{result:?}");
+    assert_eq!(entered[1], "FromObjectCreatedEvent");
+    let record = world
+        .store
+        .get(&world.bucket, "up.jpg")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(record.revision.starts_with("2:"), "{}", record.revision);
+}
+
+#[tokio::test(start_paused = true)]
+async fn bad_uploads_are_rejected_with_their_reason_and_the_execution_succeeds() {
+    let world = world(dog());
+    let cases = [
+        (
+            "tiny.png",
+            spotlight_fixtures::png(1, 1),
+            "ImageRejected.TooSmall",
+        ),
+        (
+            "notes.jpg",
+            b"just some text, honestly".to_vec(),
+            "ImageRejected.UnsupportedFormat",
+        ),
+        (
+            "cut.jpg",
+            spotlight_fixtures::truncated(spotlight_fixtures::jpeg(300, 300), 900),
+            "ImageRejected.Corrupt",
+        ),
+        ("empty.jpg", Vec::new(), "ImageRejected.Corrupt"),
+        (
+            "bomb.png",
+            spotlight_fixtures::png_claiming(30_000, 30_000),
+            "ImageRejected.TooLarge",
+        ),
+    ];
+    for (key, bytes, error) in cases {
+        world.file(key, bytes);
+        let (result, entered) = world.run(world.request(key)).await;
+        assert_eq!(
+            result.status,
+            Status::Succeeded,
+            "{key}: a rejection is an outcome"
+        );
+        assert_eq!(
+            entered.last().map(String::as_str),
+            Some("Rejected"),
+            "{key}: {entered:?}"
+        );
+        assert!(entered.contains(&"RecordRejected".to_owned()));
+        let record = world.store.get(&world.bucket, key).await.unwrap().unwrap();
+        assert_eq!(record.status, RecordStatus::Rejected, "{key}");
+        assert_eq!(record.error.as_ref().unwrap().error, error, "{key}");
+        assert!(
+            !record.error.unwrap().cause.starts_with('{'),
+            "{key}: the cause is the message"
+        );
+    }
+    let (result, _) = world.run(world.request("../escape.jpg")).await;
+    assert_eq!(result.status, Status::Succeeded);
+    let record = world
+        .store
+        .get(&world.bucket, "../escape.jpg")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.error.unwrap().error, "ImageRejected.NotFound");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_analyser_that_cannot_decode_rejects_through_the_parallel_catch() {
+    let world = world(Answer::Corrupt);
+    world.file("odd.jpg", spotlight_fixtures::jpeg(100, 100));
+    let (result, entered) = world.run(world.request("odd.jpg")).await;
+    assert_eq!(result.status, Status::Succeeded);
+    assert!(
+        entered.contains(&"RecordRejected".to_owned()),
+        "{entered:?}"
+    );
+    let record = world
+        .store
+        .get(&world.bucket, "odd.jpg")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.status, RecordStatus::Rejected);
+    assert!(
+        record.image.is_some(),
+        "the facts validation found are kept"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_analyser_fails_the_execution_and_leaves_a_failed_record() {
+    let world = world(Answer::Fails);
+    world.file("x.jpg", spotlight_fixtures::jpeg(100, 100));
+    let (result, entered) = world.run(world.request("x.jpg")).await;
+    assert_eq!(result.status, Status::Failed);
+    assert_eq!(result.error.as_deref(), Some("AnalyzerFailed"));
+    assert_eq!(entered[entered.len() - 2..], ["RecordFailed", "Failed"]);
+    let record = world
+        .store
+        .get(&world.bucket, "x.jpg")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.status, RecordStatus::Failed);
+    let error = record.error.unwrap();
+    assert_eq!(error.error, "AnalyzerFailed");
+    assert!(error.cause.contains("the model crashed"), "{}", error.cause);
+}
+
+#[tokio::test(start_paused = true)]
+async fn throttling_is_retried_with_backoff_until_the_retrier_gives_up() {
+    let world = world(Answer::Throttled);
+    world.file("busy.jpg", spotlight_fixtures::jpeg(100, 100));
+    let (result, _) = world.run(world.request("busy.jpg")).await;
+    assert_eq!(result.status, Status::Failed);
+    assert_eq!(result.error.as_deref(), Some("AnalyzerThrottled"));
+    assert_eq!(world.labels.calls(), 7, "one call and six retries");
+    let record = world
+        .store
+        .get(&world.bucket, "busy.jpg")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.status, RecordStatus::Failed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_input_of_no_known_shape_fails_with_a_clear_error() {
+    let world = world(dog());
+    let (result, entered) = world.run(json!({"photo": "x.jpg"})).await;
+    assert_eq!(result.status, Status::Failed);
+    assert_eq!(result.error.as_deref(), Some("InvalidPipelineInput"));
+    assert_eq!(entered, ["Normalize", "UnrecognisedInput"]);
+}
