@@ -1,0 +1,49 @@
+//! What each command does. The clap arguments are first resolved into a [`Config`] (every
+//! check that needs no file, such as which one argument may read standard input), then
+//! [`execute`] does the work and says how it went.
+
+pub mod states;
+
+use crate::cli::Command;
+use std::process::ExitCode;
+
+/// A command with its arguments resolved, ready to run.
+#[derive(Debug)]
+pub enum Config {
+    /// `spotlight states …`.
+    States(states::Config),
+}
+
+impl Config {
+    /// Resolves the parsed command line. An error here is a usage error.
+    pub fn from_cli(command: Command) -> anyhow::Result<Config> {
+        Ok(match command {
+            Command::States(c) => Config::States(states::Config::from_cli(c)?),
+        })
+    }
+}
+
+/// How a command that did its work ended. Errors (exit status 2) travel as `Err` instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Exit status 0: it succeeded, or the answer is yes.
+    Success,
+    /// Exit status 1: what was asked about failed (an execution, a validation).
+    Failure,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> ExitCode {
+        match exit {
+            Exit::Success => ExitCode::SUCCESS,
+            Exit::Failure => ExitCode::from(1),
+        }
+    }
+}
+
+/// Runs a resolved command.
+pub fn execute(config: Config) -> anyhow::Result<Exit> {
+    match config {
+        Config::States(c) => states::execute(c),
+    }
+}
