@@ -14,6 +14,16 @@ pub struct Cli {
     #[arg(short, long, action = ArgAction::Count, global = true)]
     pub verbose: u8,
 
+    /// The record store: one SQLite file, created on first use.
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "SPOTLIGHT_STORE",
+        default_value = "spotlight.sqlite"
+    )]
+    pub store: PathBuf,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -24,6 +34,121 @@ pub enum Command {
     /// Run and check Amazon States Language state machines offline.
     #[command(subcommand)]
     States(StatesCommand),
+
+    /// Find records: safe photos only, unless --include-unsafe or an ops status is asked for.
+    ///
+    /// Every match is printed, newest upload first, unless --limit is given. Exit status: 0
+    /// (also when nothing matched), 2 for a bad query or an unreadable store.
+    Search(SearchArgs),
+
+    /// Print one record, named by its key (as `run` stored it), a path to the photo, or its id.
+    ///
+    /// Exit status: 0, 1 when no record matches, 2 for an unreadable store.
+    Show(ShowArgs),
+
+    /// List executions, or show one with its history state by state — the local counterpart of
+    /// the Step Functions console.
+    #[command(subcommand)]
+    Executions(ExecutionsCommand),
+}
+
+/// Arguments of `spotlight search`.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Records carrying this label, by name or parent (repeat for any of several).
+    #[arg(long, value_name = "LABEL")]
+    pub label: Vec<String>,
+
+    /// Records carrying any label of this theme (see --themes).
+    #[arg(long, value_name = "THEME")]
+    pub theme: Option<String>,
+
+    /// The least confidence, 0–100, a matching label must have.
+    #[arg(long, value_name = "PERCENT")]
+    pub min_confidence: Option<String>,
+
+    /// Records whose text contains these words (all of them, case-insensitive).
+    #[arg(long, value_name = "WORDS")]
+    pub text: Option<String>,
+
+    /// Records with this status: analyzed, rejected or failed (any case). Rejected and failed
+    /// records are never safe, so asking for them includes unsafe records.
+    #[arg(long, value_name = "STATUS")]
+    pub status: Option<String>,
+
+    /// Include photos that are not safe to feature (unsafe or never moderated).
+    #[arg(long)]
+    pub include_unsafe: bool,
+
+    /// At most this many records.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+
+    /// A themes file (`{"themes": {"name": ["Label", …]}}`); the shipped themes otherwise.
+    #[arg(long, value_name = "FILE", env = "SPOTLIGHT_THEMES")]
+    pub themes: Option<PathBuf>,
+
+    /// Print JSON Lines: one record per line, with the labels that matched.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `spotlight show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The photo: its key, a path to it, or its record id.
+    #[arg(value_name = "KEY")]
+    pub key: String,
+
+    /// Print the record as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `spotlight executions …`.
+#[derive(Debug, Subcommand)]
+pub enum ExecutionsCommand {
+    /// List executions, newest first.
+    List(ExecutionsListArgs),
+    /// Show one execution: how it ended, then each state it went through with its input,
+    /// output, error, attempts and duration. Exit status 1 when there is no such execution.
+    Show(ExecutionsShowArgs),
+}
+
+/// Arguments of `spotlight executions list`.
+#[derive(Debug, Args)]
+pub struct ExecutionsListArgs {
+    /// Only executions with this status: succeeded, failed, timed_out, running (any case).
+    #[arg(long, value_name = "STATUS")]
+    pub status: Option<String>,
+
+    /// Only executions started at or after this time (RFC 3339, e.g. 2026-11-25T10:00:00Z).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+
+    /// At most this many.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+
+    /// Print JSON Lines: one execution per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `spotlight executions show`.
+#[derive(Debug, Args)]
+pub struct ExecutionsShowArgs {
+    /// The execution: its ARN or its name (the ARN's last part).
+    #[arg(value_name = "ID")]
+    pub id: String,
+
+    /// Also print every history event.
+    #[arg(long)]
+    pub events: bool,
+
+    /// Print one JSON object: {"execution": …, "history": {"events": […]}}.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `spotlight states …`.

@@ -17,7 +17,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     logging::init(cli.verbose);
-    let outcome = commands::Config::from_cli(cli.command).and_then(commands::execute);
+    let outcome = commands::Config::from_cli(cli.command, cli.store).and_then(commands::execute);
     match outcome {
         Ok(exit) => exit.into(),
         Err(err) => {

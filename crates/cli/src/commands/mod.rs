@@ -2,9 +2,14 @@
 //! check that needs no file, such as which one argument may read standard input), then
 //! [`execute`] does the work and says how it went.
 
+pub mod executions;
+pub mod local;
+pub mod search;
+pub mod show;
 pub mod states;
 
 use crate::cli::Command;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// A command with its arguments resolved, ready to run.
@@ -12,13 +17,22 @@ use std::process::ExitCode;
 pub enum Config {
     /// `spotlight states …`.
     States(states::Config),
+    /// `spotlight search`.
+    Search(search::Config),
+    /// `spotlight show`.
+    Show(show::Config),
+    /// `spotlight executions …`.
+    Executions(executions::Config),
 }
 
 impl Config {
     /// Resolves the parsed command line. An error here is a usage error.
-    pub fn from_cli(command: Command) -> anyhow::Result<Config> {
+    pub fn from_cli(command: Command, store: PathBuf) -> anyhow::Result<Config> {
         Ok(match command {
             Command::States(c) => Config::States(states::Config::from_cli(c)?),
+            Command::Search(c) => Config::Search(search::Config::from_cli(c, store)?),
+            Command::Show(c) => Config::Show(show::Config { args: c, store }),
+            Command::Executions(c) => Config::Executions(executions::Config::from_cli(c, store)?),
         })
     }
 }
@@ -45,5 +59,8 @@ impl From<Exit> for ExitCode {
 pub fn execute(config: Config) -> anyhow::Result<Exit> {
     match config {
         Config::States(c) => states::execute(c),
+        Config::Search(c) => search::execute(c),
+        Config::Show(c) => show::execute(c),
+        Config::Executions(c) => executions::execute(c),
     }
 }

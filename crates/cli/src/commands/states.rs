@@ -535,7 +535,7 @@ fn human_result(result: &ExecutionResult) -> anyhow::Result<String> {
 }
 
 /// One line per event: id, seconds since the first event, type, state, summary.
-fn history_lines(events: &[HistoryEvent]) -> String {
+pub(crate) fn history_lines(events: &[HistoryEvent]) -> String {
     // An event without a name belongs to the state whose entry it follows in its branch, except
     // the end of a Parallel or Map, which follows its last branch or iteration.
     let by_id: HashMap<u64, &HistoryEvent> = events.iter().map(|e| (e.id, e)).collect();

@@ -1,0 +1,72 @@
+//! What the local commands share: the store, the themes, a runtime, and how a record is named.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use spotlight_core::contracts::ImageRecord;
+use spotlight_core::ports::RecordStore;
+use spotlight_core::themes::Themes;
+use spotlight_storage::SqliteStore;
+
+/// Opens the store, creating it if needed.
+pub fn open_store(path: &Path) -> anyhow::Result<Arc<SqliteStore>> {
+    let store = SqliteStore::open(path)
+        .with_context(|| format!("cannot open the store {}", path.display()))?;
+    Ok(Arc::new(store))
+}
+
+/// Opens a store that must already exist (a query on a mistyped path should not create one).
+pub fn open_existing_store(path: &Path) -> anyhow::Result<Arc<SqliteStore>> {
+    anyhow::ensure!(
+        path.exists(),
+        "no store at {} (run `spotlight run <photos>` first, or pass --store)",
+        path.display()
+    );
+    open_store(path)
+}
+
+/// The themes from a file, or the shipped ones.
+pub fn load_themes(path: Option<&Path>) -> anyhow::Result<Themes> {
+    match path {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the themes file {}", path.display()))?;
+            Themes::from_json(&text).with_context(|| format!("in {}", path.display()))
+        }
+        None => Ok(Themes::shipped()),
+    }
+}
+
+/// A runtime for the async ports: the store and the pipeline.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Finds the record a user means: a record id, a path to the photo (inside a folder the store
+/// has seen), or a key in one of those folders.
+pub async fn find_record(store: &SqliteStore, name: &str) -> anyhow::Result<Vec<ImageRecord>> {
+    if let Some((bucket, key)) = spotlight_core::parse_record_id(name) {
+        if let Some(record) = store.get(&bucket, &key).await? {
+            return Ok(vec![record]);
+        }
+    }
+    let absolute = std::fs::canonicalize(name).ok();
+    let mut found = Vec::new();
+    for folder in store.folders()? {
+        let key = match &absolute {
+            Some(path) => match path.strip_prefix(&folder) {
+                Ok(relative) => relative.to_string_lossy().into_owned(),
+                Err(_) => continue,
+            },
+            None => name.to_owned(),
+        };
+        if let Some(record) = store.get(&folder, &key).await? {
+            found.push(record);
+        }
+    }
+    Ok(found)
+}

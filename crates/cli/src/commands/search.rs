@@ -1,0 +1,101 @@
+//! `spotlight search`: marketing's questions over the records, with the same query semantics
+//! (and the same parser) as the search Lambda.
+//!
+//! Human output: one line per record — key, status, verdict, and the labels that matched.
+//! `--json`: JSON Lines, one `{"record": …, "matchedLabels": […]}` per line.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use spotlight_core::ports::{RecordStore, SearchQuery};
+use spotlight_core::search;
+
+use crate::cli::SearchArgs;
+use crate::commands::{local, Exit};
+use crate::output;
+
+/// `spotlight search`, resolved.
+#[derive(Debug)]
+pub struct Config {
+    store: PathBuf,
+    query: SearchQuery,
+    json: bool,
+}
+
+impl Config {
+    /// Checks the query before any work.
+    pub fn from_cli(args: SearchArgs, store: PathBuf) -> anyhow::Result<Config> {
+        let themes = local::load_themes(args.themes.as_deref())?;
+        let mut pairs: Vec<(String, String)> = args
+            .label
+            .into_iter()
+            .map(|l| ("label".to_owned(), l))
+            .collect();
+        let optional = [
+            ("theme", args.theme),
+            ("minConfidence", args.min_confidence),
+            ("text", args.text),
+            ("status", args.status),
+        ];
+        pairs.extend(
+            optional
+                .into_iter()
+                .filter_map(|(name, value)| Some((name.to_owned(), value?))),
+        );
+        if args.include_unsafe {
+            pairs.push(("includeUnsafe".to_owned(), "true".to_owned()));
+        }
+        let mut query = spotlight_search::parse_query(&pairs, &themes).context("invalid search")?;
+        // The CLI returns every match unless asked for fewer.
+        query.limit = args.limit;
+        anyhow::ensure!(args.limit != Some(0), "--limit must be at least 1");
+        Ok(Config {
+            store,
+            query,
+            json: args.json,
+        })
+    }
+}
+
+/// Runs the search and prints the records.
+pub fn execute(config: Config) -> anyhow::Result<Exit> {
+    let store = local::open_existing_store(&config.store)?;
+    let page = local::runtime()?.block_on(store.search(&config.query))?;
+    let mut text = String::new();
+    for record in &page.records {
+        let matched: Vec<_> = search::matching_labels(record, &config.query)
+            .into_iter()
+            .map(|l| spotlight_search::MatchedLabel {
+                name: l.name.clone(),
+                confidence: l.confidence,
+            })
+            .collect();
+        if config.json {
+            let line = serde_json::json!({ "record": record, "matchedLabels": matched });
+            text.push_str(&line.to_string());
+            text.push('\n');
+        } else {
+            let verdict = if record.safe { "safe" } else { "not safe" };
+            let why: Vec<String> = matched
+                .iter()
+                .map(|m| format!("{} {:.0}%", m.name, m.confidence))
+                .collect();
+            let path = std::path::Path::new(&record.bucket).join(&record.key);
+            text.push_str(&format!(
+                "{}\t{}\t{verdict}",
+                path.display(),
+                record.status.as_str()
+            ));
+            if !why.is_empty() {
+                text.push_str(&format!("\t{}", why.join(", ")));
+            }
+            text.push('\n');
+        }
+    }
+    if !config.json {
+        let n = page.records.len();
+        text.push_str(&format!("{n} record{}\n", if n == 1 { "" } else { "s" }));
+    }
+    output::print(&text)?;
+    Ok(Exit::Success)
+}

@@ -1,0 +1,116 @@
+//! `spotlight show`: one record, in full.
+
+use std::path::PathBuf;
+
+use spotlight_core::contracts::ImageRecord;
+
+use crate::cli::ShowArgs;
+use crate::commands::{local, Exit};
+use crate::output;
+
+/// `spotlight show`, resolved.
+#[derive(Debug)]
+pub struct Config {
+    /// The arguments.
+    pub args: ShowArgs,
+    /// The store.
+    pub store: PathBuf,
+}
+
+/// Prints the record, or says there is none (exit 1) or that the name is ambiguous (exit 2).
+pub fn execute(config: Config) -> anyhow::Result<Exit> {
+    let store = local::open_existing_store(&config.store)?;
+    let found = local::runtime()?.block_on(local::find_record(&store, &config.args.key))?;
+    let record = match found.as_slice() {
+        [] => {
+            eprintln!("no record for {:?}", config.args.key);
+            return Ok(Exit::Failure);
+        }
+        [record] => record,
+        several => {
+            let places: Vec<String> = several
+                .iter()
+                .map(|r| format!("{} (id {})", r.bucket, r.id))
+                .collect();
+            anyhow::bail!(
+                "{:?} is in several folders: {}; name it by path or id",
+                config.args.key,
+                places.join(", ")
+            );
+        }
+    };
+    if config.args.json {
+        output::print(&format!("{}\n", serde_json::to_string(record)?))?;
+    } else {
+        output::print(&describe(record))?;
+    }
+    Ok(Exit::Success)
+}
+
+/// A record for people to read.
+pub fn describe(record: &ImageRecord) -> String {
+    let mut out = String::new();
+    let path = std::path::Path::new(&record.bucket).join(&record.key);
+    out.push_str(&format!("{}\n", path.display()));
+    out.push_str(&format!("  id         {}\n", record.id));
+    out.push_str(&format!("  status     {}\n", record.status.as_str()));
+    if let Some(image) = &record.image {
+        out.push_str(&format!(
+            "  image      {} {}×{}, {} bytes\n",
+            image.format.as_str(),
+            image.width,
+            image.height,
+            image.size_bytes
+        ));
+    }
+    if let Some(error) = &record.error {
+        out.push_str(&format!("  error      {}: {}\n", error.error, error.cause));
+    }
+    let verdict = match &record.moderation {
+        Some(m) => format!("{:?} (policy {})", m.verdict, m.policy_version).to_uppercase(),
+        None => "UNKNOWN (not moderated)".to_owned(),
+    };
+    out.push_str(&format!("  safe       {} — {verdict}\n", record.safe));
+    for label in &record.labels {
+        let parents = if label.parents.is_empty() {
+            String::new()
+        } else {
+            format!(" ← {}", label.parents.join(" ← "))
+        };
+        out.push_str(&format!(
+            "  label      {} {:.1}%{parents}\n",
+            label.name, label.confidence
+        ));
+    }
+    if let Some(moderation) = &record.moderation {
+        for label in &moderation.labels {
+            out.push_str(&format!(
+                "  moderation {} {:.1}%\n",
+                label.name, label.confidence
+            ));
+        }
+    }
+    if let Some(text) = &record.text {
+        for line in &text.lines {
+            out.push_str(&format!(
+                "  text       {:?} {:.1}%\n",
+                line.text, line.confidence
+            ));
+        }
+    }
+    if !record.themes.is_empty() {
+        out.push_str(&format!("  themes     {}\n", record.themes.join(", ")));
+    }
+    for note in &record.trimmed {
+        out.push_str(&format!(
+            "  trimmed    {:?}: kept {} of {} ({})\n",
+            note.analyser, note.trimmed.kept, note.trimmed.total, note.trimmed.bound
+        ));
+    }
+    out.push_str(&format!("  execution  {}\n", record.execution.id));
+    out.push_str(&format!(
+        "  analysed   {}\n",
+        record.analysed_at.to_rfc3339()
+    ));
+    out
+}
