@@ -1,0 +1,582 @@
+//! The analysers behind the three detector ports, sharing one decoded image per upload.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+
+use image::RgbImage;
+use serde::Serialize;
+use spotlight_core::contracts::{ImageFacts, Label, ModelInfo, ModerationLabel, TextLine};
+use spotlight_core::error::RejectReason;
+use spotlight_core::ports::{
+    DetectError, LabelDetector, ModerationDetector, ObjectReader, ReadError, TextDetector,
+};
+
+use crate::engine::{Engine, EngineError, OrtEngine};
+use crate::labels::LabelModel;
+use crate::models::{ModelCache, ModelError, ModelId};
+use crate::moderation::{Detection, NudeNet, OpenNsfw};
+use crate::text::TextModel;
+
+/// Environment variable: the moderation model, `open-nsfw` (default) or `nudenet`.
+pub const ENV_MODERATION_MODEL: &str = "SPOTLIGHT_MODERATION_MODEL";
+/// Environment variable: `1` to report NudeNet's faces as `Person`/`Face` labels.
+pub const ENV_FACES: &str = "SPOTLIGHT_FACES";
+
+/// Which model moderates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ModerationModel {
+    /// Yahoo open_nsfw (BSD-2-Clause weights): one NSFW score. The default.
+    #[default]
+    OpenNsfw,
+    /// NudeNet 320n: body parts mapped to level-3 labels. Its wheel carries an AGPL-3.0
+    /// licence: fetch it with the optional models and choose it knowingly.
+    NudeNet,
+}
+
+impl ModerationModel {
+    /// The model file it needs.
+    pub fn model_id(self) -> ModelId {
+        match self {
+            ModerationModel::OpenNsfw => ModelId::OpenNsfw,
+            ModerationModel::NudeNet => ModelId::NudeNet,
+        }
+    }
+}
+
+impl std::str::FromStr for ModerationModel {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "open-nsfw" | "open_nsfw" | "opennsfw" => Ok(ModerationModel::OpenNsfw),
+            "nudenet" | "nudenet-320n" => Ok(ModerationModel::NudeNet),
+            other => Err(format!(
+                "unknown moderation model {other:?}: use open-nsfw or nudenet"
+            )),
+        }
+    }
+}
+
+/// How the local analysers are set up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocalConfig {
+    /// Where the models are.
+    pub cache: ModelCache,
+    /// Which model moderates.
+    pub moderation: ModerationModel,
+    /// Report NudeNet's faces as `Person` and `Face` labels (needs the NudeNet model).
+    pub faces: bool,
+    /// Labels below this confidence (percent) are not reported. The classifier spreads its
+    /// probability over 1000 fine classes, so this is lower than Rekognition's default 55.
+    pub label_min_confidence: f32,
+    /// Moderation findings below this confidence (percent) are not reported.
+    pub moderation_min_confidence: f32,
+    /// Lines of text below this confidence (percent) are dropped (the reference's 50).
+    pub text_min_confidence: f32,
+    /// Restore the spaces the recogniser drops, from gaps between characters (see
+    /// [`TextModel::with_gap_spaces`]). On by default; off gives the reference's text.
+    pub text_gap_spaces: bool,
+    /// Intra-op threads per model.
+    pub threads: usize,
+}
+
+impl LocalConfig {
+    /// The defaults, with the cache, moderation model and faces from the environment
+    /// ([`crate::models::ENV_MODEL_DIR`], [`ENV_MODERATION_MODEL`], [`ENV_FACES`]).
+    pub fn from_env() -> Result<Self, AnalyzeError> {
+        let cache = ModelCache::from_env()?;
+        let moderation = match std::env::var(ENV_MODERATION_MODEL) {
+            Ok(v) if !v.is_empty() => v.parse().map_err(AnalyzeError::Config)?,
+            _ => ModerationModel::default(),
+        };
+        let faces = std::env::var(ENV_FACES).is_ok_and(|v| v == "1" || v == "true");
+        Ok(LocalConfig {
+            moderation,
+            faces,
+            ..LocalConfig::new(cache)
+        })
+    }
+
+    /// The defaults with models in `cache`.
+    pub fn new(cache: ModelCache) -> Self {
+        LocalConfig {
+            cache,
+            moderation: ModerationModel::OpenNsfw,
+            faces: false,
+            label_min_confidence: 5.0,
+            moderation_min_confidence: 20.0,
+            text_min_confidence: 50.0,
+            text_gap_spaces: true,
+            threads: 2,
+        }
+    }
+}
+
+/// Why the analysers could not be set up or could not analyse.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AnalyzeError {
+    /// A model is missing or corrupt (the message names `spotlight models fetch`).
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// The engine failed to load or run a model.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The configuration is wrong.
+    #[error("{0}")]
+    Config(String),
+    /// The image could not be read or analysed.
+    #[error(transparent)]
+    Detect(#[from] DetectError),
+}
+
+/// The loaded models: load once, share (`Arc`) between analysers and threads.
+pub struct LocalModels {
+    config: LocalConfig,
+    engine_name: String,
+    labels: LabelModel,
+    open_nsfw: Option<OpenNsfw>,
+    nudenet: Option<NudeNet>,
+    text: TextModel,
+}
+
+impl std::fmt::Debug for LocalModels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalModels")
+            .field("config", &self.config)
+            .field("engine", &self.engine_name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LocalModels {
+    /// Loads every model the configuration needs with ONNX Runtime (the library from the cache,
+    /// or `$SPOTLIGHT_ORT_LIB`). A missing model is [`AnalyzeError::Model`], whose message says
+    /// to run `spotlight models fetch`.
+    pub fn load(config: LocalConfig) -> Result<Self, AnalyzeError> {
+        // Check every file first, so a missing model is reported before any is loaded.
+        let library = config.cache.onnxruntime_library()?;
+        let engine = OrtEngine::new(&library, config.threads)?;
+        Self::load_with(config, &engine)
+    }
+
+    /// Loads every model the configuration needs with `engine`.
+    pub fn load_with(config: LocalConfig, engine: &dyn Engine) -> Result<Self, AnalyzeError> {
+        let cache = &config.cache;
+        let need_nudenet = config.faces || config.moderation == ModerationModel::NudeNet;
+        let mut needed = vec![
+            ModelId::EfficientNetLite0,
+            ModelId::TextDetection,
+            ModelId::TextAngle,
+            ModelId::TextRecognition,
+        ];
+        needed.push(config.moderation.model_id());
+        if need_nudenet && config.moderation != ModerationModel::NudeNet {
+            needed.push(ModelId::NudeNet);
+        }
+        let mut paths = std::collections::HashMap::new();
+        for id in needed {
+            paths.insert(id, cache.require(id)?);
+        }
+        let load = |id: ModelId| -> Result<Box<dyn crate::engine::Model>, AnalyzeError> {
+            let path = paths
+                .get(&id)
+                .ok_or_else(|| AnalyzeError::Config(format!("{id} was not checked")))?;
+            Ok(engine.load(path)?)
+        };
+        let labels = LabelModel::new(load(ModelId::EfficientNetLite0)?)?;
+        let text = TextModel::new(
+            load(ModelId::TextDetection)?,
+            load(ModelId::TextAngle)?,
+            load(ModelId::TextRecognition)?,
+        )?
+        .with_gap_spaces(config.text_gap_spaces);
+        let open_nsfw = match config.moderation {
+            ModerationModel::OpenNsfw => Some(OpenNsfw::new(load(ModelId::OpenNsfw)?)),
+            ModerationModel::NudeNet => None,
+        };
+        let nudenet = if need_nudenet {
+            Some(NudeNet::new(load(ModelId::NudeNet)?))
+        } else {
+            None
+        };
+        Ok(LocalModels {
+            engine_name: engine.name(),
+            config,
+            labels,
+            open_nsfw,
+            nudenet,
+            text,
+        })
+    }
+
+    /// The configuration the models were loaded with.
+    pub fn config(&self) -> &LocalConfig {
+        &self.config
+    }
+
+    /// The engine running them, e.g. `onnxruntime (libonnxruntime.so.1.32.0, 2 threads)`.
+    pub fn engine_name(&self) -> &str {
+        &self.engine_name
+    }
+
+    /// The labels model, as records name it.
+    pub fn labels_model(&self) -> ModelInfo {
+        let mut info = model_info(ModelId::EfficientNetLite0);
+        if self.config.faces {
+            info.name.push_str("+nudenet-320n-faces");
+        }
+        info
+    }
+
+    /// The moderation model, as records name it.
+    pub fn moderation_model(&self) -> ModelInfo {
+        model_info(self.config.moderation.model_id())
+    }
+
+    /// The text models, as records name them.
+    pub fn text_model(&self) -> ModelInfo {
+        ModelInfo {
+            name: "pp-ocrv4".into(),
+            version: format!(
+                "det {} rec {} cls {}",
+                ModelId::TextDetection.version(),
+                ModelId::TextRecognition.version(),
+                ModelId::TextAngle.version()
+            ),
+        }
+    }
+
+    /// The labels of a decoded image (and `Person`/`Face` from NudeNet when enabled).
+    pub fn labels(&self, image: &Prepared) -> Result<Vec<Label>, EngineError> {
+        let mut labels = self
+            .labels
+            .labels(&image.rgb, self.config.label_min_confidence)?;
+        if self.config.faces {
+            let faces =
+                NudeNet::face_labels(self.nudenet(image)?, self.config.label_min_confidence);
+            for face in faces {
+                labels.retain(|l| l.name != face.name);
+                labels.push(face);
+            }
+            labels.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+        }
+        Ok(labels)
+    }
+
+    /// The moderation labels of a decoded image (empty when nothing reaches the floor).
+    pub fn moderation(&self, image: &Prepared) -> Result<Vec<ModerationLabel>, EngineError> {
+        let floor = self.config.moderation_min_confidence;
+        match (self.config.moderation, &self.open_nsfw) {
+            (ModerationModel::OpenNsfw, Some(model)) => {
+                let p = model.score(OpenNsfw::preprocess(&image.rgb)?)?;
+                Ok(OpenNsfw::labels_for(p, floor))
+            }
+            _ => Ok(NudeNet::moderation_labels(self.nudenet(image)?, floor)),
+        }
+    }
+
+    /// The lines of text of a decoded image.
+    pub fn text(&self, image: &Prepared) -> Result<Vec<TextLine>, EngineError> {
+        self.text.read(&image.rgb, self.config.text_min_confidence)
+    }
+
+    /// NudeNet's detections, computed once per image (shared by labels and moderation).
+    fn nudenet<'a>(&self, image: &'a Prepared) -> Result<&'a [Detection], EngineError> {
+        let model = self
+            .nudenet
+            .as_ref()
+            .ok_or_else(|| EngineError::new("NudeNet is not loaded"))?;
+        let result = image
+            .nudenet
+            .get_or_init(|| model.detect(&image.rgb).map_err(|e| e.to_string()));
+        result
+            .as_deref()
+            .map_err(|message| EngineError::new(message.clone()))
+    }
+
+    /// Everything about one decoded image, the three analyses one after the other.
+    pub fn analyze_image(&self, image: &Prepared) -> Result<AnalysisReport, EngineError> {
+        Ok(AnalysisReport {
+            labels: self.labels(image)?,
+            moderation_labels: self.moderation(image)?,
+            text_lines: self.text(image)?,
+        })
+    }
+}
+
+fn model_info(id: ModelId) -> ModelInfo {
+    ModelInfo {
+        name: id.name().to_string(),
+        version: id.version().to_string(),
+    }
+}
+
+/// A decoded image, shared by the three analyses of one upload.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The pixels, upright.
+    pub rgb: RgbImage,
+    nudenet: OnceLock<Result<Vec<Detection>, String>>,
+}
+
+impl Prepared {
+    /// Decodes `bytes` (see [`crate::image::decode`]).
+    pub fn decode(bytes: &[u8]) -> Result<Self, DetectError> {
+        Ok(Prepared::from_rgb(crate::image::decode(bytes)?))
+    }
+
+    /// Wraps pixels already decoded.
+    pub fn from_rgb(rgb: RgbImage) -> Self {
+        Prepared {
+            rgb,
+            nudenet: OnceLock::new(),
+        }
+    }
+}
+
+/// What `spotlight analyze` prints for one image: labels, moderation labels, text lines.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalysisReport {
+    /// Highest confidence first, parents included.
+    pub labels: Vec<Label>,
+    /// Rekognition's moderation taxonomy; empty when nothing was found.
+    pub moderation_labels: Vec<ModerationLabel>,
+    /// In reading order.
+    pub text_lines: Vec<TextLine>,
+}
+
+/// Analyses one image file with already loaded models: decode once, then labels, moderation
+/// and text. An image that is not a JPEG or PNG, is over 10,000 px a side or does not decode is
+/// [`DetectError::Rejected`].
+pub fn analyze_file(models: &LocalModels, path: &Path) -> Result<AnalysisReport, AnalyzeError> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        let reason = if e.kind() == std::io::ErrorKind::NotFound {
+            RejectReason::NotFound
+        } else {
+            RejectReason::Corrupt
+        };
+        DetectError::Rejected {
+            reason,
+            message: format!("cannot read {}: {e}", path.display()),
+        }
+    })?;
+    let image = Prepared::decode(&bytes)?;
+    Ok(models.analyze_image(&image)?)
+}
+
+/// Loads the models from the environment's configuration ([`LocalConfig::from_env`]) and
+/// analyses one file. For many files, load [`LocalModels`] once and call [`analyze_file`].
+pub fn analyze(path: &Path) -> Result<AnalysisReport, AnalyzeError> {
+    let models = LocalModels::load(LocalConfig::from_env()?)?;
+    analyze_file(&models, path)
+}
+
+/// Where the detectors get an image's bytes from.
+pub trait ImageSource: Send + Sync + 'static {
+    /// The whole object.
+    fn read(&self, image: &ImageFacts)
+        -> impl Future<Output = Result<Vec<u8>, DetectError>> + Send;
+}
+
+/// Local mode's layout: the bucket is a folder, the key a path relative to it (never escaping).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FolderSource;
+
+impl ImageSource for FolderSource {
+    async fn read(&self, image: &ImageFacts) -> Result<Vec<u8>, DetectError> {
+        let key = Path::new(&image.key);
+        if key.is_absolute()
+            || key
+                .components()
+                .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+        {
+            return Err(DetectError::Rejected {
+                reason: RejectReason::NotFound,
+                message: format!("key {:?} leaves its folder", image.key),
+            });
+        }
+        let path: PathBuf = Path::new(&image.bucket).join(key);
+        let read = path.clone();
+        blocking(move || std::fs::read(&read).map_err(|e| read_error(&read, e))).await
+    }
+}
+
+fn read_error(path: &Path, e: std::io::Error) -> DetectError {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        DetectError::Rejected {
+            reason: RejectReason::NotFound,
+            message: format!("{} not found", path.display()),
+        }
+    } else {
+        DetectError::Failed {
+            message: format!("cannot read {}", path.display()),
+            source: Some(Box::new(e)),
+        }
+    }
+}
+
+/// Any [`ObjectReader`] (S3, a folder adapter, a test fake): reads `0..size_bytes`.
+#[derive(Debug, Clone)]
+pub struct ReaderSource<R>(pub R);
+
+impl<R: ObjectReader + 'static> ImageSource for ReaderSource<R> {
+    async fn read(&self, image: &ImageFacts) -> Result<Vec<u8>, DetectError> {
+        self.0
+            .read_range(&image.bucket, &image.key, 0..image.size_bytes)
+            .await
+            .map_err(|e| match e {
+                ReadError::NotFound(message) => DetectError::Rejected {
+                    reason: RejectReason::NotFound,
+                    message,
+                },
+                other => DetectError::Failed {
+                    message: "cannot read the image".into(),
+                    source: Some(Box::new(other)),
+                },
+            })
+    }
+}
+
+type CacheKey = (String, String, String);
+type Slot = Arc<tokio::sync::OnceCell<Arc<Prepared>>>;
+
+/// How many decoded images the analyser keeps: the three ports of one upload run together,
+/// and a few uploads may be in flight.
+const DECODED_IMAGES_KEPT: usize = 4;
+
+/// The three detector ports over local models. One decode per upload (bucket + key +
+/// revision) is shared by the three calls, which the pipeline makes in parallel.
+pub struct LocalAnalyzer<S> {
+    models: Arc<LocalModels>,
+    source: S,
+    decoded: Mutex<VecDeque<(CacheKey, Slot)>>,
+}
+
+impl<S: ImageSource> LocalAnalyzer<S> {
+    /// Analysers over loaded models, reading images from `source`.
+    pub fn new(models: Arc<LocalModels>, source: S) -> Self {
+        LocalAnalyzer {
+            models,
+            source,
+            decoded: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    /// The models.
+    pub fn models(&self) -> &Arc<LocalModels> {
+        &self.models
+    }
+
+    /// Where images are read from.
+    pub fn source(&self) -> &S {
+        &self.source
+    }
+
+    fn slot(&self, image: &ImageFacts) -> Slot {
+        let key = (
+            image.bucket.clone(),
+            image.key.clone(),
+            image.revision.clone(),
+        );
+        let mut decoded = match self.decoded.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some((_, slot)) = decoded.iter().find(|(k, _)| *k == key) {
+            return slot.clone();
+        }
+        let slot = Slot::default();
+        decoded.push_back((key, slot.clone()));
+        while decoded.len() > DECODED_IMAGES_KEPT {
+            decoded.pop_front();
+        }
+        slot
+    }
+
+    /// The decoded image, read and decoded once (a failed read is not remembered).
+    async fn prepared(&self, image: &ImageFacts) -> Result<Arc<Prepared>, DetectError> {
+        let slot = self.slot(image);
+        slot.get_or_try_init(|| async {
+            let bytes = self.source.read(image).await?;
+            blocking(move || Prepared::decode(&bytes).map(Arc::new)).await
+        })
+        .await
+        .cloned()
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        image: &ImageFacts,
+        what: &'static str,
+        f: fn(&LocalModels, &Prepared) -> Result<T, EngineError>,
+    ) -> Result<T, DetectError> {
+        let prepared = self.prepared(image).await?;
+        let models = self.models.clone();
+        let started = Instant::now();
+        let result = blocking(move || {
+            f(&models, &prepared).map_err(|e| DetectError::Failed {
+                message: format!("local {what} analysis failed: {e}"),
+                source: Some(Box::new(e)),
+            })
+        })
+        .await;
+        tracing::debug!(
+            what,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "analysed"
+        );
+        result
+    }
+}
+
+/// Runs CPU-bound work off the async runtime when there is one.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, DetectError> + Send + 'static,
+) -> Result<T, DetectError> {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return f();
+    }
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| DetectError::Failed {
+            message: "local analysis panicked".into(),
+            source: Some(Box::new(e)),
+        })?
+}
+
+impl<S: ImageSource> LabelDetector for LocalAnalyzer<S> {
+    fn model(&self) -> ModelInfo {
+        self.models.labels_model()
+    }
+
+    async fn detect_labels(&self, image: &ImageFacts) -> Result<Vec<Label>, DetectError> {
+        self.run(image, "labels", LocalModels::labels).await
+    }
+}
+
+impl<S: ImageSource> ModerationDetector for LocalAnalyzer<S> {
+    fn model(&self) -> ModelInfo {
+        self.models.moderation_model()
+    }
+
+    async fn detect_moderation_labels(
+        &self,
+        image: &ImageFacts,
+    ) -> Result<Vec<ModerationLabel>, DetectError> {
+        self.run(image, "moderation", LocalModels::moderation).await
+    }
+}
+
+impl<S: ImageSource> TextDetector for LocalAnalyzer<S> {
+    fn model(&self) -> ModelInfo {
+        self.models.text_model()
+    }
+
+    async fn detect_text(&self, image: &ImageFacts) -> Result<Vec<TextLine>, DetectError> {
+        self.run(image, "text", LocalModels::text).await
+    }
+}
