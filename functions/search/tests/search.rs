@@ -19,6 +19,11 @@ fn queries_parse_with_safe_only_by_default() {
     assert_eq!(query.text.as_deref(), Some("good boy"));
     assert_eq!(query.limit, Some(10));
     assert!(query.safe_only);
+    assert_eq!(
+        parse("label=Dog").unwrap().min_confidence,
+        25.0,
+        "noise is not a match"
+    );
     assert!(!parse("includeUnsafe=true").unwrap().safe_only);
     assert!(
         !parse("status=rejected").unwrap().safe_only,

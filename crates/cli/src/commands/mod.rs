@@ -2,8 +2,13 @@
 //! check that needs no file, such as which one argument may read standard input), then
 //! [`execute`] does the work and says how it went.
 
+pub mod analyze;
+pub mod bench;
 pub mod executions;
 pub mod local;
+pub mod models;
+pub mod run;
+pub mod runner;
 pub mod search;
 pub mod show;
 pub mod states;
@@ -23,6 +28,16 @@ pub enum Config {
     Show(show::Config),
     /// `spotlight executions …`.
     Executions(executions::Config),
+    /// `spotlight run`.
+    Run(crate::cli::RunArgs, PathBuf),
+    /// `spotlight watch`.
+    Watch(crate::cli::WatchArgs, PathBuf),
+    /// `spotlight analyze`.
+    Analyze(crate::cli::AnalyzeArgs),
+    /// `spotlight models …`.
+    Models(crate::cli::ModelsCommand),
+    /// `spotlight bench`.
+    Bench(crate::cli::BenchArgs),
 }
 
 impl Config {
@@ -33,6 +48,11 @@ impl Config {
             Command::Search(c) => Config::Search(search::Config::from_cli(c, store)?),
             Command::Show(c) => Config::Show(show::Config { args: c, store }),
             Command::Executions(c) => Config::Executions(executions::Config::from_cli(c, store)?),
+            Command::Run(c) => Config::Run(c, store),
+            Command::Watch(c) => Config::Watch(c, store),
+            Command::Analyze(c) => Config::Analyze(c),
+            Command::Models(c) => Config::Models(c),
+            Command::Bench(c) => Config::Bench(c),
         })
     }
 }
@@ -62,5 +82,10 @@ pub fn execute(config: Config) -> anyhow::Result<Exit> {
         Config::Search(c) => search::execute(c),
         Config::Show(c) => show::execute(c),
         Config::Executions(c) => executions::execute(c),
+        Config::Run(args, store) => run::execute_run(args, store),
+        Config::Watch(args, store) => run::execute_watch(args, store),
+        Config::Analyze(args) => analyze::execute(args),
+        Config::Models(command) => models::execute(command),
+        Config::Bench(args) => bench::execute(args),
     }
 }

@@ -1,0 +1,170 @@
+//! `spotlight bench`: the local pipeline's throughput on this machine — images per second,
+//! p50/p99 of each step (from the executions' histories), and the process's peak memory.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::cli::BenchArgs;
+use crate::commands::runner::collect_photos;
+use crate::commands::{local, run, Exit};
+use crate::output;
+
+const STEPS: [&str; 5] = [
+    "Validate",
+    "DetectLabels",
+    "DetectModeration",
+    "DetectText",
+    "Record",
+];
+
+/// Runs the benchmark and prints what it measured.
+pub fn execute(args: BenchArgs) -> anyhow::Result<Exit> {
+    anyhow::ensure!(
+        args.images >= 1 && args.concurrency >= 1,
+        "--images and --concurrency must be at least 1"
+    );
+    let scratch = tempfile::tempdir().context("cannot make a scratch folder")?;
+    let store_path = scratch.path().join("bench.sqlite");
+    let sources: Vec<_> = collect_photos(&args.paths, &store_path)?
+        .into_iter()
+        .filter(|p| {
+            let name = p.key.to_ascii_lowercase();
+            name.ends_with(".jpg") || name.ends_with(".jpeg") || name.ends_with(".png")
+        })
+        .collect();
+    anyhow::ensure!(
+        !sources.is_empty(),
+        "no JPEG or PNG photos in the given paths"
+    );
+    let folder = scratch.path().join("photos");
+    std::fs::create_dir_all(&folder)?;
+    for i in 0..args.images {
+        let source = &sources[i % sources.len()];
+        let name = format!("{i:04}-{}", source.key.replace('/', "_"));
+        std::fs::copy(&source.path, folder.join(name))?;
+    }
+    let photos = collect_photos(std::slice::from_ref(&folder), &store_path)?;
+    let store = local::open_store(&store_path)?;
+    let runner = run::local_runner(Arc::clone(&store), false)?;
+
+    let started = Instant::now();
+    let results = local::runtime()?.block_on(async {
+        let permits = Arc::new(tokio::sync::Semaphore::new(args.concurrency));
+        let mut tasks = tokio::task::JoinSet::new();
+        for photo in photos {
+            let (runner, permits) = (Arc::clone(&runner), Arc::clone(&permits));
+            tasks.spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                runner.run_photo(&photo).await
+            });
+        }
+        let mut results = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            results.push(joined.context("a photo's task panicked")??);
+        }
+        anyhow::Ok(results)
+    })?;
+    let seconds = started.elapsed().as_secs_f64();
+
+    let mut per_step: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    let mut per_image = Vec::new();
+    for result in &results {
+        per_image.push(result.millis as f64);
+        let Some(id) = &result.execution_id else {
+            continue;
+        };
+        let Some((_, Some(history))) = store.execution(id)? else {
+            continue;
+        };
+        let mut entered: BTreeMap<String, DateTime<Utc>> = BTreeMap::new();
+        for event in history["events"].as_array().into_iter().flatten() {
+            let time = event["timestamp"]
+                .as_str()
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok());
+            let (Some(time), Some(kind)) = (time, event["type"].as_str()) else {
+                continue;
+            };
+            let time = time.with_timezone(&Utc);
+            if let Some(name) = event["stateEnteredEventDetails"]["name"].as_str() {
+                entered.insert(name.to_owned(), time);
+            } else if let (Some(name), true) = (
+                event["stateExitedEventDetails"]["name"].as_str(),
+                kind.ends_with("StateExited"),
+            ) {
+                if let (Some(step), Some(start)) =
+                    (STEPS.iter().find(|s| **s == name), entered.get(name))
+                {
+                    per_step
+                        .entry(step)
+                        .or_default()
+                        .push((time - *start).num_microseconds().unwrap_or(0) as f64 / 1000.0);
+                }
+            }
+        }
+    }
+    let peak_rss_mb = peak_rss_kib().map(|kib| kib as f64 / 1024.0);
+    let failed = results
+        .iter()
+        .filter(|r| r.execution_status.as_deref() != Some("SUCCEEDED"))
+        .count();
+    let mut report = serde_json::json!({
+        "images": results.len(),
+        "failed": failed,
+        "concurrency": args.concurrency,
+        "seconds": seconds,
+        "imagesPerSecond": results.len() as f64 / seconds,
+        "perImageMs": percentiles(&mut per_image),
+        "peakRssMiB": peak_rss_mb,
+        "steps": {},
+    });
+    for (step, samples) in &mut per_step {
+        report["steps"][*step] = percentiles(samples);
+    }
+    if args.json {
+        output::print(&format!("{report}\n"))?;
+    } else {
+        let mut text = format!(
+            "{} images ({} failed) in {seconds:.1} s with {} at once: {:.2} images/s; per image p50 {} ms, p99 {} ms; peak memory {}\n",
+            results.len(),
+            failed,
+            args.concurrency,
+            results.len() as f64 / seconds,
+            report["perImageMs"]["p50"],
+            report["perImageMs"]["p99"],
+            peak_rss_mb.map_or_else(|| "unknown".to_owned(), |mb| format!("{mb:.0} MiB")),
+        );
+        for step in STEPS {
+            let numbers = &report["steps"][step];
+            text.push_str(&format!(
+                "  {step:<17} p50 {:>8} ms   p99 {:>8} ms\n",
+                numbers["p50"], numbers["p99"]
+            ));
+        }
+        output::print(&text)?;
+    }
+    Ok(Exit::Success)
+}
+
+fn percentiles(samples: &mut [f64]) -> Value {
+    if samples.is_empty() {
+        return Value::Null;
+    }
+    samples.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        let index = ((samples.len() as f64 - 1.0) * q).round() as usize;
+        (samples[index] * 10.0).round() / 10.0
+    };
+    serde_json::json!({ "p50": at(0.5), "p99": at(0.99), "n": samples.len() })
+}
+
+/// The process's peak resident memory (`VmHWM`), where the system tells it.
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}

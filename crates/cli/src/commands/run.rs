@@ -1,0 +1,205 @@
+//! `spotlight run` and `spotlight watch`: photos through the whole local pipeline.
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::Context as _;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use spotlight_local::analyzer::{LocalAnalyzer, LocalConfig, LocalModels, ReaderSource};
+use spotlight_pipeline::{Pipeline, Steps};
+use spotlight_record::RecordConfig;
+use spotlight_storage::{FolderObjects, SqliteStore};
+use spotlight_validate::Limits;
+
+use crate::cli::{RunArgs, WatchArgs};
+use crate::commands::runner::{collect_photos, Photo, PhotoResult, Runner, Summary};
+use crate::commands::{local, models, Exit};
+use crate::output;
+
+type Analyzer = Arc<LocalAnalyzer<ReaderSource<FolderObjects>>>;
+type LocalRunner = Runner<Analyzer, Analyzer, Analyzer>;
+
+/// The record step's settings: the policy from `SPOTLIGHT_POLICY` (a JSON file) and the themes
+/// from `SPOTLIGHT_THEMES`, the shipped ones otherwise.
+fn record_config() -> anyhow::Result<RecordConfig> {
+    let policy =
+        match std::env::var_os("SPOTLIGHT_POLICY") {
+            Some(path) => Some(std::fs::read_to_string(&path).with_context(|| {
+                format!("cannot read the policy {}", Path::new(&path).display())
+            })?),
+            None => None,
+        };
+    let mut config = RecordConfig::from_settings(policy.as_deref(), None)?;
+    let themes = std::env::var_os("SPOTLIGHT_THEMES").map(PathBuf::from);
+    config.themes = local::load_themes(themes.as_deref())?;
+    Ok(config)
+}
+
+/// The pipeline over the local adapters: a folder, the ONNX analysers, the SQLite store.
+pub fn local_runner(store: Arc<SqliteStore>, offline: bool) -> anyhow::Result<Arc<LocalRunner>> {
+    let cache = models::ensure(offline)?;
+    let loaded = Arc::new(LocalModels::load(LocalConfig {
+        cache,
+        ..LocalConfig::from_env()?
+    })?);
+    let analyzer = Arc::new(LocalAnalyzer::new(
+        loaded,
+        ReaderSource(FolderObjects::new()),
+    ));
+    let pipeline = Pipeline::new(Steps {
+        objects: FolderObjects::new(),
+        labels: Arc::clone(&analyzer),
+        moderation: Arc::clone(&analyzer),
+        text: analyzer,
+        store: Arc::clone(&store),
+        limits: Limits::default(),
+        record: record_config()?,
+    })?;
+    Ok(Arc::new(Runner { pipeline, store }))
+}
+
+fn result_line(result: &PhotoResult) -> String {
+    let status = result.status.map_or("FAILED", |s| s.as_str());
+    let detail = match (&result.error, result.safe) {
+        (Some(error), _) => error.clone(),
+        (None, true) => format!(
+            "safe\t{}",
+            result
+                .labels
+                .iter()
+                .take(3)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        (None, false) => format!(
+            "not safe\t{}",
+            result
+                .labels
+                .iter()
+                .take(3)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    format!("{}\t{status}\t{detail}", result.path)
+}
+
+/// `spotlight run`.
+pub fn execute_run(args: RunArgs, store_path: PathBuf) -> anyhow::Result<Exit> {
+    anyhow::ensure!(args.concurrency >= 1, "--concurrency must be at least 1");
+    let photos = collect_photos(&args.paths, &store_path)?;
+    let store = local::open_store(&store_path)?;
+    let buckets: BTreeSet<&String> = photos.iter().map(|p| &p.bucket).collect();
+    for bucket in buckets {
+        store.remember_folder(bucket)?;
+    }
+    let runner = local_runner(store, args.offline)?;
+    let show_progress = !args.quiet && !args.json && std::io::stderr().is_terminal();
+    let bar = ProgressBar::with_draw_target(
+        Some(photos.len() as u64),
+        if show_progress {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        },
+    );
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} photos, {elapsed} elapsed, {eta} left {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let started = Instant::now();
+    let results = local::runtime()?.block_on(async {
+        let permits = Arc::new(tokio::sync::Semaphore::new(args.concurrency));
+        let mut tasks = tokio::task::JoinSet::new();
+        for photo in photos {
+            let runner = Arc::clone(&runner);
+            let permits = Arc::clone(&permits);
+            tasks.spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                let result = runner.run_photo(&photo).await;
+                (photo, result)
+            });
+        }
+        let mut results = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            let (photo, result) = joined.context("a photo's task panicked")?;
+            let result = result.with_context(|| format!("running {}", photo.path.display()))?;
+            bar.inc(1);
+            bar.set_message(photo.key.clone());
+            if args.json {
+                output::print(&format!("{}\n", serde_json::to_string(&result)?))?;
+            } else if !args.quiet {
+                bar.suspend(|| output::print(&format!("{}\n", result_line(&result))))?;
+            }
+            results.push(result);
+        }
+        anyhow::Ok(results)
+    })?;
+    bar.finish_and_clear();
+    let mut summary = Summary::default();
+    for result in &results {
+        summary.add(result);
+    }
+    if !args.quiet {
+        eprint!("{}", summary.describe(started.elapsed().as_secs_f64()));
+    }
+    Ok(if summary.failed > 0 {
+        Exit::Failure
+    } else {
+        Exit::Success
+    })
+}
+
+/// `spotlight watch`: polls the inbox and runs each file once its size and time hold still.
+pub fn execute_watch(args: WatchArgs, store_path: PathBuf) -> anyhow::Result<Exit> {
+    std::fs::create_dir_all(&args.inbox)
+        .with_context(|| format!("cannot create {}", args.inbox.display()))?;
+    let inbox = std::fs::canonicalize(&args.inbox)?;
+    let store = local::open_store(&store_path)?;
+    store.remember_folder(&inbox.to_string_lossy())?;
+    let runner = local_runner(store, args.offline)?;
+    eprintln!("watching {} (Ctrl-C to stop)", inbox.display());
+    local::runtime()?.block_on(async {
+        let mut last_seen: HashMap<PathBuf, (u64, Option<SystemTime>)> = HashMap::new();
+        let mut done: HashMap<PathBuf, (u64, Option<SystemTime>)> = HashMap::new();
+        loop {
+            let photos: Vec<Photo> = collect_photos(std::slice::from_ref(&inbox), &store_path)?;
+            let mut ready = Vec::new();
+            let mut seen_now = HashMap::new();
+            for photo in photos {
+                let stamp = std::fs::metadata(&photo.path)
+                    .map(|m| (m.len(), m.modified().ok()))
+                    .ok();
+                let Some(stamp) = stamp else { continue };
+                let settled = last_seen.get(&photo.path) == Some(&stamp);
+                if settled && done.get(&photo.path) != Some(&stamp) {
+                    ready.push((photo.clone(), stamp));
+                }
+                seen_now.insert(photo.path, stamp);
+            }
+            last_seen = seen_now;
+            for (photo, stamp) in ready {
+                let result = runner.run_photo(&photo).await?;
+                let line = if args.json {
+                    serde_json::to_string(&result)?
+                } else {
+                    result_line(&result)
+                };
+                output::print(&format!("{line}\n"))?;
+                done.insert(photo.path, stamp);
+            }
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => return anyhow::Ok(()),
+                () = tokio::time::sleep(Duration::from_millis(args.interval)) => {}
+            }
+        }
+    })?;
+    Ok(Exit::Success)
+}

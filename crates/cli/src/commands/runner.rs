@@ -1,0 +1,302 @@
+//! Running photos through the local pipeline: what `run` and `watch` share.
+//!
+//! A photo is named like an S3 object: the bucket is the canonical path of the folder that was
+//! given (a file's own folder for a file) and the key its path relative to that folder. Each
+//! photo becomes one execution of the shipped state machine, started with `{bucket, key,
+//! eventTime}` where the event time is the file's modification time — so a photo that has not
+//! changed since its record was written is skipped (nothing is done twice), a changed one is
+//! analysed again, and a run that was interrupted finishes the rest when started again.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use spotlight_core::contracts::RecordStatus;
+use spotlight_core::ports::{LabelDetector, ModerationDetector, RecordStore, TextDetector};
+use spotlight_core::revision::revision;
+use spotlight_pipeline::Pipeline;
+use spotlight_states::{RunOptions, Status};
+use spotlight_storage::{ExecutionSummary, FolderObjects, SqliteStore};
+
+/// One photo to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Photo {
+    /// The folder's canonical path.
+    pub bucket: String,
+    /// The path relative to it.
+    pub key: String,
+    /// The file's path as the user would know it.
+    pub path: PathBuf,
+}
+
+/// The photos under the given files and folders, in a stable order. Hidden files and folders
+/// (a leading `.`) are skipped, as is the store itself if it sits among the photos.
+pub fn collect_photos(paths: &[PathBuf], store: &Path) -> anyhow::Result<Vec<Photo>> {
+    let store = std::fs::canonicalize(store).ok();
+    let mut photos = Vec::new();
+    for path in paths {
+        let canonical = std::fs::canonicalize(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if canonical.is_dir() {
+            let mut files = Vec::new();
+            walk(&canonical, &mut files)
+                .with_context(|| format!("cannot list {}", path.display()))?;
+            files.sort();
+            for file in files {
+                let key = file
+                    .strip_prefix(&canonical)
+                    .unwrap_or(&file)
+                    .to_string_lossy()
+                    .into_owned();
+                photos.push(Photo {
+                    bucket: canonical.to_string_lossy().into_owned(),
+                    key,
+                    path: file,
+                });
+            }
+        } else {
+            let parent = canonical
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default();
+            let key = canonical
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            photos.push(Photo {
+                bucket: parent.to_string_lossy().into_owned(),
+                key,
+                path: canonical,
+            });
+        }
+    }
+    photos.retain(|p| Some(&p.path) != store.as_ref() && !is_store_sidecar(&p.path));
+    photos.dedup();
+    Ok(photos)
+}
+
+fn is_store_sidecar(path: &Path) -> bool {
+    let name = path.to_string_lossy();
+    name.ends_with(".sqlite-wal") || name.ends_with(".sqlite-shm")
+}
+
+fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            walk(&entry.path(), files)?;
+        } else if kind.is_file() {
+            files.push(entry.path());
+        }
+    }
+    Ok(())
+}
+
+/// How one photo went.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PhotoResult {
+    /// The file.
+    pub path: String,
+    /// Its folder.
+    pub bucket: String,
+    /// Its key.
+    pub key: String,
+    /// The record's status.
+    pub status: Option<RecordStatus>,
+    /// Whether it may be featured.
+    pub safe: bool,
+    /// `WRITTEN`, `DUPLICATE`, `STALE`, or `UNCHANGED` when no execution was needed.
+    pub write: String,
+    /// The execution, when one ran.
+    pub execution_id: Option<String>,
+    /// How the execution ended.
+    pub execution_status: Option<String>,
+    /// The error of a rejected or failed photo.
+    pub error: Option<String>,
+    /// Its labels, best first.
+    pub labels: Vec<String>,
+    /// Milliseconds the execution took.
+    pub millis: u128,
+}
+
+/// Runs photos through a pipeline, records their executions in the store.
+pub struct Runner<L, M, T> {
+    /// The pipeline.
+    pub pipeline: Pipeline<FolderObjects, L, M, T, Arc<SqliteStore>>,
+    /// The store (the same one the pipeline writes).
+    pub store: Arc<SqliteStore>,
+}
+
+fn modified(path: &Path) -> Option<DateTime<Utc>> {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .map(DateTime::from)
+}
+
+impl<L, M, T> Runner<L, M, T>
+where
+    L: LabelDetector + 'static,
+    M: ModerationDetector + 'static,
+    T: TextDetector + 'static,
+{
+    /// Runs one photo, unless its record already describes this very file.
+    pub async fn run_photo(&self, photo: &Photo) -> anyhow::Result<PhotoResult> {
+        let event_time = modified(&photo.path);
+        let mut result = PhotoResult {
+            path: photo.path.to_string_lossy().into_owned(),
+            bucket: photo.bucket.clone(),
+            key: photo.key.clone(),
+            status: None,
+            safe: false,
+            write: "UNCHANGED".to_owned(),
+            execution_id: None,
+            execution_status: None,
+            error: None,
+            labels: Vec::new(),
+            millis: 0,
+        };
+        let existing = self.store.get(&photo.bucket, &photo.key).await?;
+        let unchanged = existing.as_ref().filter(|record| {
+            record.revision == revision(None, event_time) && record.status != RecordStatus::Failed
+        });
+        if let Some(record) = unchanged {
+            result.status = Some(record.status);
+            result.safe = record.safe;
+            result.error = record.error.as_ref().map(|e| e.error.clone());
+            result.labels = record.labels.iter().map(|l| l.name.clone()).collect();
+            return Ok(result);
+        }
+
+        let started = Instant::now();
+        let input = serde_json::json!({
+            "bucket": photo.bucket,
+            "key": photo.key,
+            "eventTime": event_time.map(|t| t.to_rfc3339()),
+        });
+        let name = uuid::Uuid::new_v4().to_string();
+        let start_time = Utc::now();
+        let options = RunOptions {
+            history: true,
+            execution_name: Some(name),
+            ..RunOptions::default()
+        };
+        let outcome = self
+            .pipeline
+            .run(input.clone(), options)
+            .await
+            .context("the engine failed")?;
+        let status = match outcome.status {
+            Status::Succeeded => "SUCCEEDED",
+            Status::Failed => "FAILED",
+            Status::TimedOut => "TIMED_OUT",
+        };
+        let history = outcome
+            .history
+            .as_ref()
+            .map(serde_json::to_value)
+            .transpose()?;
+        self.store.save_execution(
+            &ExecutionSummary {
+                id: outcome.execution_arn.clone(),
+                bucket: photo.bucket.clone(),
+                key: photo.key.clone(),
+                record_id: spotlight_core::record_id(&photo.bucket, &photo.key),
+                status: status.to_owned(),
+                start_time,
+                stop_time: Some(Utc::now()),
+                input,
+                output: outcome.output.clone(),
+                error: outcome.error.clone(),
+                cause: outcome.cause.clone(),
+            },
+            history.as_ref(),
+        )?;
+        result.millis = started.elapsed().as_millis();
+        result.execution_id = Some(outcome.execution_arn.clone());
+        result.execution_status = Some(status.to_owned());
+        result.write = outcome
+            .output
+            .as_ref()
+            .and_then(|o| o["record"]["record"]["write"].as_str())
+            .unwrap_or("FAILED")
+            .to_owned();
+        if let Some(record) = self.store.get(&photo.bucket, &photo.key).await? {
+            result.status = Some(record.status);
+            result.safe = record.safe;
+            result.error = record.error.as_ref().map(|e| e.error.clone());
+            result.labels = record.labels.iter().map(|l| l.name.clone()).collect();
+        }
+        if result.error.is_none() {
+            result.error = outcome.error;
+        }
+        Ok(result)
+    }
+}
+
+/// What a run did, for its summary.
+#[derive(Debug, Default)]
+pub struct Summary {
+    /// Photos analysed.
+    pub analysed: usize,
+    /// Photos rejected.
+    pub rejected: usize,
+    /// Photos whose analysis failed.
+    pub failed: usize,
+    /// Photos whose record was already up to date.
+    pub unchanged: usize,
+    /// Analysed photos that may be featured.
+    pub safe: usize,
+    /// How often each label was seen.
+    pub labels: BTreeMap<String, usize>,
+}
+
+impl Summary {
+    /// Counts one photo.
+    pub fn add(&mut self, result: &PhotoResult) {
+        if result.write == "UNCHANGED" {
+            self.unchanged += 1;
+        }
+        match result.status {
+            Some(RecordStatus::Analyzed) => self.analysed += 1,
+            Some(RecordStatus::Rejected) => self.rejected += 1,
+            Some(RecordStatus::Failed) | None => self.failed += 1,
+        }
+        if result.safe {
+            self.safe += 1;
+        }
+        for label in result.labels.iter().take(5) {
+            *self.labels.entry(label.clone()).or_default() += 1;
+        }
+    }
+
+    /// The summary for people.
+    pub fn describe(&self, seconds: f64) -> String {
+        let total = self.analysed + self.rejected + self.failed;
+        let mut top: Vec<(&String, &usize)> = self.labels.iter().collect();
+        top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let top: Vec<String> = top
+            .iter()
+            .take(8)
+            .map(|(l, n)| format!("{l} ({n})"))
+            .collect();
+        format!(
+            "{total} photos in {seconds:.1} s: {} analysed ({} safe), {} rejected, {} failed; {} unchanged since the last run\ntop labels: {}\n",
+            self.analysed,
+            self.safe,
+            self.rejected,
+            self.failed,
+            self.unchanged,
+            if top.is_empty() { "none".to_owned() } else { top.join(", ") }
+        )
+    }
+}

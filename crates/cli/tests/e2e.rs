@@ -1,0 +1,384 @@
+//! The local product end to end: the `spotlight` binary on real photos with the real models —
+//! a run, searches, a re-run that does nothing twice, bad files mixed in, a run killed midway
+//! and resumed, and execution histories that follow the state machine.
+//!
+//! The models come from `SPOTLIGHT_MODEL_DIR` (`target/models` by default). Without them these
+//! tests say so and pass, unless `SPOTLIGHT_REQUIRE_MODELS` is set (the test command sets it):
+//! then they fetch the models once with `spotlight models fetch` and a missing one fails.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn model_dir() -> PathBuf {
+    match std::env::var_os("SPOTLIGHT_MODEL_DIR") {
+        Some(dir) if Path::new(&dir).is_absolute() => PathBuf::from(dir),
+        Some(dir) => workspace().join(dir),
+        None => workspace().join("target/models"),
+    }
+}
+
+fn spotlight(store: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_spotlight"));
+    command
+        .env("SPOTLIGHT_MODEL_DIR", model_dir())
+        .arg("--store")
+        .arg(store);
+    command
+}
+
+/// Whether the models are there (fetching them once when they are required).
+fn models_ready() -> bool {
+    static READY: OnceLock<bool> = OnceLock::new();
+    *READY.get_or_init(|| {
+        if std::env::var_os("SPOTLIGHT_REQUIRE_MODELS").is_some() {
+            let status = Command::new(env!("CARGO_BIN_EXE_spotlight"))
+                .env("SPOTLIGHT_MODEL_DIR", model_dir())
+                .args(["models", "fetch"])
+                .status()
+                .unwrap();
+            assert!(status.success(), "spotlight models fetch failed");
+            return true;
+        }
+        let listed = Command::new(env!("CARGO_BIN_EXE_spotlight"))
+            .env("SPOTLIGHT_MODEL_DIR", model_dir())
+            .args(["models", "list", "--json"])
+            .output()
+            .unwrap();
+        let ready = String::from_utf8_lossy(&listed.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .all(|m| m["optional"] == true || m["state"] == "present");
+        if !ready {
+            eprintln!(
+                "the models are not in {}: skipping (run `spotlight models fetch`)",
+                model_dir().display()
+            );
+        }
+        ready
+    })
+}
+
+fn json_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+/// The sample photos plus every kind of bad upload, in a fresh folder.
+fn photo_folder(dir: &Path) -> PathBuf {
+    let folder = dir.join("inbox with spaces");
+    std::fs::create_dir_all(folder.join("sub ünï")).unwrap();
+    for name in ["chelsea.jpg", "coffee.jpg", "rocket.jpg"] {
+        std::fs::copy(workspace().join("samples").join(name), folder.join(name)).unwrap();
+    }
+    std::fs::copy(
+        workspace().join("samples/china.jpg"),
+        folder.join("sub ünï/china+1.jpg"),
+    )
+    .unwrap();
+    let coffee = std::fs::read(workspace().join("samples/coffee.jpg")).unwrap();
+    std::fs::write(folder.join("truncated.jpg"), &coffee[..coffee.len() / 2]).unwrap();
+    std::fs::write(folder.join("empty.jpg"), b"").unwrap();
+    std::fs::write(
+        folder.join("notes.jpg"),
+        b"dear diary, today I took no photos",
+    )
+    .unwrap();
+    std::fs::write(folder.join("tiny.png"), spotlight_fixtures::png(1, 1)).unwrap();
+    std::fs::write(
+        folder.join("bomb.png"),
+        spotlight_fixtures::png_claiming(30_000, 30_000),
+    )
+    .unwrap();
+    std::fs::write(
+        folder.join("anim.gif"),
+        spotlight_fixtures::encoded(100, 100, spotlight_fixtures::ImageFormat::Gif),
+    )
+    .unwrap();
+    folder
+}
+
+const REJECTIONS: [(&str, &str); 6] = [
+    ("truncated.jpg", "ImageRejected.Corrupt"),
+    ("empty.jpg", "ImageRejected.Corrupt"),
+    ("notes.jpg", "ImageRejected.UnsupportedFormat"),
+    ("tiny.png", "ImageRejected.TooSmall"),
+    ("bomb.png", "ImageRejected.TooLarge"),
+    ("anim.gif", "ImageRejected.UnsupportedFormat"),
+];
+
+#[test]
+fn a_folder_is_run_searched_and_rerun_without_doing_anything_twice() {
+    if !models_ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let folder = photo_folder(dir.path());
+    let store = dir.path().join("spotlight.sqlite");
+
+    let run = spotlight(&store)
+        .args(["run", "--json"])
+        .arg(&folder)
+        .output()
+        .unwrap();
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let results = json_lines(&String::from_utf8_lossy(&run.stdout));
+    assert_eq!(results.len(), 10);
+    let by_key = |key: &str| {
+        results
+            .iter()
+            .find(|r| r["key"] == key)
+            .unwrap_or_else(|| panic!("no {key}"))
+    };
+    for key in [
+        "chelsea.jpg",
+        "coffee.jpg",
+        "rocket.jpg",
+        "sub ünï/china+1.jpg",
+    ] {
+        assert_eq!(by_key(key)["status"], "ANALYZED", "{key}");
+        assert_eq!(by_key(key)["safe"], true, "{key}: ordinary photos are safe");
+        assert_eq!(by_key(key)["write"], "WRITTEN", "{key}");
+    }
+    for (key, error) in REJECTIONS {
+        assert_eq!(by_key(key)["status"], "REJECTED", "{key}");
+        assert_eq!(by_key(key)["error"], error, "{key}");
+    }
+    let summary = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        summary.contains("4 analysed (4 safe), 6 rejected, 0 failed"),
+        "{summary}"
+    );
+
+    let search = spotlight(&store)
+        .args(["search", "--theme", "animals", "--json"])
+        .output()
+        .unwrap();
+    let hits = json_lines(&String::from_utf8_lossy(&search.stdout));
+    let keys: Vec<&str> = hits
+        .iter()
+        .map(|h| h["record"]["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        ["chelsea.jpg"],
+        "the cat, and only the cat, is an animal"
+    );
+    let search = spotlight(&store)
+        .args(["search", "--label", "espresso", "--json"])
+        .output()
+        .unwrap();
+    let hits = json_lines(&String::from_utf8_lossy(&search.stdout));
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0]["record"]["key"], "coffee.jpg");
+    assert!(hits[0]["matchedLabels"][0]["confidence"].as_f64().unwrap() > 50.0);
+
+    let executions = spotlight(&store)
+        .args(["executions", "list", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        json_lines(&String::from_utf8_lossy(&executions.stdout)).len(),
+        10
+    );
+
+    let again = spotlight(&store)
+        .args(["run", "--json"])
+        .arg(&folder)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(0));
+    let results = json_lines(&String::from_utf8_lossy(&again.stdout));
+    assert!(
+        results.iter().all(|r| r["write"] == "UNCHANGED"),
+        "nothing is done twice: {results:?}"
+    );
+    let executions = spotlight(&store)
+        .args(["executions", "list", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        json_lines(&String::from_utf8_lossy(&executions.stdout)).len(),
+        10,
+        "no new executions"
+    );
+}
+
+#[test]
+fn a_run_killed_midway_finishes_the_rest_when_started_again() {
+    if !models_ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("many");
+    std::fs::create_dir_all(&folder).unwrap();
+    for i in 0..8 {
+        for name in ["coffee.jpg", "rocket.jpg"] {
+            std::fs::copy(
+                workspace().join("samples").join(name),
+                folder.join(format!("{i}-{name}")),
+            )
+            .unwrap();
+        }
+    }
+    let store = dir.path().join("spotlight.sqlite");
+    let mut child = spotlight(&store)
+        .args(["run", "--json", "--concurrency", "1"])
+        .arg(&folder)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let done_first: Value = serde_json::from_str(&first).unwrap();
+
+    let resumed = spotlight(&store)
+        .args(["run", "--json"])
+        .arg(&folder)
+        .output()
+        .unwrap();
+    assert_eq!(resumed.status.code(), Some(0));
+    let results = json_lines(&String::from_utf8_lossy(&resumed.stdout));
+    assert_eq!(results.len(), 16);
+    let unchanged = results.iter().filter(|r| r["write"] == "UNCHANGED").count();
+    assert!(
+        (1..16).contains(&unchanged),
+        "the first run did some, not all: {unchanged}"
+    );
+    let first_again = results
+        .iter()
+        .find(|r| r["key"] == done_first["key"])
+        .unwrap();
+    assert_eq!(
+        first_again["write"], "UNCHANGED",
+        "what was done is not done again"
+    );
+    assert!(results.iter().all(|r| r["status"] == "ANALYZED"));
+
+    let executions = spotlight(&store)
+        .args(["executions", "list", "--json"])
+        .output()
+        .unwrap();
+    let executions = json_lines(&String::from_utf8_lossy(&executions.stdout));
+    let mut keys: Vec<&str> = executions
+        .iter()
+        .map(|e| e["key"].as_str().unwrap())
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    assert_eq!(keys.len(), 16, "every photo has its execution");
+    assert!(
+        executions.len() <= 17,
+        "at most the interrupted photo ran twice: {}",
+        executions.len()
+    );
+}
+
+fn entered_states(store: &Path, id: &str) -> Vec<String> {
+    let shown = spotlight(store)
+        .args(["executions", "show", "--json", id])
+        .output()
+        .unwrap();
+    let shown: Value = serde_json::from_str(String::from_utf8_lossy(&shown.stdout).trim()).unwrap();
+    shown["history"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"].as_str().unwrap().ends_with("StateEntered"))
+        .map(|e| {
+            e["stateEnteredEventDetails"]["name"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn execution_histories_follow_the_state_machine() {
+    if !models_ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("two");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::copy(
+        workspace().join("samples/chelsea.jpg"),
+        folder.join("cat.jpg"),
+    )
+    .unwrap();
+    std::fs::copy(
+        workspace().join("samples/not-a-photo.jpg"),
+        folder.join("note.jpg"),
+    )
+    .unwrap();
+    let store = dir.path().join("spotlight.sqlite");
+    let run = spotlight(&store)
+        .args(["run", "--json"])
+        .arg(&folder)
+        .output()
+        .unwrap();
+    let results = json_lines(&String::from_utf8_lossy(&run.stdout));
+    let id = |key: &str| {
+        results.iter().find(|r| r["key"] == key).unwrap()["executionId"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+
+    let mut analysed = entered_states(&store, &id("cat.jpg"));
+    analysed[4..7].sort();
+    assert_eq!(
+        analysed,
+        [
+            "Normalize",
+            "FromObjectRequest",
+            "Validate",
+            "Analyze",
+            "DetectLabels",
+            "DetectModeration",
+            "DetectText",
+            "Record"
+        ]
+    );
+    let rejected = entered_states(&store, &id("note.jpg"));
+    assert_eq!(
+        rejected,
+        [
+            "Normalize",
+            "FromObjectRequest",
+            "Validate",
+            "RecordRejected",
+            "Rejected"
+        ]
+    );
+
+    let show = spotlight(&store)
+        .args(["show", "cat.jpg"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&show.stdout);
+    assert!(text.contains("Cat"), "{text}");
+    assert!(
+        text.contains(&id("cat.jpg")),
+        "the record names its execution: {text}"
+    );
+}
