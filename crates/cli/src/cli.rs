@@ -80,7 +80,7 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// Photos or folders to copy from (JPEG and PNG files are taken).
-    #[arg(value_name = "PATH", default_value = "samples")]
+    #[arg(value_name = "PATH", default_value = "samples/photos")]
     pub paths: Vec<PathBuf>,
 
     /// How many images to run in all (copies of the given ones).

@@ -77,14 +77,18 @@ fn photo_folder(dir: &Path) -> PathBuf {
     let folder = dir.join("inbox with spaces");
     std::fs::create_dir_all(folder.join("sub ünï")).unwrap();
     for name in ["chelsea.jpg", "coffee.jpg", "rocket.jpg"] {
-        std::fs::copy(workspace().join("samples").join(name), folder.join(name)).unwrap();
+        std::fs::copy(
+            workspace().join("samples/photos").join(name),
+            folder.join(name),
+        )
+        .unwrap();
     }
     std::fs::copy(
-        workspace().join("samples/china.jpg"),
+        workspace().join("samples/photos/china.jpg"),
         folder.join("sub ünï/china+1.jpg"),
     )
     .unwrap();
-    let coffee = std::fs::read(workspace().join("samples/coffee.jpg")).unwrap();
+    let coffee = std::fs::read(workspace().join("samples/photos/coffee.jpg")).unwrap();
     std::fs::write(folder.join("truncated.jpg"), &coffee[..coffee.len() / 2]).unwrap();
     std::fs::write(folder.join("empty.jpg"), b"").unwrap();
     std::fs::write(
@@ -228,7 +232,7 @@ fn a_run_killed_midway_finishes_the_rest_when_started_again() {
     for i in 0..8 {
         for name in ["coffee.jpg", "rocket.jpg"] {
             std::fs::copy(
-                workspace().join("samples").join(name),
+                workspace().join("samples/photos").join(name),
                 folder.join(format!("{i}-{name}")),
             )
             .unwrap();
@@ -321,12 +325,12 @@ fn execution_histories_follow_the_state_machine() {
     let folder = dir.path().join("two");
     std::fs::create_dir_all(&folder).unwrap();
     std::fs::copy(
-        workspace().join("samples/chelsea.jpg"),
+        workspace().join("samples/photos/chelsea.jpg"),
         folder.join("cat.jpg"),
     )
     .unwrap();
     std::fs::copy(
-        workspace().join("samples/not-a-photo.jpg"),
+        workspace().join("samples/photos/not-a-photo.jpg"),
         folder.join("note.jpg"),
     )
     .unwrap();

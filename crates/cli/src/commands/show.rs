@@ -67,7 +67,11 @@ pub fn describe(record: &ImageRecord) -> String {
         out.push_str(&format!("  error      {}: {}\n", error.error, error.cause));
     }
     let verdict = match &record.moderation {
-        Some(m) => format!("{:?} (policy {})", m.verdict, m.policy_version).to_uppercase(),
+        Some(m) => format!(
+            "{} (policy {})",
+            format!("{:?}", m.verdict).to_uppercase(),
+            m.policy_version
+        ),
         None => "UNKNOWN (not moderated)".to_owned(),
     };
     out.push_str(&format!("  safe       {} — {verdict}\n", record.safe));
