@@ -386,3 +386,123 @@ fn execution_histories_follow_the_state_machine() {
         "the record names its execution: {text}"
     );
 }
+
+#[test]
+fn watch_runs_each_photo_dropped_into_the_inbox() {
+    if !models_ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = dir.path().join("inbox");
+    let store = dir.path().join("spotlight.sqlite");
+    let mut child = spotlight(&store)
+        .args(["watch", "--json", "--interval", "100"])
+        .arg(&inbox)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // Written after the watcher started, like an upload; the watcher creates the inbox.
+    while !inbox.exists() {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::fs::copy(
+        workspace().join("samples/photos/coffee.jpg"),
+        inbox.join("upload 1.jpg"),
+    )
+    .unwrap();
+    let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    std::fs::write(inbox.join("upload 2.jpg"), b"not an image").unwrap();
+    let second: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        (first["key"].as_str(), first["status"].as_str()),
+        (Some("upload 1.jpg"), Some("ANALYZED"))
+    );
+    assert_eq!(
+        (second["key"].as_str(), second["status"].as_str()),
+        (Some("upload 2.jpg"), Some("REJECTED"))
+    );
+    let show = spotlight(&store)
+        .args(["show", "upload 1.jpg", "--json"])
+        .output()
+        .unwrap();
+    let record: Value = serde_json::from_str(String::from_utf8_lossy(&show.stdout).trim()).unwrap();
+    assert!(record["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["name"] == "Espresso"));
+}
+
+#[test]
+fn analyze_prints_what_the_models_see_without_storing_anything() {
+    if !models_ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("never.sqlite");
+    let coffee = workspace().join("samples/photos/coffee.jpg");
+    let note = workspace().join("samples/photos/not-a-photo.jpg");
+    let sign = workspace().join("samples/photos/sign.png");
+    let out = spotlight(&store)
+        .args(["analyze", "--json"])
+        .args([&coffee, &note, &sign])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "one image could not be analysed"
+    );
+    let reports = json_lines(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        reports[0]["path"],
+        coffee.to_string_lossy().as_ref(),
+        "named by the path given"
+    );
+    let labels = reports[0]["labels"].as_array().unwrap();
+    assert!(
+        labels
+            .iter()
+            .any(|l| l["name"] == "Espresso" && l["confidence"].as_f64().unwrap() > 50.0),
+        "{labels:?}"
+    );
+    assert_eq!(
+        reports[0]["moderationLabels"],
+        serde_json::json!([]),
+        "an ordinary photo"
+    );
+    assert!(
+        reports[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not a JPEG or PNG"),
+        "{}",
+        reports[1]
+    );
+    let text: Vec<&str> = reports[2]["textLines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["text"].as_str().unwrap())
+        .collect();
+    assert!(text.contains(&"OPEN DAILY"), "{text:?}");
+    assert!(!store.exists(), "analyze stores nothing");
+
+    let listed = spotlight(&store)
+        .args(["models", "list", "--json"])
+        .output()
+        .unwrap();
+    let models = json_lines(&String::from_utf8_lossy(&listed.stdout));
+    for model in models.iter().filter(|m| m["optional"] == false) {
+        assert_eq!(model["state"], "present", "{model}");
+        assert!(
+            model["source"].as_str().unwrap().contains("=="),
+            "pinned: {model}"
+        );
+        assert!(!model["licence"].as_str().unwrap().is_empty());
+    }
+}
