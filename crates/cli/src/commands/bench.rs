@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context as _;
-use chrono::{DateTime, Utc};
 use serde_json::Value;
+use spotlight_states::ExecutionHistory;
 
 use crate::cli::BenchArgs;
 use crate::commands::runner::collect_photos;
-use crate::commands::{local, run, Exit};
+use crate::commands::{executions, local, run, Exit};
 use crate::output;
 
 const STEPS: [&str; 5] = [
@@ -81,29 +81,15 @@ pub fn execute(args: BenchArgs) -> anyhow::Result<Exit> {
         let Some((_, Some(history))) = store.execution(id)? else {
             continue;
         };
-        let mut entered: BTreeMap<String, DateTime<Utc>> = BTreeMap::new();
-        for event in history["events"].as_array().into_iter().flatten() {
-            let time = event["timestamp"]
-                .as_str()
-                .and_then(|t| DateTime::parse_from_rfc3339(t).ok());
-            let (Some(time), Some(kind)) = (time, event["type"].as_str()) else {
-                continue;
-            };
-            let time = time.with_timezone(&Utc);
-            if let Some(name) = event["stateEnteredEventDetails"]["name"].as_str() {
-                entered.insert(name.to_owned(), time);
-            } else if let (Some(name), true) = (
-                event["stateExitedEventDetails"]["name"].as_str(),
-                kind.ends_with("StateExited"),
-            ) {
-                if let (Some(step), Some(start)) =
-                    (STEPS.iter().find(|s| **s == name), entered.get(name))
-                {
-                    per_step
-                        .entry(step)
-                        .or_default()
-                        .push((time - *start).num_microseconds().unwrap_or(0) as f64 / 1000.0);
-                }
+        let history: ExecutionHistory = serde_json::from_value(history)?;
+        for row in executions::state_rows(&history.events) {
+            let step = STEPS.iter().find(|s| **s == row.name);
+            if let (Some(step), Some(exited)) = (step, row.exited) {
+                let micros = (exited - row.entered).num_microseconds().unwrap_or(0);
+                per_step
+                    .entry(step)
+                    .or_default()
+                    .push(micros as f64 / 1000.0);
             }
         }
     }

@@ -164,11 +164,11 @@ fn duration(execution: &ExecutionSummary) -> String {
 }
 
 /// One state's passage through an execution.
-struct StateRow {
-    name: String,
+pub(crate) struct StateRow {
+    pub(crate) name: String,
     kind: String,
-    entered: DateTime<Utc>,
-    exited: Option<DateTime<Utc>>,
+    pub(crate) entered: DateTime<Utc>,
+    pub(crate) exited: Option<DateTime<Utc>>,
     input: Option<String>,
     output: Option<String>,
     error: Option<String>,
@@ -176,7 +176,7 @@ struct StateRow {
 }
 
 /// The states an execution went through, in the order it entered them.
-fn state_rows(events: &[HistoryEvent]) -> Vec<StateRow> {
+pub(crate) fn state_rows(events: &[HistoryEvent]) -> Vec<StateRow> {
     let mut rows: Vec<StateRow> = Vec::new();
     for event in events {
         let kind = serde_json::to_value(event.kind).ok();
