@@ -71,9 +71,35 @@ pub enum Command {
     #[command(subcommand)]
     Models(ModelsCommand),
 
+    /// Serve the web console over the store: marketing's gallery and ops' executions, with the
+    /// JSON API under /api. Loopback only unless --bind says otherwise, and then every request
+    /// needs the access token (generated and printed, or given with --token).
+    Serve(ServeArgs),
+
     /// Measure the local pipeline: images per second, p50/p99 per step, peak memory. Runs
     /// copies of the given photos (the samples by default) into a throwaway store.
     Bench(BenchArgs),
+}
+
+/// Arguments of `spotlight serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The port.
+    #[arg(long, value_name = "PORT", default_value_t = 8787)]
+    pub port: u16,
+
+    /// The address to listen on.
+    #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1")]
+    pub bind: std::net::IpAddr,
+
+    /// The access token requests must carry (`Authorization: Bearer …`); required beyond
+    /// loopback, generated and printed when not given there.
+    #[arg(long, value_name = "TOKEN", env = "SPOTLIGHT_TOKEN")]
+    pub token: Option<String>,
+
+    /// A themes file; the shipped themes otherwise.
+    #[arg(long, value_name = "FILE", env = "SPOTLIGHT_THEMES")]
+    pub themes: Option<PathBuf>,
 }
 
 /// Arguments of `spotlight bench`.

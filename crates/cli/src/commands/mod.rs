@@ -10,6 +10,7 @@ pub mod models;
 pub mod run;
 pub mod runner;
 pub mod search;
+pub mod serve;
 pub mod show;
 pub mod states;
 
@@ -38,6 +39,8 @@ pub enum Config {
     Models(crate::cli::ModelsCommand),
     /// `spotlight bench`.
     Bench(crate::cli::BenchArgs),
+    /// `spotlight serve`.
+    Serve(crate::cli::ServeArgs, PathBuf),
 }
 
 impl Config {
@@ -53,6 +56,7 @@ impl Config {
             Command::Analyze(c) => Config::Analyze(c),
             Command::Models(c) => Config::Models(c),
             Command::Bench(c) => Config::Bench(c),
+            Command::Serve(c) => Config::Serve(c, store),
         })
     }
 }
@@ -87,5 +91,6 @@ pub fn execute(config: Config) -> anyhow::Result<Exit> {
         Config::Analyze(args) => analyze::execute(args),
         Config::Models(command) => models::execute(command),
         Config::Bench(args) => bench::execute(args),
+        Config::Serve(args, store) => serve::execute(args, store),
     }
 }

@@ -1,0 +1,442 @@
+//! The console driven in-process over a real SQLite store.
+
+use std::sync::Arc;
+
+use axum::body::{to_bytes, Body};
+use axum::http::{header, HeaderMap, Request, StatusCode};
+use axum::Router;
+use serde_json::{json, Value};
+use spotlight_console::{router, ConsoleState, CONTENT_SECURITY_POLICY};
+use spotlight_core::contracts::{BoundingBox, ImageRecord, RecordStatus, TextLine};
+use spotlight_core::fakes::label;
+use spotlight_core::ports::RecordStore;
+use spotlight_core::store_suite::suite_record;
+use spotlight_core::themes::Themes;
+use spotlight_storage::{ExecutionSummary, SqliteStore};
+use tower::ServiceExt;
+
+const SCRIPT: &str = "<script>alert(1)</script>";
+const ATTRIBUTE: &str = r#""><img src=x onerror=alert(1)>"#;
+
+struct Console {
+    app: Router,
+    dog: ImageRecord,
+    nasty: ImageRecord,
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+}
+
+async fn console(token: Option<&str>) -> Console {
+    let store = SqliteStore::in_memory().unwrap();
+    let mut dog = suite_record(
+        "beach/dog.jpg",
+        30,
+        1,
+        RecordStatus::Analyzed,
+        true,
+        vec![label("Golden Retriever", 96.0, &["Dog", "Animal"])],
+        "beach day",
+    );
+    dog.execution.id = "arn:aws:states:local:000000000000:execution:spotlight:dog/1".to_owned();
+    let hidden = suite_record(
+        "hidden.jpg",
+        20,
+        1,
+        RecordStatus::Analyzed,
+        false,
+        vec![label("Dog", 90.0, &[])],
+        "",
+    );
+    let mut nasty = suite_record(
+        &format!("{SCRIPT}{ATTRIBUTE}.jpg"),
+        10,
+        1,
+        RecordStatus::Analyzed,
+        true,
+        vec![label(ATTRIBUTE, 80.0, &[SCRIPT]), label("Dog", 70.0, &[])],
+        SCRIPT,
+    );
+    if let Some(text) = nasty.text.as_mut() {
+        text.lines.push(TextLine {
+            text: ATTRIBUTE.to_owned(),
+            confidence: 99.0,
+            bounding_box: BoundingBox {
+                left: 0.1,
+                top: 0.1,
+                width: 0.5,
+                height: 0.1,
+            },
+            words: Vec::new(),
+        });
+    }
+    for record in [&dog, &hidden, &nasty] {
+        store.put(record).await.unwrap();
+    }
+    let execution = ExecutionSummary {
+        id: dog.execution.id.clone(),
+        bucket: dog.bucket.clone(),
+        key: dog.key.clone(),
+        record_id: dog.id.clone(),
+        status: "SUCCEEDED".to_owned(),
+        start_time: dog.execution.start_time,
+        stop_time: Some(dog.analysed_at),
+        input: json!({"bucket": dog.bucket, "key": dog.key}),
+        output: Some(json!({"id": dog.id})),
+        error: None,
+        cause: None,
+    };
+    let history = json!({"events": [
+        {"timestamp": "2023-11-14T22:13:50Z", "type": "ExecutionStarted", "id": 1,
+         "previousEventId": 0, "executionStartedEventDetails": {"input": "{}"}},
+        {"timestamp": "2023-11-14T22:13:50Z", "type": "TaskStateEntered", "id": 2,
+         "previousEventId": 1, "stateEnteredEventDetails": {"name": "Validate", "input": "{}"}},
+        {"timestamp": "2023-11-14T22:13:50Z", "type": "TaskFailed", "id": 3,
+         "previousEventId": 2, "taskFailedEventDetails": {"error": "Lambda.TooManyRequestsException", "cause": SCRIPT}},
+        {"timestamp": "2023-11-14T22:13:51Z", "type": "TaskStateExited", "id": 4,
+         "previousEventId": 3, "stateExitedEventDetails": {"name": "Validate", "output": "{}"}},
+        {"timestamp": "2023-11-14T22:13:51Z", "type": "ExecutionSucceeded", "id": 5,
+         "previousEventId": 4, "executionSucceededEventDetails": {"output": "{}"}},
+    ]});
+    store.save_execution(&execution, Some(&history)).unwrap();
+    let state = ConsoleState::new(Arc::new(store), Themes::shipped(), token.map(str::to_owned));
+    Console {
+        app: router(state),
+        dog,
+        nasty,
+    }
+}
+
+async fn send(app: &Router, request: Request<Body>) -> Answer {
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    Answer {
+        status,
+        headers,
+        body: String::from_utf8(bytes.to_vec()).unwrap(),
+    }
+}
+
+async fn get(app: &Router, uri: &str) -> Answer {
+    send(app, Request::get(uri).body(Body::empty()).unwrap()).await
+}
+
+fn escaped(text: &str) -> String {
+    spotlight_console::html::escape(text)
+}
+
+#[tokio::test]
+async fn the_gallery_is_safe_only_by_default() {
+    let console = console(None).await;
+    let page = get(&console.app, "/").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("beach/dog.jpg"));
+    assert!(!page.body.contains("hidden.jpg"), "{}", page.body);
+    assert!(!page.body.contains("Review mode:"));
+
+    // An HTML form sends its empty fields too: they mean "no filter".
+    let form = get(
+        &console.app,
+        "/?label=&theme=&minConfidence=&text=&status=&includeUnsafe=true",
+    )
+    .await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    assert!(form.body.contains("hidden.jpg"));
+    assert!(form.body.contains("class=\"review\""));
+    assert!(form.body.contains("Review mode: unsafe"));
+}
+
+#[tokio::test]
+async fn a_card_says_why_it_matched_and_links_to_its_photo() {
+    let console = console(None).await;
+    let page = get(&console.app, "/?label=dog&minConfidence=90").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("Matched: Golden Retriever 96.0%"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(&format!(
+        "href=\"/records/{}\"",
+        console.dog.id.replace('.', "%2E")
+    )));
+    // The XSS record's Dog label is under 90: it does not match.
+    assert!(!page.body.contains("alert"));
+
+    let themed = get(&console.app, "/?theme=animals").await;
+    assert_eq!(themed.status, StatusCode::OK, "{}", themed.body);
+}
+
+#[tokio::test]
+async fn everything_from_a_photo_is_escaped() {
+    let console = console(None).await;
+    let gallery = get(&console.app, "/?label=dog").await;
+    let id = console.nasty.id.replace('.', "%2E");
+    let photo = get(&console.app, &format!("/records/{id}")).await;
+    assert_eq!(photo.status, StatusCode::OK, "{}", photo.body);
+    for page in [&gallery, &photo] {
+        for raw in [SCRIPT, ATTRIBUTE] {
+            assert!(!page.body.contains(raw), "raw {raw} in {}", page.body);
+            assert!(page.body.contains(&escaped(raw)), "escaped {raw} missing");
+        }
+        assert!(!page.body.contains("<img"));
+        assert!(!page.body.contains("<script"));
+    }
+    // The execution page shows a cause from the history escaped too.
+    let execution = format!(
+        "/executions/{}",
+        spotlight_console::html::url_part(&console.dog.execution.id)
+    );
+    let page = get(&console.app, &execution).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(!page.body.contains(SCRIPT));
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let console = console(None).await;
+    for uri in [
+        "/",
+        "/executions",
+        "/api/records",
+        "/assets/console.css",
+        "/nowhere",
+    ] {
+        let answer = get(&console.app, uri).await;
+        assert_eq!(
+            answer.headers[header::CONTENT_SECURITY_POLICY],
+            CONTENT_SECURITY_POLICY,
+            "{uri}"
+        );
+        assert_eq!(answer.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert_eq!(answer.headers[header::REFERRER_POLICY], "no-referrer");
+    }
+    let css = get(&console.app, "/assets/console.css").await;
+    assert_eq!(css.status, StatusCode::OK);
+    assert!(css.headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/css"));
+}
+
+#[tokio::test]
+async fn malformed_parameters_are_a_400_with_a_message() {
+    let console = console(None).await;
+    for uri in [
+        "/api/records?minConfidence=abc",
+        "/api/records?minConfidence=101",
+        "/api/records?limit=0",
+        "/api/records?limit=-3",
+        "/api/records?status=sideways",
+        "/api/records?theme=nope",
+        "/api/records?bogus=1",
+        "/api/executions?limit=x",
+        "/api/executions?status=nope",
+    ] {
+        let answer = get(&console.app, uri).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{uri}");
+        let message = answer.json()["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(!message.is_empty(), "{uri}");
+    }
+    for uri in [
+        "/?minConfidence=abc",
+        "/?limit=99999",
+        "/executions?limit=0",
+    ] {
+        let page = get(&console.app, uri).await;
+        assert_eq!(page.status, StatusCode::BAD_REQUEST, "{uri}");
+        assert!(page.body.contains("must be"), "{uri}: {}", page.body);
+    }
+}
+
+#[tokio::test]
+async fn unknown_ids_are_a_404() {
+    let console = console(None).await;
+    for uri in [
+        "/api/records/nope",
+        "/api/records/YQ.Yg",
+        "/records/%3Cscript%3E",
+        "/api/executions/nope/history",
+        "/executions/nope",
+    ] {
+        let answer = get(&console.app, uri).await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND, "{uri}");
+    }
+    let page = get(&console.app, "/records/%3Cscript%3E").await;
+    assert!(!page.body.contains("<script>"));
+}
+
+#[tokio::test]
+async fn the_token_is_enforced_when_set() {
+    let console = console(Some("s3cret")).await;
+    assert_eq!(
+        get(&console.app, "/").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let unauthorised = get(&console.app, "/api/themes").await;
+    assert_eq!(unauthorised.status, StatusCode::UNAUTHORIZED);
+    assert!(unauthorised
+        .headers
+        .contains_key(header::CONTENT_SECURITY_POLICY));
+    for (name, value) in [
+        (header::AUTHORIZATION, "Bearer wrong"),
+        (header::AUTHORIZATION, "Bearer s3cre"),
+        (header::COOKIE, "token=s3cretx"),
+    ] {
+        let request = Request::get("/")
+            .header(name, value)
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(
+            send(&console.app, request).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    for (name, value) in [
+        (header::AUTHORIZATION, "Bearer s3cret"),
+        (header::COOKIE, "theme=dark; token=s3cret"),
+    ] {
+        let request = Request::get("/")
+            .header(name, value)
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(send(&console.app, request).await.status, StatusCode::OK);
+    }
+}
+
+#[tokio::test]
+async fn the_api_answers_with_the_contract_types() {
+    let console = console(None).await;
+    let answer = get(
+        &console.app,
+        "/api/records?label=Dog&includeUnsafe=true&limit=2",
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let body = answer.json();
+    let items = body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    let first: ImageRecord = serde_json::from_value(items[0]["record"].clone()).unwrap();
+    assert_eq!(first, console.dog);
+    assert_eq!(
+        items[0]["matchedLabels"],
+        json!([{"name": "Golden Retriever", "confidence": 96.0}])
+    );
+    let cursor = body["nextCursor"].as_str().unwrap();
+    let next = get(
+        &console.app,
+        &format!(
+            "/api/records?label=Dog&includeUnsafe=true&cursor={}",
+            spotlight_console::html::url_part(cursor)
+        ),
+    )
+    .await
+    .json();
+    let last: ImageRecord = serde_json::from_value(next["items"][0]["record"].clone()).unwrap();
+    assert_eq!(last, console.nasty);
+
+    let one = get(&console.app, &format!("/api/records/{}", console.dog.id)).await;
+    let record: ImageRecord = serde_json::from_str(&one.body).unwrap();
+    assert_eq!(record, console.dog);
+
+    let listed = get(&console.app, "/api/executions?status=succeeded&limit=5")
+        .await
+        .json();
+    let executions: Vec<ExecutionSummary> =
+        serde_json::from_value(listed["items"].clone()).unwrap();
+    assert_eq!(executions.len(), 1);
+    assert_eq!(executions[0].record_id, console.dog.id);
+
+    let history = get(
+        &console.app,
+        &format!(
+            "/api/executions/{}/history",
+            spotlight_console::html::url_part(&console.dog.execution.id)
+        ),
+    )
+    .await
+    .json();
+    assert_eq!(history["events"].as_array().map(Vec::len), Some(5));
+
+    let themes: Themes =
+        serde_json::from_str(&get(&console.app, "/api/themes").await.body).unwrap();
+    assert_eq!(themes, Themes::shipped());
+}
+
+#[tokio::test]
+async fn the_execution_pages_show_states_and_events() {
+    let console = console(None).await;
+    let list = get(&console.app, "/executions").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(list.body.contains("SUCCEEDED"));
+    assert!(list.body.contains("beach/dog.jpg"));
+
+    let record = get(&console.app, &format!("/records/{}", console.dog.id)).await;
+    let link = format!(
+        "/executions/{}",
+        spotlight_console::html::url_part(&console.dog.execution.id)
+    );
+    assert!(
+        record.body.contains(&format!("href=\"{link}\"")),
+        "{}",
+        record.body
+    );
+
+    let page = get(&console.app, &link).await;
+    assert_eq!(page.status, StatusCode::OK);
+    for expected in [
+        "<td>Validate</td>",
+        "TaskFailed: Lambda.TooManyRequestsException",
+        "ExecutionStarted",
+        "TaskStateExited",
+    ] {
+        assert!(page.body.contains(expected), "{expected}: {}", page.body);
+    }
+    assert!(page.body.contains(&format!(
+        "href=\"/records/{}\"",
+        console.dog.id.replace('.', "%2E")
+    )));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn it_serves_over_a_loopback_listener() {
+    use std::io::{Read, Write};
+
+    let store = SqliteStore::in_memory().unwrap();
+    let state = ConsoleState::new(Arc::new(store), Themes::shipped(), None);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(spotlight_console::serve_until(listener, state, async {
+        let _ = stopped.await;
+    }));
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        stream
+            .write_all(b"GET /api/themes HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+    })
+    .await
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("content-security-policy: default-src 'none'"));
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}
