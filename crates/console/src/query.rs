@@ -1,8 +1,8 @@
 //! Reading the query string and the store, shared by the pages and the API.
 
+use spotlight_core::parse_record_id;
 use spotlight_core::ports::{RecordStore, SearchQuery};
-use spotlight_core::{parse_record_id, search};
-use spotlight_search::{parse_query, query_pairs, Hit, MatchedLabel};
+use spotlight_search::{parse_query, query_pairs, Hit};
 use spotlight_storage::{ExecutionFilter, ExecutionSummary};
 
 use crate::pages::Failure;
@@ -38,19 +38,7 @@ pub async fn search_records(
     let hits = page
         .records
         .into_iter()
-        .map(|record| {
-            let matched_labels = search::matching_labels(&record, &query)
-                .into_iter()
-                .map(|l| MatchedLabel {
-                    name: l.name.clone(),
-                    confidence: l.confidence,
-                })
-                .collect();
-            Hit {
-                record,
-                matched_labels,
-            }
-        })
+        .map(|record| Hit::new(record, &query))
         .collect();
     Ok(Results {
         query,

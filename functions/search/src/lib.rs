@@ -151,6 +151,23 @@ pub fn query_pairs(raw: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+impl Hit {
+    /// A record found by `query`, with the labels that made it match.
+    pub fn new(record: ImageRecord, query: &SearchQuery) -> Hit {
+        let matched_labels = search::matching_labels(&record, query)
+            .into_iter()
+            .map(|l| MatchedLabel {
+                name: l.name.clone(),
+                confidence: l.confidence,
+            })
+            .collect();
+        Hit {
+            record,
+            matched_labels,
+        }
+    }
+}
+
 /// The answer: an HTTP status and a JSON body.
 #[derive(Debug)]
 pub struct Answer {
@@ -179,19 +196,7 @@ pub async fn handle<S: RecordStore>(
     let hits: Vec<Hit> = page
         .records
         .into_iter()
-        .map(|record| {
-            let matched_labels = search::matching_labels(&record, &query)
-                .into_iter()
-                .map(|l| MatchedLabel {
-                    name: l.name.clone(),
-                    confidence: l.confidence,
-                })
-                .collect();
-            Hit {
-                record,
-                matched_labels,
-            }
-        })
+        .map(|record| Hit::new(record, &query))
         .collect();
     Ok(Answer {
         status: 200,

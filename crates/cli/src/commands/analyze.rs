@@ -45,15 +45,7 @@ pub fn execute(args: AnalyzeArgs) -> anyhow::Result<Exit> {
 fn describe(name: &str, report: &spotlight_local::analyzer::AnalysisReport) -> String {
     let mut out = format!("{name}\n");
     for label in &report.labels {
-        let parents = if label.parents.is_empty() {
-            String::new()
-        } else {
-            format!(" ← {}", label.parents.join(" ← "))
-        };
-        out.push_str(&format!(
-            "  label      {} {:.1}%{parents}\n",
-            label.name, label.confidence
-        ));
+        out.push_str(&crate::commands::show::label_line(label));
     }
     if report.moderation_labels.is_empty() {
         out.push_str("  moderation nothing found\n");

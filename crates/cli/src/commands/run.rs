@@ -63,28 +63,13 @@ pub fn local_runner(store: Arc<SqliteStore>, offline: bool) -> anyhow::Result<Ar
 
 fn result_line(result: &PhotoResult) -> String {
     let status = result.status.map_or("FAILED", |s| s.as_str());
-    let detail = match (&result.error, result.safe) {
-        (Some(error), _) => error.clone(),
-        (None, true) => format!(
-            "safe\t{}",
-            result
-                .labels
-                .iter()
-                .take(3)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        (None, false) => format!(
-            "not safe\t{}",
-            result
-                .labels
-                .iter()
-                .take(3)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+    let detail = match &result.error {
+        Some(error) => error.clone(),
+        None => {
+            let verdict = if result.safe { "safe" } else { "not safe" };
+            let top: Vec<&str> = result.labels.iter().take(3).map(String::as_str).collect();
+            format!("{verdict}\t{}", top.join(", "))
+        }
     };
     format!("{}\t{status}\t{detail}", result.path)
 }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use spotlight_core::ports::{RecordStore, SearchQuery};
-use spotlight_core::search;
+use spotlight_search::Hit;
 
 use crate::cli::SearchArgs;
 use crate::commands::{local, Exit};
@@ -62,19 +62,13 @@ pub fn execute(config: Config) -> anyhow::Result<Exit> {
     let store = local::open_existing_store(&config.store)?;
     let page = local::runtime()?.block_on(store.search(&config.query))?;
     let mut text = String::new();
-    for record in &page.records {
-        let matched: Vec<_> = search::matching_labels(record, &config.query)
-            .into_iter()
-            .map(|l| spotlight_search::MatchedLabel {
-                name: l.name.clone(),
-                confidence: l.confidence,
-            })
-            .collect();
+    let count = page.records.len();
+    for hit in page.records.into_iter().map(|r| Hit::new(r, &config.query)) {
         if config.json {
-            let line = serde_json::json!({ "record": record, "matchedLabels": matched });
-            text.push_str(&line.to_string());
+            text.push_str(&serde_json::to_string(&hit)?);
             text.push('\n');
         } else {
+            let (record, matched) = (&hit.record, &hit.matched_labels);
             let verdict = if record.safe { "safe" } else { "not safe" };
             let why: Vec<String> = matched
                 .iter()
@@ -93,8 +87,10 @@ pub fn execute(config: Config) -> anyhow::Result<Exit> {
         }
     }
     if !config.json {
-        let n = page.records.len();
-        text.push_str(&format!("{n} record{}\n", if n == 1 { "" } else { "s" }));
+        text.push_str(&format!(
+            "{count} record{}\n",
+            if count == 1 { "" } else { "s" }
+        ));
     }
     output::print(&text)?;
     Ok(Exit::Success)

@@ -47,6 +47,15 @@ pub fn execute(config: Config) -> anyhow::Result<Exit> {
     Ok(Exit::Success)
 }
 
+/// A label with its confidence and parents, as `show` and `analyze` print it.
+pub fn label_line(label: &spotlight_core::contracts::Label) -> String {
+    let parents: String = label.parents.iter().map(|p| format!(" ← {p}")).collect();
+    format!(
+        "  label      {} {:.1}%{parents}\n",
+        label.name, label.confidence
+    )
+}
+
 /// A record for people to read.
 pub fn describe(record: &ImageRecord) -> String {
     let mut out = String::new();
@@ -76,15 +85,7 @@ pub fn describe(record: &ImageRecord) -> String {
     };
     out.push_str(&format!("  safe       {} — {verdict}\n", record.safe));
     for label in &record.labels {
-        let parents = if label.parents.is_empty() {
-            String::new()
-        } else {
-            format!(" ← {}", label.parents.join(" ← "))
-        };
-        out.push_str(&format!(
-            "  label      {} {:.1}%{parents}\n",
-            label.name, label.confidence
-        ));
+        out.push_str(&label_line(label));
     }
     if let Some(moderation) = &record.moderation {
         for label in &moderation.labels {
