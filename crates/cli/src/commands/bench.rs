@@ -10,7 +10,7 @@ use serde_json::Value;
 use spotlight_states::ExecutionHistory;
 
 use crate::cli::BenchArgs;
-use crate::commands::runner::collect_photos;
+use crate::commands::runner::{collect_photos, run_all};
 use crate::commands::{executions, local, run, Exit};
 use crate::output;
 
@@ -53,22 +53,8 @@ pub fn execute(args: BenchArgs) -> anyhow::Result<Exit> {
     let runner = run::local_runner(Arc::clone(&store), false)?;
 
     let started = Instant::now();
-    let results = local::runtime()?.block_on(async {
-        let permits = Arc::new(tokio::sync::Semaphore::new(args.concurrency));
-        let mut tasks = tokio::task::JoinSet::new();
-        for photo in photos {
-            let (runner, permits) = (Arc::clone(&runner), Arc::clone(&permits));
-            tasks.spawn(async move {
-                let _permit = permits.acquire_owned().await;
-                runner.run_photo(&photo).await
-            });
-        }
-        let mut results = Vec::new();
-        while let Some(joined) = tasks.join_next().await {
-            results.push(joined.context("a photo's task panicked")??);
-        }
-        anyhow::Ok(results)
-    })?;
+    let results =
+        local::runtime()?.block_on(run_all(&runner, photos, args.concurrency, |_, _| Ok(())))?;
     let seconds = started.elapsed().as_secs_f64();
 
     let mut per_step: BTreeMap<&str, Vec<f64>> = BTreeMap::new();

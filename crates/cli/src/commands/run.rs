@@ -15,7 +15,7 @@ use spotlight_storage::{FolderObjects, SqliteStore};
 use spotlight_validate::Limits;
 
 use crate::cli::{RunArgs, WatchArgs};
-use crate::commands::runner::{collect_photos, Photo, PhotoResult, Runner, Summary};
+use crate::commands::runner::{collect_photos, run_all, Photo, PhotoResult, Runner, Summary};
 use crate::commands::{local, models, Exit};
 use crate::output;
 
@@ -100,33 +100,21 @@ pub fn execute_run(args: RunArgs, store_path: PathBuf) -> anyhow::Result<Exit> {
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let started = Instant::now();
-    let results = local::runtime()?.block_on(async {
-        let permits = Arc::new(tokio::sync::Semaphore::new(args.concurrency));
-        let mut tasks = tokio::task::JoinSet::new();
-        for photo in photos {
-            let runner = Arc::clone(&runner);
-            let permits = Arc::clone(&permits);
-            tasks.spawn(async move {
-                let _permit = permits.acquire_owned().await;
-                let result = runner.run_photo(&photo).await;
-                (photo, result)
-            });
-        }
-        let mut results = Vec::new();
-        while let Some(joined) = tasks.join_next().await {
-            let (photo, result) = joined.context("a photo's task panicked")?;
-            let result = result.with_context(|| format!("running {}", photo.path.display()))?;
+    let results = local::runtime()?.block_on(run_all(
+        &runner,
+        photos,
+        args.concurrency,
+        |photo, result| {
             bar.inc(1);
             bar.set_message(photo.key.clone());
             if args.json {
-                output::print(&format!("{}\n", serde_json::to_string(&result)?))?;
+                output::print(&format!("{}\n", serde_json::to_string(result)?))?;
             } else if !args.quiet {
-                bar.suspend(|| output::print(&format!("{}\n", result_line(&result))))?;
+                bar.suspend(|| output::print(&format!("{}\n", result_line(result))))?;
             }
-            results.push(result);
-        }
-        anyhow::Ok(results)
-    })?;
+            Ok(())
+        },
+    ))?;
     bar.finish_and_clear();
     let mut summary = Summary::default();
     for result in &results {

@@ -243,6 +243,39 @@ where
     }
 }
 
+/// Runs `photos` through `runner`, `concurrency` at once, calling `each` as each one ends (in
+/// the order they end); stops at the first photo that could not be run at all.
+pub async fn run_all<L, M, T>(
+    runner: &Arc<Runner<L, M, T>>,
+    photos: Vec<Photo>,
+    concurrency: usize,
+    mut each: impl FnMut(&Photo, &PhotoResult) -> anyhow::Result<()>,
+) -> anyhow::Result<Vec<PhotoResult>>
+where
+    L: LabelDetector + 'static,
+    M: ModerationDetector + 'static,
+    T: TextDetector + 'static,
+{
+    let permits = Arc::new(tokio::sync::Semaphore::new(concurrency));
+    let mut tasks = tokio::task::JoinSet::new();
+    for photo in photos {
+        let (runner, permits) = (Arc::clone(runner), Arc::clone(&permits));
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            let result = runner.run_photo(&photo).await;
+            (photo, result)
+        });
+    }
+    let mut results = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        let (photo, result) = joined.context("a photo's task panicked")?;
+        let result = result.with_context(|| format!("running {}", photo.path.display()))?;
+        each(&photo, &result)?;
+        results.push(result);
+    }
+    Ok(results)
+}
+
 /// What a run did, for its summary.
 #[derive(Debug, Default)]
 pub struct Summary {
