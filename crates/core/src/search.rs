@@ -69,13 +69,16 @@ pub fn cursor_after(record: &ImageRecord) -> String {
     format!("{}:{}", record.uploaded_at.timestamp_micros(), record.id)
 }
 
+/// The upload time (µs) and record id a [`cursor_after`] cursor holds; `None` for anything else.
+pub fn parse_cursor(cursor: &str) -> Option<(i64, &str)> {
+    let (micros, id) = cursor.split_once(':')?;
+    Some((micros.parse().ok()?, id))
+}
+
 /// Whether `record` comes after `cursor` in [`newest_first`] order. A cursor that does not parse
 /// matches nothing, so a bad cursor yields an empty page rather than the first page again.
 pub fn is_after_cursor(record: &ImageRecord, cursor: &str) -> bool {
-    let Some((micros, id)) = cursor.split_once(':') else {
-        return false;
-    };
-    let Ok(micros) = micros.parse::<i64>() else {
+    let Some((micros, id)) = parse_cursor(cursor) else {
         return false;
     };
     let own = record.uploaded_at.timestamp_micros();

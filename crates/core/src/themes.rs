@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::contracts::Label;
@@ -12,7 +13,7 @@ use crate::contracts::Label;
 pub const DEFAULT_THEMES_JSON: &str = include_str!("../../../config/themes.json");
 
 /// Theme name → label names.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct Themes {
     /// The themes.
     pub themes: BTreeMap<String, Vec<String>>,

@@ -6,4 +6,5 @@ mod folder;
 mod sqlite;
 
 pub use folder::{file_head, resolve, FolderObjects};
-pub use sqlite::{ExecutionFilter, ExecutionSummary, SqliteStore};
+pub use spotlight_core::contracts::ExecutionSummary;
+pub use sqlite::{ExecutionFilter, SqliteStore};

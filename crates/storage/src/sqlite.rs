@@ -11,8 +11,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, TransactionBehavior};
-use serde::{Deserialize, Serialize};
-use spotlight_core::contracts::{ImageRecord, RecordStatus, WriteOutcome};
+use spotlight_core::contracts::{ExecutionSummary, ImageRecord, RecordStatus, WriteOutcome};
 use spotlight_core::ports::{Page, RecordStore, SearchQuery, StoreError};
 use spotlight_core::revision::decide_write;
 use spotlight_core::{record_id, search};
@@ -63,6 +62,12 @@ CREATE TABLE IF NOT EXISTS executions (
     cause       TEXT,
     history     TEXT
 );
+-- The themes as edited in the console: one row, the themes file's JSON.
+CREATE TABLE IF NOT EXISTS themes (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    json    TEXT NOT NULL,
+    saved   TEXT NOT NULL
+);
 CREATE INDEX IF NOT EXISTS executions_by_time ON executions (start_time DESC);
 CREATE INDEX IF NOT EXISTS executions_by_record ON executions (record_id, start_time DESC);
 "#;
@@ -82,34 +87,6 @@ fn store_error(what: &str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
     move |error| StoreError::new(format!("{what}: {error}"), error)
 }
 
-/// An execution as the store keeps it: the local counterpart of `DescribeExecution`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ExecutionSummary {
-    /// The execution id (an ARN-shaped string).
-    pub id: String,
-    /// The photo's folder.
-    pub bucket: String,
-    /// The photo's key.
-    pub key: String,
-    /// The record it wrote.
-    pub record_id: String,
-    /// `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMED_OUT`.
-    pub status: String,
-    /// When it started.
-    pub start_time: DateTime<Utc>,
-    /// When it ended.
-    pub stop_time: Option<DateTime<Utc>>,
-    /// The execution input.
-    pub input: serde_json::Value,
-    /// The output, when it succeeded.
-    pub output: Option<serde_json::Value>,
-    /// The error, when it failed.
-    pub error: Option<String>,
-    /// The cause, when it failed.
-    pub cause: Option<String>,
-}
-
 /// Which executions to list.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ExecutionFilter {
@@ -117,6 +94,8 @@ pub struct ExecutionFilter {
     pub status: Option<String>,
     /// Only those that started at or after this time.
     pub since: Option<DateTime<Utc>>,
+    /// Only those that started before this time.
+    pub until: Option<DateTime<Utc>>,
     /// Only those for this record.
     pub record_id: Option<String>,
     /// At most this many, newest first.
@@ -186,6 +165,26 @@ impl SqliteStore {
             .map_err(store_error("listing folders"))
     }
 
+    /// The themes saved by [`SqliteStore::save_themes`], as JSON, if any were.
+    pub fn saved_themes(&self) -> Result<Option<String>, StoreError> {
+        self.lock()
+            .query_row("SELECT json FROM themes WHERE id = 1", [], |row| row.get(0))
+            .optional()
+            .map_err(store_error("reading the themes"))
+    }
+
+    /// Saves the themes (the themes file's JSON), replacing those saved before.
+    pub fn save_themes(&self, json: &str) -> Result<(), StoreError> {
+        self.lock()
+            .execute(
+                "INSERT INTO themes (id, json, saved) VALUES (1, ?1, ?2)
+                 ON CONFLICT (id) DO UPDATE SET json = excluded.json, saved = excluded.saved",
+                params![json, Utc::now().to_rfc3339()],
+            )
+            .map_err(store_error("saving the themes"))?;
+        Ok(())
+    }
+
     /// Saves an execution (again, as it progresses), with its history when it has one.
     pub fn save_execution(
         &self,
@@ -238,6 +237,10 @@ impl SqliteStore {
         if let Some(since) = filter.since {
             sql.push_str(" AND start_time >= ?");
             values.push(since.to_rfc3339());
+        }
+        if let Some(until) = filter.until {
+            sql.push_str(" AND start_time < ?");
+            values.push(until.to_rfc3339());
         }
         if let Some(record) = &filter.record_id {
             sql.push_str(" AND record_id = ?");
@@ -354,7 +357,8 @@ impl SqliteStore {
         Ok(WriteOutcome::Written)
     }
 
-    fn find(&self, query: &SearchQuery) -> Result<Page, StoreError> {
+    /// [`RecordStore::search`] without the future, for callers on a blocking thread.
+    pub fn find(&self, query: &SearchQuery) -> Result<Page, StoreError> {
         let mut sql = "SELECT record FROM records r WHERE 1 = 1".to_owned();
         let mut values: Vec<rusqlite::types::Value> = Vec::new();
         if let Some(status) = query.status {
@@ -485,6 +489,17 @@ impl RecordStore for SqliteStore {
     }
 
     async fn get(&self, bucket: &str, key: &str) -> Result<Option<ImageRecord>, StoreError> {
+        self.record(bucket, key)
+    }
+
+    async fn search(&self, query: &SearchQuery) -> Result<Page, StoreError> {
+        self.find(query)
+    }
+}
+
+impl SqliteStore {
+    /// [`RecordStore::get`] without the future, for callers on a blocking thread.
+    pub fn record(&self, bucket: &str, key: &str) -> Result<Option<ImageRecord>, StoreError> {
         let id = record_id(bucket, key);
         let json: Option<String> = self
             .lock()
@@ -499,9 +514,5 @@ impl RecordStore for SqliteStore {
             serde_json::from_str(&j).map_err(|e| StoreError::new("parsing a stored record", e))
         })
         .transpose()
-    }
-
-    async fn search(&self, query: &SearchQuery) -> Result<Page, StoreError> {
-        self.find(query)
     }
 }

@@ -66,6 +66,36 @@ async fn a_sqlite_file_keeps_records_and_executions_across_opens() {
         ..ExecutionFilter::default()
     };
     assert!(store.executions(&failed_only).unwrap().is_empty());
+    let window = |since: &str, until: &str| ExecutionFilter {
+        since: Some(since.parse().unwrap()),
+        until: Some(until.parse().unwrap()),
+        ..ExecutionFilter::default()
+    };
+    let around = execution.start_time;
+    let listed = store
+        .executions(&window(
+            &(around - chrono::Duration::seconds(1)).to_rfc3339(),
+            &(around + chrono::Duration::seconds(1)).to_rfc3339(),
+        ))
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    let listed = store
+        .executions(&window(
+            &(around - chrono::Duration::seconds(2)).to_rfc3339(),
+            &around.to_rfc3339(),
+        ))
+        .unwrap();
+    assert!(
+        listed.is_empty(),
+        "until excludes an execution started at that time"
+    );
+    assert_eq!(store.saved_themes().unwrap(), None);
+    store.save_themes(r#"{"themes":{"a":["A"]}}"#).unwrap();
+    store.save_themes(r#"{"themes":{"b":["B"]}}"#).unwrap();
+    assert_eq!(
+        store.saved_themes().unwrap().as_deref(),
+        Some(r#"{"themes":{"b":["B"]}}"#)
+    );
     // WAL is a property of the file: a second, plain connection sees it.
     let plain = rusqlite::Connection::open(&path).unwrap();
     let journal: String = plain

@@ -6,8 +6,7 @@
 //! a 400 with a message, never a failure of the function.
 #![warn(missing_docs)]
 
-use serde::Serialize;
-use spotlight_core::contracts::{ImageRecord, RecordStatus};
+use spotlight_core::contracts::{ApiError, RecordStatus};
 use spotlight_core::ports::{RecordStore, SearchQuery};
 use spotlight_core::themes::Themes;
 use spotlight_core::{search, StepError};
@@ -95,7 +94,16 @@ pub fn parse_query(
                         })?,
                 )
             }
-            "cursor" => query.cursor = Some(value.to_owned()),
+            "cursor" => {
+                // A store reads a cursor it cannot parse as an empty page; a caller that sent
+                // one deserves to hear why.
+                if search::parse_cursor(value).is_none() {
+                    return Err(QueryError(format!(
+                        "cursor must be a nextCursor this search returned, not {value:?}"
+                    )));
+                }
+                query.cursor = Some(value.to_owned());
+            }
             other => return Err(QueryError(format!("unknown query parameter {other:?}"))),
         }
     }
@@ -117,25 +125,7 @@ pub fn parse_query(
     Ok(query)
 }
 
-/// A label that made a record match: "why it matched".
-#[derive(Debug, Serialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct MatchedLabel {
-    /// The label.
-    pub name: String,
-    /// Its confidence.
-    pub confidence: f32,
-}
-
-/// One result.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Hit {
-    /// The record.
-    pub record: ImageRecord,
-    /// The labels that met the query.
-    pub matched_labels: Vec<MatchedLabel>,
-}
+pub use spotlight_core::contracts::{MatchedLabel, RecordHit as Hit, RecordPage};
 
 /// The pairs of a raw query string (`a=1&b=x+y`), decoded as HTML forms encode them.
 pub fn query_pairs(raw: &str) -> Vec<(String, String)> {
@@ -149,23 +139,6 @@ pub fn query_pairs(raw: &str) -> Vec<(String, String)> {
             )
         })
         .collect()
-}
-
-impl Hit {
-    /// A record found by `query`, with the labels that made it match.
-    pub fn new(record: ImageRecord, query: &SearchQuery) -> Hit {
-        let matched_labels = search::matching_labels(&record, query)
-            .into_iter()
-            .map(|l| MatchedLabel {
-                name: l.name.clone(),
-                confidence: l.confidence,
-            })
-            .collect();
-        Hit {
-            record,
-            matched_labels,
-        }
-    }
 }
 
 /// The answer: an HTTP status and a JSON body.
@@ -188,18 +161,23 @@ pub async fn handle<S: RecordStore>(
         Err(error) => {
             return Ok(Answer {
                 status: 400,
-                body: serde_json::json!({ "message": error.to_string() }),
+                body: serde_json::json!(ApiError {
+                    message: error.to_string()
+                }),
             })
         }
     };
     let page = store.search(&query).await?;
-    let hits: Vec<Hit> = page
+    let items = page
         .records
         .into_iter()
         .map(|record| Hit::new(record, &query))
         .collect();
     Ok(Answer {
         status: 200,
-        body: serde_json::json!({ "items": hits, "nextCursor": page.next_cursor }),
+        body: serde_json::json!(RecordPage {
+            items,
+            next_cursor: page.next_cursor,
+        }),
     })
 }

@@ -57,6 +57,7 @@ fn bad_parameters_are_refused_with_a_message() {
         ("includeUnsafe=maybe", "includeUnsafe"),
         ("text=%20%21", "text"),
         ("colour=red", "unknown query parameter"),
+        ("cursor=page-two", "cursor"),
     ] {
         let error = parse(raw).unwrap_err();
         assert!(error.to_string().contains(needle), "{raw}: {error}");

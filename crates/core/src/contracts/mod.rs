@@ -1,10 +1,12 @@
-//! The contracts: every step's input and output, the pipeline input and the stored record.
+//! The contracts: every step's input and output, the pipeline input, the stored record, and the
+//! bodies of the query APIs (`api.*.schema.json`: the search function and the console).
 //!
 //! `contracts/*.schema.json` at the repository root are generated from these types (see
 //! [`schemas`]); `cargo test -p spotlight-core --test contracts` fails, naming the file, when they
 //! drift, and `SPOTLIGHT_UPDATE_CONTRACTS=1` with the same command rewrites them.
 
 mod analysis;
+mod api;
 mod image;
 mod input;
 mod record;
@@ -12,6 +14,10 @@ mod record;
 pub use analysis::{
     AnalyzeInput, BoundingBox, Label, LabelInstance, LabelsResult, ModelInfo, ModerationLabel,
     ModerationResult, TextLine, TextResult, TextWord, Trimmed,
+};
+pub use api::{
+    ApiError, ExecutionEvent, ExecutionHistory, ExecutionList, ExecutionSummary, MatchedLabel,
+    RecordHit, RecordPage,
 };
 pub use image::{ImageFacts, ImageFormat};
 pub use input::{
@@ -59,5 +65,10 @@ pub fn schemas() -> Vec<ContractSchema> {
         schema_of::<RecordOutput>("record.output.schema.json"),
         schema_of::<ImageRecord>("image-record.schema.json"),
         schema_of::<LambdaError>("lambda-error.schema.json"),
+        schema_of::<RecordPage>("api.records.schema.json"),
+        schema_of::<ExecutionList>("api.executions.schema.json"),
+        schema_of::<ExecutionHistory>("api.execution-history.schema.json"),
+        schema_of::<crate::themes::Themes>("api.themes.schema.json"),
+        schema_of::<ApiError>("api.error.schema.json"),
     ]
 }
