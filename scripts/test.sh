@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test command. It installs what the tests need — the pinned ASL validator (npm), the
 # pinned Python tools (cfn-lint, checkov, moto_server) in a venv under target/, the pinned
-# models under target/models — runs every check and the whole Rust suite, and stops whatever
+# models under target/models, Debian's chromium and chromium-driver for the console's browser
+# test — runs every check and the whole Rust suite, and stops whatever
 # it started (the tests start moto_server and the Lambda binaries themselves and stop them when
 # they end).
 # Run it from anywhere: `bash scripts/test.sh`.
@@ -22,6 +23,17 @@ if [[ ! -x "$venv/bin/moto_server" || "$(cat "$stamp" 2>/dev/null)" != "$wanted"
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check -r tools/python/requirements.txt
     echo "$wanted" > "$stamp"
+fi
+
+step "Installing Chromium and ChromeDriver (Debian) for the console's browser tests"
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    sudo=()
+    if [[ $(id -u) -ne 0 ]] && command -v sudo >/dev/null; then
+        sudo=(sudo)
+    fi
+    "${sudo[@]}" apt-get update
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y chromium chromium-driver fonts-dejavu-core
 fi
 
 step "Validating the state machines with asl-validator"
@@ -50,4 +62,6 @@ export SPOTLIGHT_REQUIRE_SERVERS=1
 # first test that needs them, and kept there for later runs.
 export SPOTLIGHT_MODEL_DIR="$PWD/target/models"
 export SPOTLIGHT_REQUIRE_MODELS=1
+# The console's browser tests drive the Chromium installed above; a missing one fails them.
+export SPOTLIGHT_REQUIRE_BROWSER=1
 cargo test --workspace --all-features --locked

@@ -148,3 +148,30 @@ fn read_chunked(reader: &mut BufReader<TcpStream>) -> std::io::Result<Vec<u8>> {
         body.extend_from_slice(&chunk[..size]);
     }
 }
+
+/// Sends one `GET path` to `authority` (`host:port`) with `headers` and `Connection: close`;
+/// returns the status code and the body (read to the end of the connection).
+pub fn get(authority: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    let mut stream =
+        TcpStream::connect(authority).unwrap_or_else(|e| panic!("connecting to {authority}: {e}"));
+    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("Connection: close\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    let mut response = Vec::new();
+    stream
+        .read_to_end(&mut response)
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    let response = String::from_utf8_lossy(&response);
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("GET {path}: no status in {head:?}"));
+    (status, body.to_owned())
+}
