@@ -97,9 +97,24 @@ pub struct ServeArgs {
     #[arg(long, value_name = "TOKEN", env = "SPOTLIGHT_TOKEN")]
     pub token: Option<String>,
 
-    /// A themes file; the shipped themes otherwise.
+    /// A themes file, where the themes page saves edits too; otherwise the themes saved in
+    /// the store (the shipped ones until the first edit).
     #[arg(long, value_name = "FILE", env = "SPOTLIGHT_THEMES")]
     pub themes: Option<PathBuf>,
+
+    /// A photo folder to serve photos from (repeatable); by default, every folder `spotlight
+    /// run` and `spotlight watch` have used with this store.
+    #[arg(long = "photos", value_name = "DIR")]
+    pub photos: Vec<PathBuf>,
+
+    /// Where thumbnails are kept; by default `$XDG_CACHE_HOME/spotlight/thumbnails` (or
+    /// `~/.cache/…`), never inside a photo folder.
+    #[arg(long, value_name = "DIR")]
+    pub thumbnails: Option<PathBuf>,
+
+    /// Never download models (the re-run button needs them; it fails clearly without).
+    #[arg(long)]
+    pub offline: bool,
 }
 
 /// Arguments of `spotlight bench`.
@@ -116,6 +131,11 @@ pub struct BenchArgs {
     /// How many photos run at once.
     #[arg(long, value_name = "N", default_value_t = 2)]
     pub concurrency: usize,
+
+    /// Measure the web console instead: searches and page renders over N records (copies of
+    /// the records the pipeline writes for the given photos), with p50/p99 and page sizes.
+    #[arg(long, value_name = "N")]
+    pub console: Option<usize>,
 
     /// Print one JSON object instead of a table.
     #[arg(long)]
@@ -282,6 +302,10 @@ pub struct ExecutionsListArgs {
     /// Only executions started at or after this time (RFC 3339, e.g. 2026-11-25T10:00:00Z).
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
+
+    /// Only executions started before this time (RFC 3339).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
 
     /// At most this many.
     #[arg(long, value_name = "N")]

@@ -407,14 +407,35 @@ fn watch_runs_each_photo_dropped_into_the_inbox() {
     while !inbox.exists() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+    // The console serves the same store while the watcher writes to it.
+    let console =
+        spotlight_testkit::Console::serve(Path::new(env!("CARGO_BIN_EXE_spotlight")), &store, &[]);
+    let listed = |query: &str| -> Vec<String> {
+        let (status, body) = console.get(&format!("/api/records?{query}"), &[]);
+        assert_eq!(status, 200, "{body}");
+        let page: Value = serde_json::from_str(&body).unwrap();
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|hit| hit["record"]["key"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert!(listed("includeUnsafe=true").is_empty());
     std::fs::copy(
         workspace().join("samples/photos/coffee.jpg"),
         inbox.join("upload 1.jpg"),
     )
     .unwrap();
     let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(listed("includeUnsafe=true"), ["upload 1.jpg"]);
     std::fs::write(inbox.join("upload 2.jpg"), b"not an image").unwrap();
     let second: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(listed("status=rejected"), ["upload 2.jpg"]);
+    let (status, failures) = console.get("/failures", &[]);
+    assert_eq!(status, 200);
+    assert!(failures.contains("upload 2.jpg"), "{failures}");
+    drop(console);
     child.kill().unwrap();
     child.wait().unwrap();
     assert_eq!(

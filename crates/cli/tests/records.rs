@@ -12,6 +12,7 @@ use spotlight_pipeline::{Pipeline, Steps};
 use spotlight_record::RecordConfig;
 use spotlight_states::RunOptions;
 use spotlight_storage::{ExecutionSummary, FolderObjects, SqliteStore};
+use spotlight_testkit::Console;
 use spotlight_validate::Limits;
 
 struct Out {
@@ -253,91 +254,47 @@ fn executions_are_listed_and_shown_state_by_state() {
     );
 }
 
-/// Sends one HTTP/1.1 GET to the console and returns the status line and body.
-fn get(port: u16, path: &str, token: Option<&str>) -> (String, String) {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Connection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    (
-        head.lines().next().unwrap_or("").to_owned(),
-        body.to_owned(),
-    )
-}
-
-fn serve(store: &Path, extra: &[&str]) -> (std::process::Child, u16, String) {
-    use std::io::BufRead;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_spotlight"))
-        .arg("--store")
-        .arg(store)
-        .args(["serve", "--port", &port.to_string()])
-        .args(extra)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut said = String::new();
-    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        said.push_str(&line);
-        said.push('\n');
-        if line.contains("Spotlight console on") {
-            break;
-        }
-    }
-    std::thread::spawn(move || lines.for_each(drop));
-    (child, port, said)
+fn serve(store: &Path, extra: &[&str]) -> Console {
+    Console::serve(Path::new(env!("CARGO_BIN_EXE_spotlight")), store, extra)
 }
 
 #[test]
 fn serve_answers_the_api_and_the_gallery_on_loopback() {
     let dir = tempfile::tempdir().unwrap();
     let store = filled_store(dir.path());
-    let (mut child, port, said) = serve(&store, &[]);
-    assert!(said.contains(&format!("http://127.0.0.1:{port}")), "{said}");
-    let (status, body) = get(port, "/api/records?theme=animals", None);
-    assert!(status.contains("200"), "{status}");
+    let console = serve(&store, &[]);
+    assert!(
+        console.base.starts_with("http://127.0.0.1:"),
+        "{}",
+        console.said
+    );
+    let (status, body) = console.get("/api/records?theme=animals", &[]);
+    assert_eq!(status, 200);
     let body: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(body["items"][0]["record"]["key"], "dog.jpg");
-    let (status, page) = get(port, "/", None);
-    assert!(status.contains("200"), "{status}");
+    let (status, page) = console.get("/", &[]);
+    assert_eq!(status, 200);
     assert!(page.contains("dog.jpg"), "the gallery shows the safe photo");
-    let (status, _) = get(port, "/api/records?minConfidence=lots", None);
-    assert!(status.contains("400"), "{status}");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let (status, _) = console.get("/api/records?minConfidence=lots", &[]);
+    assert_eq!(status, 400);
 }
 
 #[test]
 fn serve_beyond_loopback_requires_the_printed_token() {
     let dir = tempfile::tempdir().unwrap();
     let store = filled_store(dir.path());
-    let (mut child, port, said) = serve(&store, &["--bind", "0.0.0.0"]);
-    let token = said
+    let console = serve(&store, &["--bind", "0.0.0.0"]);
+    let token = console
+        .said
         .lines()
         .find_map(|l| {
             l.split_once("access token")
                 .map(|(_, rest)| rest.rsplit(' ').next().unwrap_or("").to_owned())
         })
-        .unwrap_or_else(|| panic!("no token printed: {said}"));
-    let (status, _) = get(port, "/api/records", None);
-    assert!(status.contains("401"), "{status}");
-    let (status, _) = get(port, "/api/records", Some(&token));
-    assert!(status.contains("200"), "{status}");
-    child.kill().unwrap();
-    child.wait().unwrap();
+        .unwrap_or_else(|| panic!("no token printed: {}", console.said));
+    let (status, _) = console.get("/api/records", &[]);
+    assert_eq!(status, 401);
+    let bearer = format!("Bearer {token}");
+    let (status, _) = console.get("/api/records", &[("Authorization", &bearer)]);
+    assert_eq!(status, 200);
 }

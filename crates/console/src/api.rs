@@ -1,19 +1,23 @@
-//! The JSON API under the pages: the same queries, scriptable with `curl`.
+//! The JSON API under the pages: the same queries, scriptable with `curl`. Every body is a
+//! contract type (`contracts/api.*.schema.json`, `contracts/image-record.schema.json`).
 
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use spotlight_core::contracts::{ExecutionHistory, ExecutionList, RecordPage};
 
+use crate::pages::Failure;
 use crate::query::{self, pairs};
 use crate::ConsoleState;
 
-/// `GET /api/records`: `{"items": [{"record", "matchedLabels"}], "nextCursor"}`, exactly as the
-/// search function answers.
+/// `GET /api/records`: a `RecordPage`, exactly as the search function answers.
 pub async fn records(State(state): State<ConsoleState>, RawQuery(raw): RawQuery) -> Response {
     match query::search_records(&state, &pairs(raw.as_deref())).await {
-        Ok(results) => Json(json!({ "items": results.hits, "nextCursor": results.next_cursor }))
-            .into_response(),
+        Ok(results) => Json(RecordPage {
+            items: results.hits,
+            next_cursor: results.next_cursor,
+        })
+        .into_response(),
         Err(failure) => failure.json(),
     }
 }
@@ -26,25 +30,34 @@ pub async fn record(State(state): State<ConsoleState>, Path(id): Path<String>) -
     }
 }
 
-/// `GET /api/executions?status=&limit=`: `{"items": [ExecutionSummary]}`, newest first.
+/// `GET /api/executions?status=&since=&until=&limit=`: an `ExecutionList`, newest first.
 pub async fn executions(State(state): State<ConsoleState>, RawQuery(raw): RawQuery) -> Response {
-    let listed = query::execution_filter(&pairs(raw.as_deref()))
-        .and_then(|filter| query::executions(&state, &filter));
+    let listed = match query::execution_filter(&pairs(raw.as_deref())) {
+        Ok(filter) => query::executions(&state, filter).await,
+        Err(failure) => Err(failure),
+    };
     match listed {
-        Ok(items) => Json(json!({ "items": items })).into_response(),
+        Ok(items) => Json(ExecutionList { items }).into_response(),
         Err(failure) => failure.json(),
     }
 }
 
-/// `GET /api/executions/{id}/history`: `{"events": [...]}`, shaped like `GetExecutionHistory`.
+/// `GET /api/executions/{id}/history`: an `ExecutionHistory`, shaped like `GetExecutionHistory`.
 pub async fn history(State(state): State<ConsoleState>, Path(id): Path<String>) -> Response {
-    match query::execution(&state, &id) {
-        Ok((_, history)) => Json(history).into_response(),
-        Err(failure) => failure.json(),
+    let history = match query::execution(&state, &id).await {
+        Ok((_, history)) => history,
+        Err(failure) => return failure.json(),
+    };
+    // The engine wrote it; reading it through the contract type makes sure the answer is one.
+    match serde_json::from_value::<ExecutionHistory>(history) {
+        Ok(history) => Json(history).into_response(),
+        Err(error) => {
+            Failure::internal(format!("the stored history of {id:?} is not one: {error}")).json()
+        }
     }
 }
 
-/// `GET /api/themes`: `{"themes": {name: [labels]}}`, the themes file's shape.
+/// `GET /api/themes`: `Themes`, the themes file's shape.
 pub async fn themes(State(state): State<ConsoleState>) -> Response {
-    Json(&*state.themes).into_response()
+    Json(&*state.themes()).into_response()
 }

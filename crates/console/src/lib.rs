@@ -10,44 +10,137 @@
 #![warn(missing_docs)]
 
 use std::future::Future;
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, RwLock};
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use spotlight_core::themes::Themes;
 use spotlight_storage::SqliteStore;
 
 mod api;
+mod export;
+pub mod graph;
 pub mod html;
 mod pages;
+pub mod photos;
 mod query;
+
+pub use photos::Photos;
 
 /// The Content-Security-Policy of every response: nothing but our own stylesheet and images,
 /// no scripts at all, no framing.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; img-src 'self'; \
      style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/// What the console serves from: the store, the themes and the access token.
-#[derive(Clone, Debug)]
+/// What a re-run did, for the page that reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rerun {
+    /// The execution that ran, when one did.
+    pub execution_id: Option<String>,
+    /// One line for people: the new status, or why nothing ran.
+    pub summary: String,
+}
+
+/// The future a [`Rerunner`] returns.
+pub type RerunFuture = Pin<Box<dyn Future<Output = Result<Rerun, String>> + Send>>;
+
+/// Runs one photo through the pipeline again: the console's re-run button calls it, and
+/// `spotlight serve` implements it with the very code `spotlight run` uses.
+pub trait Rerunner: Send + Sync {
+    /// Runs the photo `key` in folder `bucket`.
+    fn rerun(&self, bucket: String, key: String) -> RerunFuture;
+}
+
+/// Where edited themes are kept.
+#[derive(Debug, Clone)]
+pub enum ThemesHome {
+    /// In the store, where `spotlight run` and `spotlight search` find them.
+    Store,
+    /// In the themes file the console was started with.
+    File(PathBuf),
+}
+
+/// What the console serves from: the store, the themes, the photos and the access token.
+#[derive(Clone)]
 pub struct ConsoleState {
     store: Arc<SqliteStore>,
-    themes: Arc<Themes>,
+    themes: Arc<RwLock<Arc<Themes>>>,
+    themes_home: ThemesHome,
     token: Option<Arc<str>>,
+    /// Put in every form and required back with every POST: another site cannot read it, so
+    /// it cannot make a browser post on its own.
+    csrf: Arc<str>,
+    photos: Arc<Photos>,
+    drawing: Arc<tokio::sync::Semaphore>,
+    definition: Arc<serde_json::Value>,
+    rerunner: Option<Arc<dyn Rerunner>>,
+}
+
+impl std::fmt::Debug for ConsoleState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsoleState")
+            .field("photos", &self.photos)
+            .field("themes_home", &self.themes_home)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ConsoleState {
     /// A console over `store`. With a `token`, every request must carry it, as
-    /// `Authorization: Bearer <token>` or as a `token` cookie.
+    /// `Authorization: Bearer <token>` or as the `token` cookie that `/login` sets. Photos are
+    /// served from the folders the store remembers, with thumbnails cached in a temporary
+    /// folder, until [`ConsoleState::with_photos`] says otherwise.
     pub fn new(store: Arc<SqliteStore>, themes: Themes, token: Option<String>) -> Self {
         ConsoleState {
             store,
-            themes: Arc::new(themes),
+            themes: Arc::new(RwLock::new(Arc::new(themes))),
+            themes_home: ThemesHome::Store,
             token: token.map(Arc::from),
+            csrf: Arc::from(uuid::Uuid::new_v4().simple().to_string()),
+            photos: Arc::new(Photos::new(
+                None,
+                std::env::temp_dir().join("spotlight-thumbnails"),
+            )),
+            // Decoding a large photo takes a core and up to a few hundred MiB: two at a time.
+            drawing: Arc::new(tokio::sync::Semaphore::new(2)),
+            definition: Arc::new(serde_json::Value::Null),
+            rerunner: None,
         }
+    }
+
+    /// Serves photos as `photos` says.
+    pub fn with_photos(mut self, photos: Photos) -> Self {
+        self.photos = Arc::new(photos);
+        self
+    }
+
+    /// Keeps edited themes in `home`.
+    pub fn with_themes_home(mut self, home: ThemesHome) -> Self {
+        self.themes_home = home;
+        self
+    }
+
+    /// Draws executions on this state machine definition (ASL JSON).
+    pub fn with_definition(mut self, definition: serde_json::Value) -> Self {
+        self.definition = Arc::new(definition);
+        self
+    }
+
+    /// Offers a re-run button on failed and rejected photos.
+    pub fn with_rerunner(mut self, rerunner: Arc<dyn Rerunner>) -> Self {
+        self.rerunner = Some(rerunner);
+        self
+    }
+
+    /// The themes as they are now (edits replace them whole).
+    fn themes(&self) -> Arc<Themes> {
+        Arc::clone(&self.themes.read().unwrap_or_else(|e| e.into_inner()))
     }
 }
 
@@ -57,16 +150,29 @@ pub fn router(state: ConsoleState) -> Router {
     Router::new()
         .route("/", get(pages::gallery))
         .route("/records/{id}", get(pages::record))
+        .route("/records/{id}/thumbnail", get(pages::thumbnail))
+        .route("/records/{id}/preview", get(pages::preview))
+        .route("/records/{id}/rerun", post(pages::rerun))
+        .route("/failures", get(pages::failures))
+        .route("/themes", get(pages::themes).post(pages::save_themes))
+        .route("/export", get(export::export))
         .route("/executions", get(pages::executions))
         .route("/executions/{id}", get(pages::execution))
+        .route("/login", get(pages::login).post(pages::login_form))
         .route("/assets/console.css", get(stylesheet))
+        .route("/favicon.ico", get(favicon))
         .route("/api/records", get(api::records))
         .route("/api/records/{id}", get(api::record))
         .route("/api/executions", get(api::executions))
         .route("/api/executions/{id}/history", get(api::history))
         .route("/api/themes", get(api::themes))
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), require_csrf))
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_own_host,
+        ))
         .layer(middleware::from_fn(security_headers))
         .with_state(state)
 }
@@ -92,6 +198,18 @@ async fn stylesheet() -> Response {
     (
         [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
         include_str!("../assets/console.css"),
+    )
+        .into_response()
+}
+
+/// A browser asks for it on every page; answering keeps its console free of 404s.
+async fn favicon() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        include_str!("../assets/favicon.svg"),
     )
         .into_response()
 }
@@ -123,16 +241,66 @@ async fn require_token(
     request: Request,
     next: Next,
 ) -> Response {
+    // The login page and what it needs to look right are the only things open to all.
+    let open = matches!(
+        request.uri().path(),
+        "/login" | "/assets/console.css" | "/favicon.ico"
+    );
     match &state.token {
-        Some(token) if !presents(request.headers(), token) => (
+        Some(token) if !open && !presents(request.headers(), token) => (
             StatusCode::UNAUTHORIZED,
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
             "401 Unauthorized: this console needs its access token \
-             (Authorization: Bearer <token>, or a token cookie)\n",
+             (Authorization: Bearer <token>, or sign in at /login)\n",
         )
             .into_response(),
         _ => next.run(request).await,
     }
+}
+
+/// Without a token the console trusts whoever reaches it, which on loopback is this machine's
+/// user. A web page elsewhere can still point a name of its own at 127.0.0.1 (DNS rebinding)
+/// and so become same-origin with the console in the browser: such a request names that other
+/// host in `Host`, and is refused. With a token every request must carry it anyway.
+async fn require_own_host(
+    State(state): State<ConsoleState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .map(|h| h.to_str().unwrap_or(""));
+    match host {
+        Some(host) if state.token.is_none() && !is_loopback_authority(host) => (
+            StatusCode::MISDIRECTED_REQUEST,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            "421 Misdirected Request: this console answers only to localhost and loopback \
+                 addresses (start it with --bind and a token to reach it by another name)\n",
+        )
+            .into_response(),
+        _ => next.run(request).await,
+    }
+}
+
+/// Whether a `Host` header names this machine's loopback: `localhost` (or a name under it),
+/// `127.x.x.x` or `[::1]`, with or without a port.
+fn is_loopback_authority(authority: &str) -> bool {
+    let host = match authority.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((inside, _)) => inside,
+            None => return false,
+        },
+        None => authority
+            .rsplit_once(':')
+            .map_or(authority, |(host, _)| host),
+    };
+    let host = host.to_ascii_lowercase();
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Whether the request carries `token` in its `Authorization` header or its `token` cookie.
@@ -157,4 +325,74 @@ fn presents(headers: &HeaderMap, token: &str) -> bool {
 /// byte from response times.
 fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Refuses a state-changing request that another site could have made the browser send: it
+/// must come from one of our own pages (`Origin`/`Sec-Fetch-Site`, when the browser sends
+/// them) and, except for `/login`, carry the form's CSRF token (checked by the handler, which
+/// reads the form).
+async fn require_csrf(request: Request, next: Next) -> Response {
+    if request.method() == Method::GET || request.method() == Method::HEAD {
+        return next.run(request).await;
+    }
+    let headers = request.headers();
+    let cross_site = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|site| !matches!(site, "same-origin" | "none"));
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    // Under `Referrer-Policy: no-referrer` a browser sends `Origin: null` with its own forms:
+    // that says nothing, and the CSRF token decides.
+    let foreign_origin = headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .filter(|origin| *origin != "null")
+        .is_some_and(|origin| {
+            let authority = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+            Some(authority) != host
+        });
+    if cross_site || foreign_origin {
+        return pages::Failure::forbidden("this request did not come from the console's own pages")
+            .page();
+    }
+    next.run(request).await
+}
+
+impl ConsoleState {
+    /// Whether a form's CSRF field is this console's.
+    fn csrf_matches(&self, given: &str) -> bool {
+        same(given.as_bytes(), self.csrf.as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback_authority;
+
+    #[test]
+    fn only_loopback_names_are_our_own() {
+        for own in [
+            "127.0.0.1:8787",
+            "127.0.0.1",
+            "127.1.2.3:80",
+            "localhost:8787",
+            "LOCALHOST",
+            "app.localhost:1",
+            "[::1]:8787",
+            "[::1]",
+        ] {
+            assert!(is_loopback_authority(own), "{own}");
+        }
+        for foreign in [
+            "evil.example:8787",
+            "localhost.evil.example",
+            "127.0.0.1.nip.io:8787",
+            "10.0.0.5:8787",
+            "[::2]:8787",
+            "[::1",
+            "",
+        ] {
+            assert!(!is_loopback_authority(foreign), "{foreign}");
+        }
+    }
 }

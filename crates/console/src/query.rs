@@ -1,9 +1,14 @@
-//! Reading the query string and the store, shared by the pages and the API.
+//! Reading the query string and the store, shared by the pages and the API. SQLite calls run on
+//! tokio's blocking threads, so a slow query never stalls the server's other requests.
 
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use spotlight_core::contracts::ImageRecord;
 use spotlight_core::parse_record_id;
-use spotlight_core::ports::{RecordStore, SearchQuery};
+use spotlight_core::ports::{SearchQuery, StoreError};
 use spotlight_search::{parse_query, query_pairs, Hit};
-use spotlight_storage::{ExecutionFilter, ExecutionSummary};
+use spotlight_storage::{ExecutionFilter, ExecutionSummary, SqliteStore};
 
 use crate::pages::Failure;
 use crate::ConsoleState;
@@ -14,10 +19,23 @@ pub const MAX_EXECUTIONS: usize = 1000;
 pub const DEFAULT_EXECUTIONS: usize = 50;
 
 /// Statuses an execution can have.
-const EXECUTION_STATUSES: [&str; 5] = ["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"];
+pub const EXECUTION_STATUSES: [&str; 5] =
+    ["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"];
 
 pub fn pairs(raw: Option<&str>) -> Vec<(String, String)> {
     raw.map(query_pairs).unwrap_or_default()
+}
+
+/// Runs `work` against the store on a blocking thread.
+pub async fn blocking<T: Send + 'static>(
+    state: &ConsoleState,
+    work: impl FnOnce(&SqliteStore) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, Failure> {
+    let store = Arc::clone(&state.store);
+    tokio::task::spawn_blocking(move || work(&store))
+        .await
+        .map_err(|e| Failure::internal(format!("a store call did not finish: {e}")))?
+        .map_err(Failure::store)
 }
 
 /// One page of search results, with the query they answer.
@@ -33,8 +51,9 @@ pub async fn search_records(
     params: &[(String, String)],
 ) -> Result<Results, Failure> {
     let query =
-        parse_query(params, &state.themes).map_err(|e| Failure::bad_request(e.to_string()))?;
-    let page = state.store.search(&query).await.map_err(Failure::store)?;
+        parse_query(params, &state.themes()).map_err(|e| Failure::bad_request(e.to_string()))?;
+    let asked = query.clone();
+    let page = blocking(state, move |store| store.find(&asked)).await?;
     let hits = page
         .records
         .into_iter()
@@ -48,21 +67,31 @@ pub async fn search_records(
 }
 
 /// One record by id; an id that is not one, or names no record, is a 404.
-pub async fn record(
-    state: &ConsoleState,
-    id: &str,
-) -> Result<spotlight_core::contracts::ImageRecord, Failure> {
+pub async fn record(state: &ConsoleState, id: &str) -> Result<ImageRecord, Failure> {
     let unknown = || Failure::not_found(format!("no record {id:?}"));
     let (bucket, key) = parse_record_id(id).ok_or_else(unknown)?;
-    state
-        .store
-        .get(&bucket, &key)
-        .await
-        .map_err(Failure::store)?
+    blocking(state, move |store| store.record(&bucket, &key))
+        .await?
         .ok_or_else(unknown)
 }
 
-/// `status` and `limit` for the executions list; anything else is a 400.
+fn time(name: &str, value: &str) -> Result<DateTime<Utc>, Failure> {
+    // `<input type="datetime-local">` sends `2026-11-25T10:00` (no zone: read as UTC).
+    DateTime::parse_from_rfc3339(value)
+        .map(|t| t.with_timezone(&Utc))
+        .or_else(|_| {
+            chrono::NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M")
+                .or_else(|_| chrono::NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S"))
+                .map(|t| t.and_utc())
+        })
+        .map_err(|_| {
+            Failure::bad_request(format!(
+                "{name} must be a time like 2026-11-25T10:00:00Z, not {value:?}"
+            ))
+        })
+}
+
+/// `status`, `since`, `until` and `limit` for the executions list; anything else is a 400.
 pub fn execution_filter(params: &[(String, String)]) -> Result<ExecutionFilter, Failure> {
     let mut filter = ExecutionFilter {
         limit: Some(DEFAULT_EXECUTIONS),
@@ -71,7 +100,7 @@ pub fn execution_filter(params: &[(String, String)]) -> Result<ExecutionFilter, 
     for (name, value) in params {
         let value = value.trim();
         match name.as_str() {
-            "status" if value.is_empty() => {}
+            "status" | "since" | "until" if value.is_empty() => {}
             "status" => {
                 let status = value.to_ascii_uppercase();
                 if !EXECUTION_STATUSES.contains(&status.as_str()) {
@@ -82,6 +111,8 @@ pub fn execution_filter(params: &[(String, String)]) -> Result<ExecutionFilter, 
                 }
                 filter.status = Some(status);
             }
+            "since" => filter.since = Some(time("since", value)?),
+            "until" => filter.until = Some(time("until", value)?),
             "limit" => {
                 filter.limit = Some(
                     value
@@ -105,22 +136,21 @@ pub fn execution_filter(params: &[(String, String)]) -> Result<ExecutionFilter, 
     Ok(filter)
 }
 
-pub fn executions(
+pub async fn executions(
     state: &ConsoleState,
-    filter: &ExecutionFilter,
+    filter: ExecutionFilter,
 ) -> Result<Vec<ExecutionSummary>, Failure> {
-    state.store.executions(filter).map_err(Failure::store)
+    blocking(state, move |store| store.executions(&filter)).await
 }
 
 /// One execution and its history (`{"events": [...]}`, empty when none was kept).
-pub fn execution(
+pub async fn execution(
     state: &ConsoleState,
     id: &str,
 ) -> Result<(ExecutionSummary, serde_json::Value), Failure> {
-    let (summary, history) = state
-        .store
-        .execution(id)
-        .map_err(Failure::store)?
+    let wanted = id.to_owned();
+    let (summary, history) = blocking(state, move |store| store.execution(&wanted))
+        .await?
         .ok_or_else(|| Failure::not_found(format!("no execution {id:?}")))?;
     Ok((
         summary,

@@ -7,7 +7,10 @@ use axum::http::{header, HeaderMap, Request, StatusCode};
 use axum::Router;
 use serde_json::{json, Value};
 use spotlight_console::{router, ConsoleState, CONTENT_SECURITY_POLICY};
-use spotlight_core::contracts::{BoundingBox, ImageRecord, RecordStatus, TextLine};
+use spotlight_core::contracts::{
+    ApiError, BoundingBox, ExecutionHistory, ExecutionList, ImageRecord, MatchedLabel, RecordPage,
+    RecordStatus, TextLine,
+};
 use spotlight_core::fakes::label;
 use spotlight_core::ports::RecordStore;
 use spotlight_core::store_suite::suite_record;
@@ -21,6 +24,7 @@ const ATTRIBUTE: &str = r#""><img src=x onerror=alert(1)>"#;
 struct Console {
     app: Router,
     dog: ImageRecord,
+    hidden: ImageRecord,
     nasty: ImageRecord,
 }
 
@@ -108,10 +112,14 @@ async fn console(token: Option<&str>) -> Console {
          "previousEventId": 4, "executionSucceededEventDetails": {"output": "{}"}},
     ]});
     store.save_execution(&execution, Some(&history)).unwrap();
-    let state = ConsoleState::new(Arc::new(store), Themes::shipped(), token.map(str::to_owned));
+    let definition =
+        serde_json::from_str(include_str!("../../../statemachine/pipeline.asl.json")).unwrap();
+    let state = ConsoleState::new(Arc::new(store), Themes::shipped(), token.map(str::to_owned))
+        .with_definition(definition);
     Console {
         app: router(state),
         dog,
+        hidden,
         nasty,
     }
 }
@@ -190,8 +198,16 @@ async fn everything_from_a_photo_is_escaped() {
             assert!(!page.body.contains(raw), "raw {raw} in {}", page.body);
             assert!(page.body.contains(&escaped(raw)), "escaped {raw} missing");
         }
-        assert!(!page.body.contains("<img"));
         assert!(!page.body.contains("<script"));
+        // The only images are the console's own, pointing at its own routes.
+        for tag in page.body.split("<img").skip(1) {
+            assert!(
+                tag.starts_with(" class=\"thumb\" src=\"/records/")
+                    || tag.starts_with(" class=\"preview\" src=\"/records/"),
+                "a foreign image tag: <img{}",
+                &tag[..tag.len().min(80)]
+            );
+        }
     }
     // The execution page shows a cause from the history escaped too.
     let execution = format!(
@@ -231,6 +247,100 @@ async fn every_response_carries_the_security_headers() {
 }
 
 #[tokio::test]
+async fn an_unsafe_photo_is_drawn_only_in_review_mode() {
+    let console = console(None).await;
+    let id = spotlight_console::html::url_part(&console.hidden.id);
+    let page = get(&console.app, &format!("/records/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("hidden outside review mode")
+            && page
+                .body
+                .contains(&format!("href=\"/records/{id}?includeUnsafe=true\"")),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("/preview"), "{}", page.body);
+    let image = get(&console.app, &format!("/records/{id}/thumbnail")).await;
+    assert_eq!(image.status, StatusCode::FORBIDDEN);
+    assert!(image.json()["message"]
+        .as_str()
+        .unwrap()
+        .contains("review mode"));
+    assert_eq!(
+        get(&console.app, &format!("/records/{id}/preview"))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+
+    let review = get(&console.app, &format!("/records/{id}?includeUnsafe=true")).await;
+    assert_eq!(review.status, StatusCode::OK);
+    assert!(review.body.contains("class=\"review\""), "{}", review.body);
+    assert!(
+        review
+            .body
+            .contains(&format!("src=\"/records/{id}/preview?includeUnsafe=true\"")),
+        "{}",
+        review.body
+    );
+    // Past the safety check there is no photo folder here to draw from.
+    let image = get(
+        &console.app,
+        &format!("/records/{id}/thumbnail?includeUnsafe=true"),
+    )
+    .await;
+    assert_eq!(image.status, StatusCode::NOT_FOUND);
+    // The review gallery's card opens it in review mode; a safe photo's links stay plain.
+    let gallery = get(&console.app, "/?includeUnsafe=true").await;
+    assert!(gallery
+        .body
+        .contains(&format!("href=\"/records/{id}?includeUnsafe=true\"")));
+    let dog = spotlight_console::html::url_part(&console.dog.id);
+    assert!(gallery.body.contains(&format!("href=\"/records/{dog}\"")));
+    for uri in [
+        format!("/records/{id}?includeUnsafe=maybe"),
+        format!("/records/{id}?size=huge"),
+        format!("/records/{dog}/thumbnail?includeUnsafe=2"),
+    ] {
+        assert_eq!(
+            get(&console.app, &uri).await.status,
+            StatusCode::BAD_REQUEST,
+            "{uri}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn on_loopback_only_loopback_names_are_answered() {
+    let with_host = |host: &str| {
+        Request::get("/")
+            .header(header::HOST, host)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let open = console(None).await;
+    for host in ["127.0.0.1:8787", "localhost:8787", "[::1]:8787"] {
+        let answer = send(&open.app, with_host(host)).await;
+        assert_eq!(answer.status, StatusCode::OK, "{host}");
+    }
+    // A rebinding page's requests name its own host.
+    let answer = send(&open.app, with_host("rebind.example:8787")).await;
+    assert_eq!(answer.status, StatusCode::MISDIRECTED_REQUEST);
+    assert_eq!(
+        answer.headers[header::CONTENT_SECURITY_POLICY],
+        CONTENT_SECURITY_POLICY
+    );
+    // With a token any name may be used, since the token is what is checked.
+    let guarded = console(Some("s3cret")).await;
+    let mut request = with_host("photos.example.org");
+    request
+        .headers_mut()
+        .insert(header::AUTHORIZATION, "Bearer s3cret".parse().unwrap());
+    assert_eq!(send(&guarded.app, request).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn malformed_parameters_are_a_400_with_a_message() {
     let console = console(None).await;
     for uri in [
@@ -241,6 +351,8 @@ async fn malformed_parameters_are_a_400_with_a_message() {
         "/api/records?status=sideways",
         "/api/records?theme=nope",
         "/api/records?bogus=1",
+        "/api/records?cursor=not-a-cursor",
+        "/api/records?cursor=soon%3Aabc",
         "/api/executions?limit=x",
         "/api/executions?status=nope",
     ] {
@@ -255,6 +367,7 @@ async fn malformed_parameters_are_a_400_with_a_message() {
     for uri in [
         "/?minConfidence=abc",
         "/?limit=99999",
+        "/?cursor=nope",
         "/executions?limit=0",
     ] {
         let page = get(&console.app, uri).await;
@@ -327,50 +440,76 @@ async fn the_api_answers_with_the_contract_types() {
     )
     .await;
     assert_eq!(answer.status, StatusCode::OK);
-    let body = answer.json();
-    let items = body["items"].as_array().unwrap();
-    assert_eq!(items.len(), 2);
-    let first: ImageRecord = serde_json::from_value(items[0]["record"].clone()).unwrap();
-    assert_eq!(first, console.dog);
+    let page: RecordPage = serde_json::from_str(&answer.body).unwrap();
+    assert_eq!(page.items.len(), 2);
+    assert_eq!(page.items[0].record, console.dog);
     assert_eq!(
-        items[0]["matchedLabels"],
-        json!([{"name": "Golden Retriever", "confidence": 96.0}])
+        page.items[0].matched_labels,
+        [MatchedLabel {
+            name: "Golden Retriever".to_owned(),
+            confidence: 96.0
+        }]
     );
-    let cursor = body["nextCursor"].as_str().unwrap();
-    let next = get(
-        &console.app,
-        &format!(
-            "/api/records?label=Dog&includeUnsafe=true&cursor={}",
-            spotlight_console::html::url_part(cursor)
-        ),
+    let cursor = page.next_cursor.unwrap();
+    let next: RecordPage = serde_json::from_str(
+        &get(
+            &console.app,
+            &format!(
+                "/api/records?label=Dog&includeUnsafe=true&cursor={}",
+                spotlight_console::html::url_part(&cursor)
+            ),
+        )
+        .await
+        .body,
     )
-    .await
-    .json();
-    let last: ImageRecord = serde_json::from_value(next["items"][0]["record"].clone()).unwrap();
-    assert_eq!(last, console.nasty);
+    .unwrap();
+    assert_eq!(next.items[0].record, console.nasty);
+    assert_eq!(next.next_cursor, None);
 
     let one = get(&console.app, &format!("/api/records/{}", console.dog.id)).await;
     let record: ImageRecord = serde_json::from_str(&one.body).unwrap();
     assert_eq!(record, console.dog);
 
-    let listed = get(&console.app, "/api/executions?status=succeeded&limit=5")
-        .await
-        .json();
-    let executions: Vec<ExecutionSummary> =
-        serde_json::from_value(listed["items"].clone()).unwrap();
-    assert_eq!(executions.len(), 1);
-    assert_eq!(executions[0].record_id, console.dog.id);
-
-    let history = get(
-        &console.app,
-        &format!(
-            "/api/executions/{}/history",
-            spotlight_console::html::url_part(&console.dog.execution.id)
-        ),
+    let listed: ExecutionList = serde_json::from_str(
+        &get(&console.app, "/api/executions?status=succeeded&limit=5")
+            .await
+            .body,
     )
-    .await
-    .json();
-    assert_eq!(history["events"].as_array().map(Vec::len), Some(5));
+    .unwrap();
+    assert_eq!(listed.items.len(), 1);
+    assert_eq!(listed.items[0].record_id, console.dog.id);
+
+    let history: ExecutionHistory = serde_json::from_str(
+        &get(
+            &console.app,
+            &format!(
+                "/api/executions/{}/history",
+                spotlight_console::html::url_part(&console.dog.execution.id)
+            ),
+        )
+        .await
+        .body,
+    )
+    .unwrap();
+    let kinds: Vec<&str> = history.events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "ExecutionStarted",
+            "TaskStateEntered",
+            "TaskFailed",
+            "TaskStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+    assert_eq!(
+        history.events[2].details["taskFailedEventDetails"]["error"],
+        "Lambda.TooManyRequestsException"
+    );
+
+    let refused: ApiError =
+        serde_json::from_str(&get(&console.app, "/api/records?limit=0").await.body).unwrap();
+    assert!(refused.message.contains("limit"), "{}", refused.message);
 
     let themes: Themes =
         serde_json::from_str(&get(&console.app, "/api/themes").await.body).unwrap();
@@ -399,7 +538,14 @@ async fn the_execution_pages_show_states_and_events() {
     let page = get(&console.app, &link).await;
     assert_eq!(page.status, StatusCode::OK);
     for expected in [
-        "<td>Validate</td>",
+        "<a href=\"#state-Validate\">Validate</a>",
+        "<svg class=\"graph\"",
+        "data-state=\"DetectLabels\"",
+        "<section class=\"state-detail\" id=\"state-Validate\">",
+        // A state this execution never entered still answers its link in the graph.
+        "<section class=\"state-detail\" id=\"state-RecordFailed\"><h3>RecordFailed</h3>\
+         <p>Not run in this execution.</p></section>",
+        "<section class=\"state-detail\" id=\"state-DetectText\">",
         "TaskFailed: Lambda.TooManyRequestsException",
         "ExecutionStarted",
         "TaskStateExited",

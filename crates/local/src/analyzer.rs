@@ -24,6 +24,9 @@ use crate::text::TextModel;
 pub const ENV_MODERATION_MODEL: &str = "SPOTLIGHT_MODERATION_MODEL";
 /// Environment variable: `1` to report NudeNet's faces as `Person`/`Face` labels.
 pub const ENV_FACES: &str = "SPOTLIGHT_FACES";
+/// Environment variable: the confidence (percent, 0–100) below which moderation findings are
+/// not reported, instead of the default 20.
+pub const ENV_MODERATION_MIN_CONFIDENCE: &str = "SPOTLIGHT_MODERATION_MIN_CONFIDENCE";
 
 /// Which model moderates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -83,8 +86,9 @@ pub struct LocalConfig {
 }
 
 impl LocalConfig {
-    /// The defaults, with the cache, moderation model and faces from the environment
-    /// ([`crate::models::ENV_MODEL_DIR`], [`ENV_MODERATION_MODEL`], [`ENV_FACES`]).
+    /// The defaults, with the cache, moderation model, faces and moderation floor from the
+    /// environment ([`crate::models::ENV_MODEL_DIR`], [`ENV_MODERATION_MODEL`], [`ENV_FACES`],
+    /// [`ENV_MODERATION_MIN_CONFIDENCE`]).
     pub fn from_env() -> Result<Self, AnalyzeError> {
         let cache = ModelCache::from_env()?;
         let moderation = match std::env::var(ENV_MODERATION_MODEL) {
@@ -92,10 +96,18 @@ impl LocalConfig {
             _ => ModerationModel::default(),
         };
         let faces = std::env::var(ENV_FACES).is_ok_and(|v| v == "1" || v == "true");
+        let defaults = LocalConfig::new(cache);
+        let moderation_min_confidence = match std::env::var(ENV_MODERATION_MIN_CONFIDENCE) {
+            Ok(v) if !v.trim().is_empty() => {
+                parse_min_confidence(ENV_MODERATION_MIN_CONFIDENCE, &v)?
+            }
+            _ => defaults.moderation_min_confidence,
+        };
         Ok(LocalConfig {
             moderation,
             faces,
-            ..LocalConfig::new(cache)
+            moderation_min_confidence,
+            ..defaults
         })
     }
 
@@ -111,6 +123,16 @@ impl LocalConfig {
             text_gap_spaces: true,
             threads: 2,
         }
+    }
+}
+
+/// A confidence floor in percent from the environment variable `name`: a number from 0 to 100.
+fn parse_min_confidence(name: &str, value: &str) -> Result<f32, AnalyzeError> {
+    match value.trim().parse::<f32>() {
+        Ok(percent) if (0.0..=100.0).contains(&percent) => Ok(percent),
+        _ => Err(AnalyzeError::Config(format!(
+            "{name} must be a percentage from 0 to 100, not {value:?}"
+        ))),
     }
 }
 
@@ -578,5 +600,29 @@ impl<S: ImageSource> TextDetector for LocalAnalyzer<S> {
 
     async fn detect_text(&self, image: &ImageFacts) -> Result<Vec<TextLine>, DetectError> {
         self.run(image, "text", LocalModels::text).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_moderation_floor_is_a_percentage() {
+        let name = ENV_MODERATION_MIN_CONFIDENCE;
+        assert_eq!(parse_min_confidence(name, "0.5").unwrap(), 0.5);
+        assert_eq!(parse_min_confidence(name, " 0 ").unwrap(), 0.0);
+        assert_eq!(parse_min_confidence(name, "100").unwrap(), 100.0);
+        for bad in ["-1", "100.5", "NaN", "inf", "lots", "20%"] {
+            let err = parse_min_confidence(name, bad).unwrap_err();
+            assert!(matches!(err, AnalyzeError::Config(_)), "{bad}: {err:?}");
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "SPOTLIGHT_MODERATION_MIN_CONFIDENCE must be a percentage from 0 to 100, \
+                     not {bad:?}"
+                ),
+            );
+        }
     }
 }

@@ -10,8 +10,8 @@ use serde_json::Value;
 use spotlight_states::ExecutionHistory;
 
 use crate::cli::BenchArgs;
-use crate::commands::runner::{collect_photos, run_all};
-use crate::commands::{executions, local, run, Exit};
+use crate::commands::runner::{collect_photos, run_all, PhotoResult};
+use crate::commands::{bench_console, executions, local, run, Exit};
 use crate::output;
 
 const STEPS: [&str; 5] = [
@@ -22,14 +22,14 @@ const STEPS: [&str; 5] = [
     "Record",
 ];
 
-/// Runs the benchmark and prints what it measured.
-pub fn execute(args: BenchArgs) -> anyhow::Result<Exit> {
-    anyhow::ensure!(
-        args.images >= 1 && args.concurrency >= 1,
-        "--images and --concurrency must be at least 1"
-    );
-    let scratch = tempfile::tempdir().context("cannot make a scratch folder")?;
-    let store_path = scratch.path().join("bench.sqlite");
+/// Runs the pipeline on `images` copies of the given photos (one of each when `None`) in a
+/// scratch folder and store, and returns the store, the results and the seconds it took.
+pub fn run_copies(
+    args: &BenchArgs,
+    scratch: &std::path::Path,
+    images: Option<usize>,
+) -> anyhow::Result<(Arc<spotlight_storage::SqliteStore>, Vec<PhotoResult>, f64)> {
+    let store_path = scratch.join("bench.sqlite");
     let sources: Vec<_> = collect_photos(&args.paths, &store_path)?
         .into_iter()
         .filter(|p| {
@@ -41,21 +41,34 @@ pub fn execute(args: BenchArgs) -> anyhow::Result<Exit> {
         !sources.is_empty(),
         "no JPEG or PNG photos in the given paths"
     );
-    let folder = scratch.path().join("photos");
+    let folder = scratch.join("photos");
     std::fs::create_dir_all(&folder)?;
-    for i in 0..args.images {
+    for i in 0..images.unwrap_or(sources.len()) {
         let source = &sources[i % sources.len()];
         let name = format!("{i:04}-{}", source.key.replace('/', "_"));
         std::fs::copy(&source.path, folder.join(name))?;
     }
     let photos = collect_photos(std::slice::from_ref(&folder), &store_path)?;
     let store = local::open_store(&store_path)?;
+    store.remember_folder(&std::fs::canonicalize(&folder)?.to_string_lossy())?;
     let runner = run::local_runner(Arc::clone(&store), false)?;
-
     let started = Instant::now();
     let results =
         local::runtime()?.block_on(run_all(&runner, photos, args.concurrency, |_, _| Ok(())))?;
-    let seconds = started.elapsed().as_secs_f64();
+    Ok((store, results, started.elapsed().as_secs_f64()))
+}
+
+/// Runs the benchmark and prints what it measured.
+pub fn execute(args: BenchArgs) -> anyhow::Result<Exit> {
+    if let Some(records) = args.console {
+        return bench_console::execute(&args, records);
+    }
+    anyhow::ensure!(
+        args.images >= 1 && args.concurrency >= 1,
+        "--images and --concurrency must be at least 1"
+    );
+    let scratch = tempfile::tempdir().context("cannot make a scratch folder")?;
+    let (store, results, seconds) = run_copies(&args, scratch.path(), Some(args.images))?;
 
     let mut per_step: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     let mut per_image = Vec::new();
@@ -122,7 +135,8 @@ pub fn execute(args: BenchArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Success)
 }
 
-fn percentiles(samples: &mut [f64]) -> Value {
+/// `{p50, p99, n}` of `samples`, rounded to a tenth.
+pub fn percentiles(samples: &mut [f64]) -> Value {
     if samples.is_empty() {
         return Value::Null;
     }

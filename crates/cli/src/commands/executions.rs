@@ -38,6 +38,12 @@ pub enum Config {
     },
 }
 
+fn time(flag: &str, text: &str) -> anyhow::Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .with_context(|| format!("{flag} must be an RFC 3339 time, not {text:?}"))
+}
+
 impl Config {
     /// Checks the arguments before any work.
     pub fn from_cli(command: ExecutionsCommand, store: PathBuf) -> anyhow::Result<Config> {
@@ -57,17 +63,20 @@ impl Config {
                     .transpose()?;
                 let since = args
                     .since
-                    .map(|t| {
-                        DateTime::parse_from_rfc3339(&t)
-                            .map(|t| t.with_timezone(&Utc))
-                            .with_context(|| format!("--since must be an RFC 3339 time, not {t:?}"))
-                    })
+                    .as_deref()
+                    .map(|t| time("--since", t))
+                    .transpose()?;
+                let until = args
+                    .until
+                    .as_deref()
+                    .map(|t| time("--until", t))
                     .transpose()?;
                 Config::List {
                     store,
                     filter: ExecutionFilter {
                         status,
                         since,
+                        until,
                         record_id: None,
                         limit: args.limit,
                     },

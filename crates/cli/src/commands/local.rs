@@ -26,14 +26,16 @@ pub fn open_existing_store(path: &Path) -> anyhow::Result<Arc<SqliteStore>> {
     open_store(path)
 }
 
-/// The themes from a file, or the shipped ones.
-pub fn load_themes(path: Option<&Path>) -> anyhow::Result<Themes> {
-    match path {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read the themes file {}", path.display()))?;
-            Themes::from_json(&text).with_context(|| format!("in {}", path.display()))
-        }
+/// The themes: from a file when one is named; else as last edited in the console, which saves
+/// them in the store; else the shipped ones.
+pub fn load_themes(path: Option<&Path>, store: Option<&SqliteStore>) -> anyhow::Result<Themes> {
+    if let Some(path) = path {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the themes file {}", path.display()))?;
+        return Themes::from_json(&text).with_context(|| format!("in {}", path.display()));
+    }
+    match store.map(SqliteStore::saved_themes).transpose()?.flatten() {
+        Some(text) => Themes::from_json(&text).context("in the themes saved in the store"),
         None => Ok(Themes::shipped()),
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod analyze;
 pub mod bench;
+pub mod bench_console;
 pub mod executions;
 pub mod local;
 pub mod models;

@@ -19,12 +19,14 @@ use crate::commands::runner::{collect_photos, run_all, Photo, PhotoResult, Runne
 use crate::commands::{local, models, Exit};
 use crate::output;
 
-type Analyzer = Arc<LocalAnalyzer<ReaderSource<FolderObjects>>>;
-type LocalRunner = Runner<Analyzer, Analyzer, Analyzer>;
+/// The local analysers, shared by the three detect steps.
+pub type Analyzer = Arc<LocalAnalyzer<ReaderSource<FolderObjects>>>;
+/// The runner `spotlight run` uses.
+pub type LocalRunner = Runner<Analyzer, Analyzer, Analyzer>;
 
 /// The record step's settings: the policy from `SPOTLIGHT_POLICY` (a JSON file) and the themes
-/// from `SPOTLIGHT_THEMES`, the shipped ones otherwise.
-fn record_config() -> anyhow::Result<RecordConfig> {
+/// from `SPOTLIGHT_THEMES`, else those saved in the store, else the shipped ones.
+fn record_config(store: &SqliteStore) -> anyhow::Result<RecordConfig> {
     let policy =
         match std::env::var_os("SPOTLIGHT_POLICY") {
             Some(path) => Some(std::fs::read_to_string(&path).with_context(|| {
@@ -34,7 +36,7 @@ fn record_config() -> anyhow::Result<RecordConfig> {
         };
     let mut config = RecordConfig::from_settings(policy.as_deref(), None)?;
     let themes = std::env::var_os("SPOTLIGHT_THEMES").map(PathBuf::from);
-    config.themes = local::load_themes(themes.as_deref())?;
+    config.themes = local::load_themes(themes.as_deref(), Some(store))?;
     Ok(config)
 }
 
@@ -56,7 +58,7 @@ pub fn local_runner(store: Arc<SqliteStore>, offline: bool) -> anyhow::Result<Ar
         text: analyzer,
         store: Arc::clone(&store),
         limits: Limits::default(),
-        record: record_config()?,
+        record: record_config(&store)?,
     })?;
     Ok(Arc::new(Runner { pipeline, store }))
 }

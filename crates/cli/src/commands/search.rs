@@ -25,7 +25,12 @@ pub struct Config {
 impl Config {
     /// Checks the query before any work.
     pub fn from_cli(args: SearchArgs, store: PathBuf) -> anyhow::Result<Config> {
-        let themes = local::load_themes(args.themes.as_deref())?;
+        // The console saves edited themes in the store; a search must expand them the same way.
+        let saved = match &args.themes {
+            None if store.exists() => Some(local::open_existing_store(&store)?),
+            _ => None,
+        };
+        let themes = local::load_themes(args.themes.as_deref(), saved.as_deref())?;
         let mut pairs: Vec<(String, String)> = args
             .label
             .into_iter()
