@@ -11,7 +11,6 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -56,44 +55,8 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn model_dir() -> PathBuf {
-    match std::env::var_os("SPOTLIGHT_MODEL_DIR") {
-        Some(dir) if Path::new(&dir).is_absolute() => PathBuf::from(dir),
-        Some(dir) => workspace().join(dir),
-        None => workspace().join("target/models"),
-    }
-}
-
-/// Whether the models are there (fetching them once when they are required), as in `e2e.rs`.
 fn models_ready() -> bool {
-    static READY: OnceLock<bool> = OnceLock::new();
-    *READY.get_or_init(|| {
-        if std::env::var_os("SPOTLIGHT_REQUIRE_MODELS").is_some() {
-            let status = Command::new(env!("CARGO_BIN_EXE_spotlight"))
-                .env("SPOTLIGHT_MODEL_DIR", model_dir())
-                .args(["models", "fetch"])
-                .status()
-                .unwrap();
-            assert!(status.success(), "spotlight models fetch failed");
-            return true;
-        }
-        let listed = Command::new(env!("CARGO_BIN_EXE_spotlight"))
-            .env("SPOTLIGHT_MODEL_DIR", model_dir())
-            .args(["models", "list", "--json"])
-            .output()
-            .unwrap();
-        let ready = String::from_utf8_lossy(&listed.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .all(|m| m["optional"] == true || m["state"] == "present");
-        if !ready {
-            eprintln!(
-                "the models are not in {}: skipping (run `spotlight models fetch`)",
-                model_dir().display()
-            );
-        }
-        ready
-    })
+    spotlight_testkit::models::ready(Path::new(env!("CARGO_BIN_EXE_spotlight")))
 }
 
 fn set(keys: &[&str]) -> BTreeSet<String> {
@@ -124,7 +87,7 @@ fn run_photos(dir: &Path) -> PathBuf {
     }
     let store = dir.join("spotlight.sqlite");
     let run = Command::new(env!("CARGO_BIN_EXE_spotlight"))
-        .env("SPOTLIGHT_MODEL_DIR", model_dir())
+        .env("SPOTLIGHT_MODEL_DIR", spotlight_testkit::models::dir())
         .env("SPOTLIGHT_POLICY", fixture("policy.json"))
         // open_nsfw's scores on harmless photos are 0.0002–1.6%: report them from 1%.
         .env("SPOTLIGHT_MODERATION_MIN_CONFIDENCE", "1")

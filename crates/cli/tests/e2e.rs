@@ -9,7 +9,6 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 
 use serde_json::Value;
 
@@ -17,53 +16,17 @@ fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn model_dir() -> PathBuf {
-    match std::env::var_os("SPOTLIGHT_MODEL_DIR") {
-        Some(dir) if Path::new(&dir).is_absolute() => PathBuf::from(dir),
-        Some(dir) => workspace().join(dir),
-        None => workspace().join("target/models"),
-    }
-}
-
 fn spotlight(store: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_spotlight"));
     command
-        .env("SPOTLIGHT_MODEL_DIR", model_dir())
+        .env("SPOTLIGHT_MODEL_DIR", spotlight_testkit::models::dir())
         .arg("--store")
         .arg(store);
     command
 }
 
-/// Whether the models are there (fetching them once when they are required).
 fn models_ready() -> bool {
-    static READY: OnceLock<bool> = OnceLock::new();
-    *READY.get_or_init(|| {
-        if std::env::var_os("SPOTLIGHT_REQUIRE_MODELS").is_some() {
-            let status = Command::new(env!("CARGO_BIN_EXE_spotlight"))
-                .env("SPOTLIGHT_MODEL_DIR", model_dir())
-                .args(["models", "fetch"])
-                .status()
-                .unwrap();
-            assert!(status.success(), "spotlight models fetch failed");
-            return true;
-        }
-        let listed = Command::new(env!("CARGO_BIN_EXE_spotlight"))
-            .env("SPOTLIGHT_MODEL_DIR", model_dir())
-            .args(["models", "list", "--json"])
-            .output()
-            .unwrap();
-        let ready = String::from_utf8_lossy(&listed.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .all(|m| m["optional"] == true || m["state"] == "present");
-        if !ready {
-            eprintln!(
-                "the models are not in {}: skipping (run `spotlight models fetch`)",
-                model_dir().display()
-            );
-        }
-        ready
-    })
+    spotlight_testkit::models::ready(Path::new(env!("CARGO_BIN_EXE_spotlight")))
 }
 
 fn json_lines(text: &str) -> Vec<Value> {

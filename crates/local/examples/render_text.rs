@@ -12,8 +12,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use ab_glyph::{Font, FontVec, PxScale, ScaleFont};
+use ab_glyph::FontVec;
 use image::{Rgb, RgbImage};
+use spotlight_fixtures::draw_text;
 
 /// One line: font file, size in px, colour, x, y (top), text.
 type Line = (&'static str, f32, [u8; 3], f32, f32, &'static str);
@@ -199,7 +200,7 @@ fn render_all(fonts: &Path, out: &Path) -> Result<(), Box<dyn std::error::Error>
         let mut img = RgbImage::from_pixel(page.size.0, page.size.1, Rgb(page.background));
         for &(font, px, colour, x, y, text) in page.lines {
             let font = FontVec::try_from_vec(std::fs::read(fonts.join(font))?)?;
-            draw(&mut img, &font, px, colour, x, y, text);
+            draw_text(&mut img, &font, px, colour, (x, y), text);
         }
         let path: PathBuf = out.join(format!("{}.png", page.name));
         img.save(&path)?;
@@ -209,42 +210,4 @@ fn render_all(fonts: &Path, out: &Path) -> Result<(), Box<dyn std::error::Error>
     }
     std::fs::write(out.join("TRUTH.tsv"), truth)?;
     Ok(())
-}
-
-/// Draws `text` with its top at `y` (ascent below it), anti-aliased over the background.
-fn draw(img: &mut RgbImage, font: &FontVec, px: f32, colour: [u8; 3], x: f32, y: f32, text: &str) {
-    let scaled = font.as_scaled(PxScale::from(px));
-    let mut caret = ab_glyph::point(x, y + scaled.ascent());
-    let mut previous = None;
-    for ch in text.chars() {
-        let id = scaled.glyph_id(ch);
-        if let Some(prev) = previous {
-            caret.x += scaled.kern(prev, id);
-        }
-        let glyph = id.with_scale_and_position(PxScale::from(px), caret);
-        caret.x += scaled.h_advance(id);
-        previous = Some(id);
-        let Some(outline) = font.outline_glyph(glyph) else {
-            continue;
-        };
-        let bounds = outline.px_bounds();
-        outline.draw(|gx, gy, coverage| {
-            let (px_x, px_y) = (
-                bounds.min.x as i64 + i64::from(gx),
-                bounds.min.y as i64 + i64::from(gy),
-            );
-            if px_x < 0
-                || px_y < 0
-                || px_x >= i64::from(img.width())
-                || px_y >= i64::from(img.height())
-            {
-                return;
-            }
-            let p = img.get_pixel_mut(px_x as u32, px_y as u32);
-            for c in 0..3 {
-                let bg = f32::from(p[c]);
-                p[c] = (bg + (f32::from(colour[c]) - bg) * coverage.clamp(0.0, 1.0)).round() as u8;
-            }
-        });
-    }
 }

@@ -7,6 +7,7 @@
 pub mod browser;
 pub mod console;
 pub mod http;
+pub mod models;
 pub mod moto;
 pub mod rekognition;
 pub mod runtime_api;
