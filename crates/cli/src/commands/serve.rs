@@ -127,13 +127,14 @@ pub fn execute(args: ServeArgs, store: PathBuf) -> anyhow::Result<Exit> {
             .await
             .with_context(|| format!("cannot listen on {address}"))?;
         let bound = listener.local_addr()?;
-        eprintln!("Spotlight console on http://{bound} (Ctrl-C to stop)");
         if let Some(token) = &token {
             eprintln!(
                 "access token: {token}\n  sign in a browser at http://{bound}/login?token={token}\n  \
                  or send `Authorization: Bearer <token>` from scripts"
             );
         }
+        // Last, so that whoever waits for the address has read everything else by then.
+        eprintln!("Spotlight console on http://{bound} (Ctrl-C to stop)");
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
