@@ -355,7 +355,21 @@ fn the_console_in_a_browser_shows_photos_as_text_and_runs_no_script() {
     open_card(&browser, "chelsea.jpg");
     check_page(&browser, &mut pages);
     assert_eq!(browser.find("h1").text(), "chelsea.jpg");
-    assert!(section_cells(&browser, "Labels").contains(&"Cat".to_owned()));
+    // Each label with its parents; the verdict with the policy that gave it.
+    let labels = section_cells(&browser, "Labels");
+    let cat = labels
+        .iter()
+        .position(|cell| cell == "Cat")
+        .unwrap_or_else(|| panic!("no Cat: {labels:?}"));
+    assert_eq!(labels[cat + 2], "Mammal, Animal", "{labels:?}");
+    let verdict = in_section(&browser, "Moderation", "p")
+        .iter()
+        .map(|p| p.text())
+        .collect::<Vec<_>>();
+    assert!(
+        verdict.contains(&"Verdict SAFE under policy browser-test.1.".to_owned()),
+        "{verdict:?}"
+    );
     let preview = loaded_images(&browser);
     assert_eq!(preview.len(), 1, "{preview:?}");
     assert!(
