@@ -278,20 +278,13 @@ fn search_form(state: &ConsoleState, params: &[(String, String)]) -> String {
 fn review_mode(raw: Option<&str>) -> Result<bool, Failure> {
     let mut review = false;
     for (name, value) in pairs(raw) {
-        match (name.as_str(), value.trim()) {
-            ("includeUnsafe", "true" | "1" | "") => review = true,
-            ("includeUnsafe", "false" | "0") => review = false,
-            ("includeUnsafe", other) => {
-                return Err(Failure::bad_request(format!(
-                    "includeUnsafe must be true or false, not {other:?}"
-                )))
-            }
-            (other, _) => {
-                return Err(Failure::bad_request(format!(
-                    "unknown query parameter {other:?}"
-                )))
-            }
+        if name != "includeUnsafe" {
+            return Err(Failure::bad_request(format!(
+                "unknown query parameter {name:?}"
+            )));
         }
+        review = spotlight_search::parse_include_unsafe(&value)
+            .map_err(|e| Failure::bad_request(e.to_string()))?;
     }
     Ok(review)
 }

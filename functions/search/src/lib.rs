@@ -25,6 +25,17 @@ pub const DEFAULT_MIN_CONFIDENCE: f32 = 25.0;
 #[error("{0}")]
 pub struct QueryError(String);
 
+/// The value of `includeUnsafe` (review mode): `true`, `1` or empty, else `false` or `0`.
+pub fn parse_include_unsafe(value: &str) -> Result<bool, QueryError> {
+    match value.trim() {
+        "true" | "1" | "" => Ok(true),
+        "false" | "0" => Ok(false),
+        other => Err(QueryError(format!(
+            "includeUnsafe must be true or false, not {other:?}"
+        ))),
+    }
+}
+
 /// Turns query parameters into a search. A theme expands to its labels here, at query time.
 ///
 /// A status of REJECTED or FAILED implies `includeUnsafe`: such records are never safe, and
@@ -72,17 +83,7 @@ pub fn parse_query(
                     }
                 })
             }
-            "includeUnsafe" => {
-                include_unsafe = match value {
-                    "true" | "1" | "" => true,
-                    "false" | "0" => false,
-                    _ => {
-                        return Err(QueryError(format!(
-                            "includeUnsafe must be true or false, not {value:?}"
-                        )))
-                    }
-                }
-            }
+            "includeUnsafe" => include_unsafe = parse_include_unsafe(value)?,
             "limit" => {
                 query.limit = Some(
                     value
