@@ -4,7 +4,9 @@
 use std::sync::Mutex;
 
 use aws_sdk_rekognition::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_rekognition::types::{BoundingBox as RekognitionBox, Image, S3Object, TextTypes};
+use aws_sdk_rekognition::types::{
+    BoundingBox as RekognitionBox, DetectTextFilters, DetectionFilter, Image, S3Object, TextTypes,
+};
 use aws_sdk_rekognition::Client;
 use spotlight_core::contracts::{
     BoundingBox, ImageFacts, Label, LabelInstance, ModelInfo, ModerationLabel, TextLine, TextWord,
@@ -12,10 +14,20 @@ use spotlight_core::contracts::{
 use spotlight_core::ports::{DetectError, LabelDetector, ModerationDetector, TextDetector};
 use spotlight_core::RejectReason;
 
+/// DetectModerationLabels' `MinConfidence`: every label, whatever its confidence.
+///
+/// The detector never sees the moderation policy, which the record step applies, and a stored
+/// record is re-evaluated under later policies. A floor above 0 would hide labels some policy
+/// blocks (the shipped one blocks `Explicit` at 40, where Rekognition's own default floor is 50)
+/// and so judge such an image safe: fail open. The taxonomy bounds the answer (about fifty
+/// labels in model version 7), so keeping them all costs a few kilobytes.
+pub const MODERATION_MIN_CONFIDENCE: f32 = 0.0;
+
 /// How the detectors call Rekognition.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RekognitionSettings {
-    /// `MinConfidence` for every call, 0–100.
+    /// DetectLabels' `MinConfidence` and DetectText's word filter, 0–100. Not moderation's:
+    /// see [`MODERATION_MIN_CONFIDENCE`].
     pub min_confidence: f32,
     /// `MaxLabels` for DetectLabels.
     pub max_labels: i32,
@@ -95,7 +107,13 @@ fn s3_image(image: &ImageFacts) -> Image {
 }
 
 /// Maps Rekognition's errors onto the pipeline's: load → throttled (retried), the image's own
-/// faults → rejections, everything else → failed.
+/// faults → rejections, everything else → failed (a FAILED record, which is alarmed).
+///
+/// `InvalidS3ObjectException` is "unable to access the S3 object" (API reference). By the time a
+/// detector runs, validate has read that very object, so it is not a missing upload but an
+/// access, KMS key or region fault of the deployment: failed, never a quiet rejection. The same
+/// goes for `AccessDeniedException` and `InvalidParameterException` (our request is wrong) and
+/// `InternalServerError` (the SDK has already retried it).
 fn detect_error<E, R>(operation: &str, error: SdkError<E, R>) -> DetectError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
@@ -129,10 +147,13 @@ where
             RejectReason::TooLarge,
             "the image is too large for Rekognition",
         ),
-        "InvalidS3ObjectException" => rejected(
-            RejectReason::NotFound,
-            "Rekognition cannot read the S3 object",
-        ),
+        "InvalidS3ObjectException" => DetectError::Failed {
+            message: describe(
+                "Rekognition cannot read the S3 object that validation read: \
+                 check its access to the bucket, the object's KMS key and the region",
+            ),
+            source: Some(Box::new(error)),
+        },
         _ => DetectError::Failed {
             message: describe("the call failed"),
             source: Some(Box::new(error)),
@@ -209,7 +230,7 @@ impl ModerationDetector for Rekognition {
             .client
             .detect_moderation_labels()
             .image(s3_image(image))
-            .min_confidence(self.settings.min_confidence)
+            .min_confidence(MODERATION_MIN_CONFIDENCE)
             .send()
             .await
             .map_err(|e| detect_error("DetectModerationLabels", e))?;
@@ -243,6 +264,17 @@ impl TextDetector for Rekognition {
             .client
             .detect_text()
             .image(s3_image(image))
+            // Without a word filter Rekognition drops words below 80 %, whatever the stack's
+            // MinConfidence says.
+            .filters(
+                DetectTextFilters::builder()
+                    .word_filter(
+                        DetectionFilter::builder()
+                            .min_confidence(self.settings.min_confidence)
+                            .build(),
+                    )
+                    .build(),
+            )
             .send()
             .await
             .map_err(|e| detect_error("DetectText", e))?;

@@ -19,7 +19,7 @@ pub const DEFAULT_POLICY_JSON: &str = include_str!("../../../config/moderation-p
 pub struct ModerationPolicy {
     /// Stored with each verdict, so a record says which policy judged it.
     pub version: String,
-    /// The threshold for labels with none of their own nor their parent's.
+    /// The threshold for labels with none of their own nor any ancestor's.
     pub default_min_confidence: f32,
     /// Thresholds by label name (any level of the taxonomy).
     #[serde(default)]
@@ -65,16 +65,28 @@ impl ModerationPolicy {
         Ok(policy)
     }
 
-    /// The threshold for a label: its own, else its parent's, else the default.
-    pub fn threshold(&self, label: &ModerationLabel) -> f32 {
+    /// The lowest threshold the policy applies to any label. An analyser that leaves out labels
+    /// below some floor must keep that floor at or under this, or the policy never sees them.
+    pub fn lowest_threshold(&self) -> f32 {
         self.min_confidence
-            .get(&label.name)
-            .or_else(|| {
-                label
-                    .parent_name
-                    .as_ref()
-                    .and_then(|parent| self.min_confidence.get(parent))
-            })
+            .values()
+            .copied()
+            .fold(self.default_min_confidence, f32::min)
+    }
+
+    /// The threshold for a label on its own: see [`ModerationPolicy::threshold_among`].
+    pub fn threshold(&self, label: &ModerationLabel) -> f32 {
+        self.threshold_among(label, &[])
+    }
+
+    /// The threshold for a label reported beside `others` (the rest of the same answer): its
+    /// own, else the nearest ancestor's that has one (parent, then grandparent: the top-level
+    /// category), else the default. A label only names its parent, so the grandparent comes
+    /// from `others` or, failing that, from [`TAXONOMY_V7`].
+    pub fn threshold_among(&self, label: &ModerationLabel, others: &[ModerationLabel]) -> f32 {
+        std::iter::once(label.name.as_str())
+            .chain(ancestors(label, others))
+            .find_map(|name| self.min_confidence.get(name))
             .copied()
             .unwrap_or(self.default_min_confidence)
     }
@@ -92,7 +104,7 @@ impl ModerationPolicy {
         let flagged: Vec<FlaggedLabel> = labels
             .iter()
             .filter_map(|label| {
-                let threshold = self.threshold(label);
+                let threshold = self.threshold_among(label, labels);
                 // A NaN confidence is an unusable result: flag it rather than trust it.
                 (label.confidence.is_nan() || label.confidence >= threshold).then(|| FlaggedLabel {
                     name: label.name.clone(),
@@ -112,6 +124,118 @@ impl ModerationPolicy {
             policy_version: self.version.clone(),
         }
     }
+}
+
+/// Rekognition's moderation taxonomy, model version 7: every level-2 and level-3 label with its
+/// parent (the developer guide's "Using the image and video moderation APIs" table). Used only
+/// where an answer leaves a grandparent out; the answer itself wins where it names one, so a
+/// newer model's taxonomy is followed as reported.
+pub const TAXONOMY_V7: &[(&str, &str)] = &[
+    ("Explicit Nudity", "Explicit"),
+    ("Exposed Male Genitalia", "Explicit Nudity"),
+    ("Exposed Female Genitalia", "Explicit Nudity"),
+    ("Exposed Buttocks or Anus", "Explicit Nudity"),
+    ("Exposed Female Nipple", "Explicit Nudity"),
+    ("Explicit Sexual Activity", "Explicit"),
+    ("Sex Toys", "Explicit"),
+    (
+        "Non-Explicit Nudity",
+        "Non-Explicit Nudity of Intimate parts and Kissing",
+    ),
+    ("Bare Back", "Non-Explicit Nudity"),
+    ("Exposed Male Nipple", "Non-Explicit Nudity"),
+    ("Partially Exposed Buttocks", "Non-Explicit Nudity"),
+    ("Partially Exposed Female Breast", "Non-Explicit Nudity"),
+    ("Implied Nudity", "Non-Explicit Nudity"),
+    (
+        "Obstructed Intimate Parts",
+        "Non-Explicit Nudity of Intimate parts and Kissing",
+    ),
+    ("Obstructed Female Nipple", "Obstructed Intimate Parts"),
+    ("Obstructed Male Genitalia", "Obstructed Intimate Parts"),
+    (
+        "Kissing on the Lips",
+        "Non-Explicit Nudity of Intimate parts and Kissing",
+    ),
+    ("Female Swimwear or Underwear", "Swimwear or Underwear"),
+    ("Male Swimwear or Underwear", "Swimwear or Underwear"),
+    ("Weapons", "Violence"),
+    ("Graphic Violence", "Violence"),
+    ("Weapon Violence", "Graphic Violence"),
+    ("Physical Violence", "Graphic Violence"),
+    ("Self-Harm", "Graphic Violence"),
+    ("Blood & Gore", "Graphic Violence"),
+    ("Explosions and Blasts", "Graphic Violence"),
+    ("Death and Emaciation", "Visually Disturbing"),
+    ("Emaciated Bodies", "Death and Emaciation"),
+    ("Corpses", "Death and Emaciation"),
+    ("Crashes", "Visually Disturbing"),
+    ("Air Crash", "Crashes"),
+    ("Products", "Drugs & Tobacco"),
+    ("Pills", "Products"),
+    ("Drugs & Tobacco Paraphernalia & Use", "Drugs & Tobacco"),
+    ("Smoking", "Drugs & Tobacco Paraphernalia & Use"),
+    ("Alcohol Use", "Alcohol"),
+    ("Drinking", "Alcohol Use"),
+    ("Alcoholic Beverages", "Alcohol"),
+    ("Middle Finger", "Rude Gestures"),
+    ("Nazi Party", "Hate Symbols"),
+    ("White Supremacy", "Hate Symbols"),
+    ("Extremist", "Hate Symbols"),
+];
+
+/// The top-level (level-1) categories of [`TAXONOMY_V7`].
+pub const TOP_LEVEL_V7: &[&str] = &[
+    "Explicit",
+    "Non-Explicit Nudity of Intimate parts and Kissing",
+    "Swimwear or Underwear",
+    "Violence",
+    "Visually Disturbing",
+    "Drugs & Tobacco",
+    "Alcohol",
+    "Rude Gestures",
+    "Gambling",
+    "Hate Symbols",
+];
+
+/// More ancestors than any taxonomy has levels: a bound against a malformed answer, not a limit
+/// a real one reaches (the cycle check below already ends every walk).
+const MAX_ANCESTORS: usize = 8;
+
+/// A label's ancestors, nearest first, up to its top-level category. Each step takes the parent
+/// the label names, else the one the same answer gives for it, else the shipped taxonomy's. A
+/// name that is its own parent (`Gambling` is named at two levels) or comes round again ends the
+/// walk.
+fn ancestors<'a>(label: &'a ModerationLabel, others: &'a [ModerationLabel]) -> Vec<&'a str> {
+    let parent_of = |name: &str| -> Option<&'a str> {
+        others
+            .iter()
+            .find(|other| other.name == name)
+            .and_then(|other| other.parent_name.as_deref())
+            .filter(|parent| !parent.is_empty())
+            .or_else(|| {
+                TAXONOMY_V7
+                    .iter()
+                    .find(|(child, _)| *child == name)
+                    .map(|(_, parent)| *parent)
+            })
+    };
+    let mut chain: Vec<&'a str> = Vec::new();
+    let mut current: &'a str = &label.name;
+    let mut next = label
+        .parent_name
+        .as_deref()
+        .filter(|parent| !parent.is_empty())
+        .or_else(|| parent_of(current));
+    while let Some(parent) = next {
+        if parent == label.name || chain.contains(&parent) || chain.len() == MAX_ANCESTORS {
+            break;
+        }
+        chain.push(parent);
+        current = parent;
+        next = parent_of(current);
+    }
+    chain
 }
 
 #[cfg(test)]
@@ -164,6 +288,114 @@ mod tests {
         assert_eq!(summary.verdict, Verdict::Unsafe);
         assert_eq!(summary.flagged.len(), 1);
         assert_eq!(summary.flagged[0].name, "Gambling");
+    }
+
+    fn level3(name: &str, parent: &str, confidence: f32) -> ModerationLabel {
+        ModerationLabel {
+            taxonomy_level: 3,
+            ..label(name, Some(parent), confidence)
+        }
+    }
+
+    #[test]
+    fn a_level_three_label_falls_back_to_its_top_level_category() {
+        // Issue 17: only the parent was looked at, so a level-3 label whose parent has no
+        // threshold fell to the default, past its top-level category's.
+        let policy = ModerationPolicy::from_json(
+            r#"{"version":"t","defaultMinConfidence":90,"minConfidence":{"Violence":50,"Alcohol":95}}"#,
+        )
+        .unwrap();
+        let gore = level3("Blood & Gore", "Graphic Violence", 60.0);
+        assert_eq!(
+            policy.threshold(&gore),
+            50.0,
+            "grandparent from the taxonomy"
+        );
+        let summary = policy.evaluate(Some(std::slice::from_ref(&gore)));
+        assert_eq!(
+            summary.verdict,
+            Verdict::Unsafe,
+            "a default above it fails open"
+        );
+        assert_eq!(summary.flagged[0].threshold, 50.0);
+        // The other way round: a laxer category is not overridden by a stricter default.
+        let drinking = level3("Drinking", "Alcohol Use", 92.0);
+        assert_eq!(policy.evaluate(Some(&[drinking])).verdict, Verdict::Safe);
+    }
+
+    #[test]
+    fn the_answer_names_the_grandparent_before_the_taxonomy() {
+        // Names the shipped taxonomy does not know, as a newer model could report them.
+        let policy = ModerationPolicy::from_json(
+            r#"{"version":"t","defaultMinConfidence":80,"minConfidence":{"Top":30,"Violence":70}}"#,
+        )
+        .unwrap();
+        let answer = [
+            label("Top", None, 35.0),
+            label("Middle", Some("Top"), 35.0),
+            level3("Leaf", "Middle", 35.0),
+        ];
+        assert_eq!(policy.threshold_among(&answer[2], &answer), 30.0);
+        assert_eq!(
+            policy.threshold(&answer[2]),
+            80.0,
+            "alone, the walk stops at Middle"
+        );
+        let summary = policy.evaluate(Some(&answer));
+        assert_eq!(summary.flagged.len(), 3, "{:?}", summary.flagged);
+        // What the answer says wins over the shipped table.
+        let moved = [
+            label("Graphic Violence", Some("Top"), 40.0),
+            level3("Blood & Gore", "Graphic Violence", 40.0),
+        ];
+        assert_eq!(policy.threshold_among(&moved[1], &moved), 30.0);
+    }
+
+    #[test]
+    fn a_label_named_after_its_own_parent_or_a_loop_ends_the_walk() {
+        let policy = ModerationPolicy::from_json(
+            r#"{"version":"t","defaultMinConfidence":60,"minConfidence":{"Hate Symbols":10}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            policy.threshold(&label("Gambling", Some("Gambling"), 0.0)),
+            60.0
+        );
+        let answer = [label("A", Some("B"), 0.0), label("B", Some("A"), 0.0)];
+        assert_eq!(policy.threshold_among(&answer[0], &answer), 60.0);
+        assert_eq!(policy.threshold(&label("Extremist", Some(""), 0.0)), 10.0);
+    }
+
+    #[test]
+    fn every_taxonomy_label_reaches_a_top_level_category_within_three_levels() {
+        for (name, parent) in TAXONOMY_V7 {
+            let leaf = label(name, Some(parent), 0.0);
+            let chain = ancestors(&leaf, &[]);
+            let top = chain.last().copied().unwrap_or_default();
+            assert!(TOP_LEVEL_V7.contains(&top), "{name} -> {chain:?}");
+            assert!(chain.len() <= 2, "{name} -> {chain:?}");
+        }
+        let shipped = ModerationPolicy::shipped();
+        for top in TOP_LEVEL_V7 {
+            assert!(
+                shipped.min_confidence.contains_key(*top),
+                "the shipped policy sets {top}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_shipped_policy_flags_explicit_nudity_at_45_percent() {
+        // Below Rekognition's old MinConfidence (55): only visible now every label comes back.
+        let answer = [
+            label("Explicit", None, 45.0),
+            label("Explicit Nudity", Some("Explicit"), 45.0),
+            level3("Exposed Female Nipple", "Explicit Nudity", 45.0),
+        ];
+        let summary = ModerationPolicy::shipped().evaluate(Some(&answer));
+        assert_eq!(summary.verdict, Verdict::Unsafe);
+        assert_eq!(summary.flagged.len(), 3);
+        assert!(summary.flagged.iter().all(|f| f.threshold == 40.0));
     }
 
     #[test]

@@ -10,6 +10,7 @@ use image::RgbImage;
 use serde::Serialize;
 use spotlight_core::contracts::{ImageFacts, Label, ModelInfo, ModerationLabel, TextLine};
 use spotlight_core::error::RejectReason;
+use spotlight_core::policy::ModerationPolicy;
 use spotlight_core::ports::{
     DetectError, LabelDetector, ModerationDetector, ObjectReader, ReadError, TextDetector,
 };
@@ -122,6 +123,20 @@ impl LocalConfig {
             text_min_confidence: 50.0,
             text_gap_spaces: true,
             threads: 2,
+        }
+    }
+}
+
+impl LocalConfig {
+    /// These settings with the moderation floor lowered to `policy`'s lowest threshold, so a
+    /// label the policy would block is never dropped before the policy sees it (fail closed
+    /// whatever the policy file says).
+    pub fn reporting_for(self, policy: &ModerationPolicy) -> Self {
+        LocalConfig {
+            moderation_min_confidence: self
+                .moderation_min_confidence
+                .min(policy.lowest_threshold()),
+            ..self
         }
     }
 }
@@ -606,6 +621,26 @@ impl<S: ImageSource> TextDetector for LocalAnalyzer<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_moderation_floor_never_hides_a_label_the_policy_blocks() {
+        let configured = LocalConfig::new(ModelCache::new("unused"));
+        assert_eq!(configured.moderation_min_confidence, 20.0);
+        let shipped = configured
+            .clone()
+            .reporting_for(&ModerationPolicy::shipped());
+        assert_eq!(
+            shipped.moderation_min_confidence, 20.0,
+            "shipped policy starts at 40"
+        );
+        let strict = ModerationPolicy::from_json(
+            r#"{"version":"t","defaultMinConfidence":60,"minConfidence":{"Explicit":7.5}}"#,
+        )
+        .unwrap();
+        let lowered = configured.reporting_for(&strict);
+        assert_eq!(lowered.moderation_min_confidence, 7.5);
+        assert_eq!(lowered.label_min_confidence, 5.0, "other floors unchanged");
+    }
 
     #[test]
     fn the_moderation_floor_is_a_percentage() {

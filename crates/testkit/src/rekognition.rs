@@ -12,8 +12,16 @@
 //! | `badformat` | 400 `InvalidImageFormatException` |
 //! | `toolarge` | 400 `ImageTooLargeException` |
 //! | `missing` | 400 `InvalidS3ObjectException` |
+//! | `denied` | 400 `AccessDeniedException` |
+//! | `badparam` | 400 `InvalidParameterException` |
 //! | `explode` | 500 `InternalServerError` |
+//! | `faint` | 200 with low-confidence results (moderation labels at 45 % and below, text at 62 %) |
 //! | anything else | 200 with the example result |
+//!
+//! Like Rekognition, the double honours the request's confidence floors, with Rekognition's
+//! documented defaults where the request has none: DetectLabels `MinConfidence` (55),
+//! DetectModerationLabels `MinConfidence` (50), DetectText `Filters.WordFilter.MinConfidence`
+//! (80). A floor set too high thus loses results here as it does on AWS.
 //!
 //! Every request is kept, so tests can check what was sent (an S3 reference, MinConfidence…).
 
@@ -98,6 +106,18 @@ fn answer(request: &Request, seen: &Mutex<Vec<(String, Value)>>) -> Response {
             "Unable to get object metadata from S3",
         ),
         (
+            "denied",
+            400,
+            "AccessDeniedException",
+            "User is not authorized to perform: rekognition:DetectLabels",
+        ),
+        (
+            "badparam",
+            400,
+            "InvalidParameterException",
+            "Request has invalid parameters",
+        ),
+        (
             "explode",
             500,
             "InternalServerError",
@@ -109,16 +129,83 @@ fn answer(request: &Request, seen: &Mutex<Vec<(String, Value)>>) -> Response {
     {
         return error(*status, kind, message);
     }
+    let faint = name.contains("faint");
+    let floor = |pointer: &str, default: f64| {
+        body.pointer(pointer)
+            .and_then(Value::as_f64)
+            .unwrap_or(default)
+    };
     match operation.as_str() {
-        "DetectLabels" => Response::json(200, &detect_labels_example()),
-        "DetectModerationLabels" => Response::json(200, &detect_moderation_example()),
-        "DetectText" => Response::json(200, &detect_text_example()),
+        "DetectLabels" => Response::json(
+            200,
+            &at_least(
+                detect_labels_example(),
+                "Labels",
+                floor("/MinConfidence", 55.0),
+            ),
+        ),
+        "DetectModerationLabels" => {
+            let example = if faint {
+                detect_moderation_faint_example()
+            } else {
+                detect_moderation_example()
+            };
+            Response::json(
+                200,
+                &at_least(example, "ModerationLabels", floor("/MinConfidence", 50.0)),
+            )
+        }
+        "DetectText" => {
+            let example = if faint {
+                detect_text_faint_example()
+            } else {
+                detect_text_example()
+            };
+            Response::json(
+                200,
+                &words_at_least(example, floor("/Filters/WordFilter/MinConfidence", 80.0)),
+            )
+        }
         other => error(
             400,
             "UnknownOperationException",
             &format!("the double does not serve {other:?}"),
         ),
     }
+}
+
+fn confidence(item: &Value) -> f64 {
+    item.get("Confidence")
+        .and_then(Value::as_f64)
+        .unwrap_or(0.0)
+}
+
+/// The answer without the items of `list` below `floor`.
+fn at_least(mut answer: Value, list: &str, floor: f64) -> Value {
+    if let Some(items) = answer.get_mut(list).and_then(Value::as_array_mut) {
+        items.retain(|item| confidence(item) >= floor);
+    }
+    answer
+}
+
+/// The answer without the words below `floor`, and without the lines left with no word. The
+/// API reference documents the word filter only; dropping emptied lines is the double's guess.
+fn words_at_least(mut answer: Value, floor: f64) -> Value {
+    let Some(detections) = answer
+        .get_mut("TextDetections")
+        .and_then(Value::as_array_mut)
+    else {
+        return answer;
+    };
+    let is_word = |d: &Value| d.get("Type").and_then(Value::as_str) == Some("WORD");
+    detections.retain(|d| !is_word(d) || confidence(d) >= floor);
+    let parents: Vec<Value> = detections
+        .iter()
+        .filter(|d| is_word(d))
+        .filter_map(|d| d.get("ParentId").cloned())
+        .collect();
+    detections.retain(|d| is_word(d) || d.get("Id").is_some_and(|id| parents.contains(id)));
+    answer
 }
 
 fn bbox(left: f64, top: f64, width: f64, height: f64) -> Value {
@@ -158,6 +245,39 @@ pub fn detect_moderation_example() -> Value {
             {"Confidence": 92.4, "Name": "Female Swimwear or Underwear", "ParentName": "Swimwear or Underwear", "TaxonomyLevel": 2}
         ],
         "ModerationModelVersion": "7.0"
+    })
+}
+
+/// A DetectModerationLabels answer below Rekognition's default floor: a three-level chain at
+/// about 45 % (the shipped policy blocks `Explicit` at 40) and a faint level-3 label.
+pub fn detect_moderation_faint_example() -> Value {
+    json!({
+        "ModerationLabels": [
+            {"Confidence": 45.2, "Name": "Explicit", "ParentName": "", "TaxonomyLevel": 1},
+            {"Confidence": 45.2, "Name": "Explicit Nudity", "ParentName": "Explicit", "TaxonomyLevel": 2},
+            {"Confidence": 44.8, "Name": "Exposed Female Nipple", "ParentName": "Explicit Nudity", "TaxonomyLevel": 3},
+            {"Confidence": 3.1, "Name": "Drinking", "ParentName": "Alcohol Use", "TaxonomyLevel": 3}
+        ],
+        "ModerationModelVersion": "7.0"
+    })
+}
+
+/// A DetectText answer with a line read at 62 %: below Rekognition's default word filter (80).
+pub fn detect_text_faint_example() -> Value {
+    json!({
+        "TextDetections": [
+            {"DetectedText": "SURF SHOP", "Type": "LINE", "Id": 0, "Confidence": 99.3,
+             "Geometry": {"BoundingBox": bbox(0.10, 0.10, 0.40, 0.08), "Polygon": []}},
+            {"DetectedText": "SALE", "Type": "LINE", "Id": 1, "Confidence": 62.4,
+             "Geometry": {"BoundingBox": bbox(0.10, 0.30, 0.20, 0.08), "Polygon": []}},
+            {"DetectedText": "SURF", "Type": "WORD", "Id": 2, "ParentId": 0, "Confidence": 99.4,
+             "Geometry": {"BoundingBox": bbox(0.10, 0.10, 0.18, 0.08), "Polygon": []}},
+            {"DetectedText": "SHOP", "Type": "WORD", "Id": 3, "ParentId": 0, "Confidence": 99.2,
+             "Geometry": {"BoundingBox": bbox(0.30, 0.10, 0.20, 0.08), "Polygon": []}},
+            {"DetectedText": "SALE", "Type": "WORD", "Id": 4, "ParentId": 1, "Confidence": 62.4,
+             "Geometry": {"BoundingBox": bbox(0.10, 0.30, 0.20, 0.08), "Polygon": []}}
+        ],
+        "TextModelVersion": "3.0"
     })
 }
 

@@ -1,7 +1,9 @@
 //! The detect-moderation step against fake detectors.
 
+use spotlight_core::bounds::MAX_RESULT_BYTES;
 use spotlight_core::contracts::{AnalyzeInput, ModerationLabel};
 use spotlight_core::fakes::{image_facts, Answer, FakeDetector};
+use spotlight_core::policy::{TAXONOMY_V7, TOP_LEVEL_V7};
 use spotlight_core::ErrorName;
 use spotlight_detect_moderation::handle;
 
@@ -61,4 +63,29 @@ async fn detector_errors_keep_their_names() {
             .unwrap_err();
         assert_eq!(error.name(), name, "{error}");
     }
+}
+
+#[tokio::test]
+async fn the_whole_taxonomy_at_any_confidence_stays_far_inside_the_result_bound() {
+    // Moderation asks Rekognition for every label (MinConfidence 0) and keeps them all, so the
+    // taxonomy is the only bound: each label at most once, all of them well within 64 KiB.
+    let mut labels: Vec<ModerationLabel> = TOP_LEVEL_V7
+        .iter()
+        .map(|name| moderation(name, None, 0.123_456))
+        .collect();
+    labels.extend(
+        TAXONOMY_V7
+            .iter()
+            .map(|(name, parent)| moderation(name, Some(parent), 0.123_456)),
+    );
+    let count = labels.len();
+    let result = handle(&input(), &FakeDetector::new(Answer::Found(labels)))
+        .await
+        .unwrap();
+    assert_eq!(result.labels.len(), count);
+    let bytes = serde_json::to_vec(&result).unwrap().len();
+    assert!(
+        bytes * 8 < MAX_RESULT_BYTES,
+        "{count} labels take {bytes} bytes"
+    );
 }

@@ -35,7 +35,18 @@ fn the_lambda_binary_answers_and_maps_throttling() {
         request["Image"].get("Bytes").is_none(),
         "images go by S3 reference"
     );
-    assert_eq!(request["MinConfidence"], 70.0);
+    assert_eq!(
+        request["MinConfidence"], 0.0,
+        "issue 17: every label comes back, MIN_CONFIDENCE does not apply to moderation"
+    );
+    let faint = image_facts("uploads", "faint.jpg");
+    let Outcome::Success(result) = lambda.invoke(json!({ "image": faint })) else {
+        panic!("the call should succeed");
+    };
+    assert_eq!(result["labels"][0]["name"], "Explicit");
+    let confidence = result["labels"][0]["confidence"].as_f64().unwrap_or(0.0);
+    assert!((confidence - 45.2).abs() < 1e-3, "{confidence}");
+    assert_eq!(result["labels"].as_array().map(Vec::len), Some(4));
     let throttled = image_facts("uploads", "throttle-me.jpg");
     let outcome = lambda.invoke(json!({ "image": throttled }));
     assert!(
@@ -46,6 +57,12 @@ fn the_lambda_binary_answers_and_maps_throttling() {
     let outcome = lambda.invoke(json!({ "image": bad }));
     assert!(
         matches!(&outcome, Outcome::Error { error_type, .. } if error_type == "ImageRejected.UnsupportedFormat"),
+        "{outcome:?}"
+    );
+    let unreadable = image_facts("uploads", "missing.jpg");
+    let outcome = lambda.invoke(json!({ "image": unreadable }));
+    assert!(
+        matches!(&outcome, Outcome::Error { error_type, .. } if error_type == "AnalyzerFailed"),
         "{outcome:?}"
     );
 }

@@ -32,6 +32,10 @@ fn the_lambda_binary_answers_and_maps_throttling() {
         request["Image"].get("Bytes").is_none(),
         "images go by S3 reference"
     );
+    assert_eq!(
+        request["Filters"]["WordFilter"]["MinConfidence"], 70.0,
+        "issue 17: MIN_CONFIDENCE replaces Rekognition's default word filter (80)"
+    );
 
     let throttled = image_facts("uploads", "throttle-me.jpg");
     let outcome = lambda.invoke(json!({ "image": throttled }));

@@ -173,6 +173,35 @@ async fn a_label_over_its_threshold_makes_the_image_unsafe() {
 }
 
 #[tokio::test]
+async fn a_level_three_label_is_judged_by_its_top_level_category() {
+    // Issue 17: a level-3 label whose parent has no threshold fell to the default, so a
+    // deployment that raised the default let a Violence label through below Violence's 50.
+    let store = MemoryRecords::new();
+    let config = RecordConfig::from_settings(None, Some("95")).unwrap();
+    let mut input = analyzed("fight.jpg", "10", "e1");
+    if let RecordInput::Analyzed { moderation, .. } = &mut input {
+        moderation.labels = vec![ModerationLabel {
+            name: "Blood & Gore".to_owned(),
+            parent_name: Some("Graphic Violence".to_owned()),
+            confidence: 60.0,
+            taxonomy_level: 3,
+        }];
+    }
+    let output = handle(input, &store, &config, at(10)).await.unwrap();
+    assert!(!output.safe);
+    let stored = store.get(BUCKET, "fight.jpg").await.unwrap().unwrap();
+    let moderation = stored.moderation.unwrap();
+    assert_eq!(moderation.flagged.len(), 1);
+    assert_eq!(
+        moderation.flagged[0].threshold, 50.0,
+        "Violence's threshold"
+    );
+    // Re-evaluating the stored raw labels walks the same way.
+    let again = config.policy.evaluate(Some(&moderation.labels));
+    assert_eq!(again.verdict, Verdict::Unsafe);
+}
+
+#[tokio::test]
 async fn a_redelivered_execution_writes_nothing_twice() {
     let store = MemoryRecords::new();
     record(analyzed("a.jpg", "10", "e1"), &store).await;

@@ -43,10 +43,14 @@ fn record_config(store: &SqliteStore) -> anyhow::Result<RecordConfig> {
 /// The pipeline over the local adapters: a folder, the ONNX analysers, the SQLite store.
 pub fn local_runner(store: Arc<SqliteStore>, offline: bool) -> anyhow::Result<Arc<LocalRunner>> {
     let cache = models::ensure(offline)?;
-    let loaded = Arc::new(LocalModels::load(LocalConfig {
-        cache,
-        ..LocalConfig::from_env()?
-    })?);
+    let record = record_config(&store)?;
+    let loaded = Arc::new(LocalModels::load(
+        LocalConfig {
+            cache,
+            ..LocalConfig::from_env()?
+        }
+        .reporting_for(&record.policy),
+    )?);
     let analyzer = Arc::new(LocalAnalyzer::new(
         loaded,
         ReaderSource(FolderObjects::new()),
@@ -58,7 +62,7 @@ pub fn local_runner(store: Arc<SqliteStore>, offline: bool) -> anyhow::Result<Ar
         text: analyzer,
         store: Arc::clone(&store),
         limits: Limits::default(),
-        record: record_config(&store)?,
+        record,
     })?;
     Ok(Arc::new(Runner { pipeline, store }))
 }
