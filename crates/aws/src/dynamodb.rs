@@ -1,47 +1,86 @@
-//! `RecordStore` on DynamoDB: one table, one image item per image plus index items, written in
-//! one transaction, queried through keys and one index — never a Scan.
+//! `RecordStore` on DynamoDB: one table, one image item per image plus index items, queried
+//! through keys and one index — never a Scan.
 //!
 //! | item | `pk` | `sk` | notes |
 //! |---|---|---|---|
 //! | image | `IMAGE#<id>` | `IMAGE` | the record as JSON; `gsi1pk`/`gsi1sk` place it in `ByStatus` |
-//! | label index | `LABEL#<name>` | `<uploaded>#<id>` | one per label name or parent, with its confidence |
-//! | word index | `WORD#<word>` | `<uploaded>#<id>` | one per distinct word of the text |
+//! | label index | `LABEL#<name>` | `<when>#<image>#<write>` | one per label name or parent, with its confidence |
+//! | word index | `WORD#<word>` | `<when>#<image>#<write>` | one per distinct word of the text |
 //!
-//! `ByStatus` partitions are `STATUS#ANALYZED#SAFE`, `STATUS#ANALYZED#UNSAFE`,
-//! `STATUS#REJECTED` and `STATUS#FAILED`; every sort key is the upload time (zero-padded
-//! microseconds) then the id, so a descending query is "newest first".
+//! `<when>` is the upload time (zero-padded microseconds), `<image>` the SHA-256 of the record
+//! id and `<write>` a digest of the revision and execution that wrote the image item: sort keys
+//! stay short whatever the S3 key (at most 1,024 bytes of UTF-8, so its base64 would pass
+//! DynamoDB's 1,024-byte sort-key limit), and a descending query is "newest first". A label or
+//! word too long for a partition key is hashed the same way on write and on search. The image
+//! item's own key keeps the readable id: `IMAGE#` + base64 of a bucket name (at most 63 bytes)
+//! and of a key (at most 1,024) is under 1,460 bytes, inside the 2,048-byte partition-key limit.
 //!
-//! Index items carry the revision and execution of the image item that wrote them; a search
-//! only trusts one whose image item still has both, so an index item left behind never matches.
-//! A transaction holds at most 100 actions: the image item, at most [`MAX_LABEL_INDEX`] label
-//! items and [`MAX_WORD_INDEX`] word items, and the deletes of the previous ones.
+//! `ByStatus` partitions are `STATUS#ANALYZED#SAFE#<n>`, `STATUS#ANALYZED#UNSAFE#<n>`,
+//! `STATUS#REJECTED#<n>` and `STATUS#FAILED#<n>`, sharded by a hash of the id over
+//! [`STATUS_SHARDS`] so that a busy status is not one hot partition; a status query reads every
+//! shard and merges them newest first.
+//!
+//! A write puts the image item (conditional: newest wins), then the index items in batches,
+//! then deletes the index items of the analyses it replaced. Those are not in one transaction
+//! (a transaction holds 100 actions, and an image has up to 50 labels with their parents and
+//! hundreds of words), so each index item carries the revision and execution of the image item
+//! that wrote it and a search only trusts one whose image item still has both: an index item
+//! written late or left behind never matches. Until the index is complete the image item says
+//! `indexPending` and lists the index items still to delete (`staleIndex`); whichever write of
+//! that image comes next (a retry of the same execution, `RecordFailed`, a re-delivery or a
+//! newer upload) finishes or takes over that work, so a crash between the writes converges.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
+use std::time::Duration;
 
+use aws_sdk_dynamodb::config::AsyncSleep as _;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, Delete, GlobalSecondaryIndex,
-    KeySchemaElement, KeyType, Projection, ProjectionType, Put, ScalarAttributeType,
-    TransactWriteItem,
+    AttributeDefinition, AttributeValue, BillingMode, DeleteRequest, GlobalSecondaryIndex,
+    KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, PutRequest,
+    ScalarAttributeType, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
+use sha2::{Digest, Sha256};
 use spotlight_core::contracts::{ImageRecord, RecordStatus, WriteOutcome};
-use spotlight_core::ports::{Page, RecordStore, SearchQuery, StoreError};
+use spotlight_core::ports::{Page, PageFiller, RecordStore, SearchQuery, StoreError};
 use spotlight_core::revision::decide_write;
 use spotlight_core::{record_id, search};
 
-/// The most label index items per image.
-pub const MAX_LABEL_INDEX: usize = 24;
-/// The most word index items per image.
-pub const MAX_WORD_INDEX: usize = 24;
 /// The status index.
 pub const STATUS_INDEX: &str = "ByStatus";
+/// How many shards each status partition of [`STATUS_INDEX`] is spread over. It may grow
+/// (every record already written sits in a shard below the new count) but never shrink
+/// without rewriting the records.
+pub const STATUS_SHARDS: u64 = 8;
 /// How often a write re-reads and retries when another writer got in between.
 const WRITE_ATTEMPTS: usize = 4;
-/// Items read per Query page.
+/// Items read per Query page, at most.
 const QUERY_PAGE: i32 = 100;
+/// BatchWriteItem takes at most 25 requests.
+const BATCH_WRITE: usize = 25;
+/// BatchGetItem takes at most 100 keys.
+const BATCH_GET: usize = 100;
+/// How often a batch is sent while DynamoDB leaves part of it unprocessed.
+const BATCH_ATTEMPTS: u32 = 8;
+/// The wait before re-sending what a batch left unprocessed; it doubles up to a second (AWS
+/// asks for an exponential backoff there, or the retries are throttled again).
+const BATCH_BACKOFF: Duration = Duration::from_millis(50);
+/// Labels and words longer than this many bytes are hashed in partition keys.
+const MAX_KEY_TERM: usize = 256;
+/// The most bytes of index keys an image item keeps for deleting later. The record itself is
+/// bounded (three results of at most 64 KiB), so the item stays under DynamoDB's 400 KB; keys
+/// beyond this (only after repeated crashes) are forgotten: they never match, they take space.
+const MAX_STALE_BYTES: usize = 128 * 1024;
+/// What a search reads of an image item: enough to check it and return its record.
+const IMAGE_PROJECTION: &str = "pk, sk, gsi1sk, #r, revision, executionId";
 
 type Item = HashMap<String, AttributeValue>;
+/// Index item keys grouped by sort key (all the index items of one write share theirs).
+type IndexKeys = BTreeMap<String, BTreeSet<String>>;
 
 /// Records in a DynamoDB table.
 #[derive(Clone, Debug)]
@@ -70,60 +109,194 @@ fn image_key(id: &str) -> Item {
     ])
 }
 
-/// Newest-first sort key: zero-padded microseconds, then the id.
-fn sort_key(record: &ImageRecord) -> String {
-    format!(
-        "{:020}#{}",
-        record.uploaded_at.timestamp_micros().max(0),
-        record.id
-    )
+fn digest(parts: &[&str]) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    hasher.finalize().into()
 }
 
-/// The sort key just after a search cursor (`micros:id`, as [`search::cursor_after`] makes it).
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Newest-first sort key of an image: zero-padded microseconds, then the id's digest.
+fn image_sort_key(micros: i64, id: &str) -> String {
+    format!("{:020}#{}", micros.max(0), hex(&digest(&[id])))
+}
+
+fn record_sort_key(record: &ImageRecord) -> String {
+    image_sort_key(record.uploaded_at.timestamp_micros(), &record.id)
+}
+
+/// The sort key of the index items one write of `record` puts: its image's, then the write.
+fn index_sort_key(record: &ImageRecord) -> String {
+    let write = digest(&[&record.revision, &record.execution.id]);
+    format!("{}#{}", record_sort_key(record), hex(&write[..8]))
+}
+
+/// The sort key just after a search cursor (`micros:id`, as [`search::cursor_after`] makes it):
+/// the cursor's own image and every index item of it sort at or above it.
 fn cursor_sort_key(cursor: &str) -> Option<String> {
-    let (micros, id) = cursor.split_once(':')?;
-    let micros: i64 = micros.parse().ok()?;
-    Some(format!("{:020}#{id}", micros.max(0)))
+    let (micros, id) = search::parse_cursor(cursor)?;
+    Some(image_sort_key(micros, id))
 }
 
-fn status_partition(record: &ImageRecord) -> String {
-    match (record.status, record.safe) {
+fn status_name(status: RecordStatus, safe: bool) -> String {
+    match (status, safe) {
         (RecordStatus::Analyzed, true) => "STATUS#ANALYZED#SAFE".to_owned(),
         (RecordStatus::Analyzed, false) => "STATUS#ANALYZED#UNSAFE".to_owned(),
         (status, _) => format!("STATUS#{}", status.as_str()),
     }
 }
 
-/// The index partitions a record belongs in, with a confidence for labels.
-fn index_entries(record: &ImageRecord) -> Vec<(String, Option<f32>)> {
-    let mut labels: Vec<(String, f32)> = Vec::new();
+fn status_partition(record: &ImageRecord) -> String {
+    let hash = digest(&[&record.id]);
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&hash[..8]);
+    let shard = u64::from_be_bytes(first) % STATUS_SHARDS;
+    format!("{}#{shard}", status_name(record.status, record.safe))
+}
+
+/// The partition key of a label's or a word's index items.
+fn index_partition(kind: &str, term: &str) -> String {
+    if term.len() > MAX_KEY_TERM {
+        format!("{kind}#sha256:{}", hex(&digest(&[term])))
+    } else {
+        format!("{kind}#{term}")
+    }
+}
+
+/// Every index partition a record belongs in, with a confidence for labels: every label name
+/// and parent (the best confidence carrying it) and every distinct word.
+fn index_entries(record: &ImageRecord) -> BTreeMap<String, Option<f32>> {
+    let mut entries: BTreeMap<String, Option<f32>> = BTreeMap::new();
     for label in &record.labels {
         for name in std::iter::once(&label.name).chain(&label.parents) {
-            let name = name.to_lowercase();
-            match labels.iter_mut().find(|(n, _)| *n == name) {
-                Some((_, confidence)) => *confidence = confidence.max(label.confidence),
-                None => labels.push((name, label.confidence)),
-            }
+            let pk = index_partition("LABEL", &name.to_lowercase());
+            let best = entries.entry(pk).or_insert(Some(label.confidence));
+            *best = best.map(|c| c.max(label.confidence));
         }
     }
-    labels.sort_by(|a, b| b.1.total_cmp(&a.1));
-    labels.truncate(MAX_LABEL_INDEX);
-    let mut words: Vec<String> = Vec::new();
     if let Some(text) = &record.text {
         for word in search::words(&text.full_text) {
-            if words.len() == MAX_WORD_INDEX {
-                break;
-            }
-            if !words.contains(&word) {
-                words.push(word);
+            entries
+                .entry(index_partition("WORD", &word))
+                .or_insert(None);
+        }
+    }
+    entries
+}
+
+fn own_index(record: &ImageRecord) -> IndexKeys {
+    let pks: BTreeSet<String> = index_entries(record).into_keys().collect();
+    if pks.is_empty() {
+        return IndexKeys::new();
+    }
+    IndexKeys::from([(index_sort_key(record), pks)])
+}
+
+/// The index items still to delete that an image item lists (`staleIndex`, and the
+/// `indexKeys` list of items written before index items moved out of the transaction).
+fn listed_stale(item: &Item) -> IndexKeys {
+    let mut keys = IndexKeys::new();
+    if let Some(Ok(map)) = item.get("staleIndex").map(AttributeValue::as_m) {
+        for (sk, pks) in map {
+            if let Ok(pks) = pks.as_ss() {
+                keys.entry(sk.clone())
+                    .or_default()
+                    .extend(pks.iter().cloned());
             }
         }
     }
-    labels
-        .into_iter()
-        .map(|(name, confidence)| (format!("LABEL#{name}"), Some(confidence)))
-        .chain(words.into_iter().map(|w| (format!("WORD#{w}"), None)))
-        .collect()
+    if let Some(Ok(list)) = item.get("indexKeys").map(AttributeValue::as_l) {
+        for key in list.iter().filter_map(|v| v.as_s().ok()) {
+            if let Some((pk, sk)) = key.split_once('|') {
+                keys.entry(sk.to_owned()).or_default().insert(pk.to_owned());
+            }
+        }
+    }
+    keys
+}
+
+/// What a write of `record` over `stored` leaves to delete: the stored record's index items,
+/// then whatever the stored item still listed, within [`MAX_STALE_BYTES`], minus the items the
+/// write itself puts.
+fn replaced_index(stored: Option<&Item>, record: &ImageRecord) -> IndexKeys {
+    let Some(item) = stored else {
+        return IndexKeys::new();
+    };
+    let own = own_index(record);
+    let replaced = parse_record(item)
+        .map(|r| own_index(&r))
+        .unwrap_or_default();
+    let mut stale = IndexKeys::new();
+    let mut bytes = 0;
+    let mut forgotten = 0;
+    for (sk, pks) in replaced.into_iter().chain(listed_stale(item)) {
+        for pk in pks {
+            if own.get(&sk).is_some_and(|mine| mine.contains(&pk)) {
+                continue;
+            }
+            bytes += sk.len() + pk.len() + 1;
+            if bytes > MAX_STALE_BYTES {
+                forgotten += 1;
+                continue;
+            }
+            stale.entry(sk.clone()).or_default().insert(pk);
+        }
+    }
+    if forgotten > 0 {
+        tracing::warn!(id = %record.id, forgotten, "too many index items left to delete; some stay behind, never matching");
+    }
+    stale
+}
+
+fn is_pending(item: &Item) -> bool {
+    matches!(item.get("indexPending"), Some(AttributeValue::Bool(true)))
+}
+
+fn parse_record(item: &Item) -> Option<ImageRecord> {
+    parse_sized(item).map(|(record, _)| record)
+}
+
+/// The record an item holds, with the length of its JSON.
+fn parse_sized(item: &Item) -> Option<(ImageRecord, usize)> {
+    let json = item.get("record")?.as_s().ok()?;
+    match serde_json::from_str(json) {
+        Ok(record) => Some((record, json.len())),
+        Err(error) => {
+            tracing::warn!(%error, "skipping an image item whose record does not parse");
+            None
+        }
+    }
+}
+
+/// Runs `futures` concurrently on the current task and returns their outputs in order (the
+/// SDK's calls wait on the network, so one task is enough).
+async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    Poll::Ready(value) => *output = Some(value),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
 }
 
 impl DynamoRecords {
@@ -203,33 +376,14 @@ impl DynamoRecords {
         Ok(output.item)
     }
 
-    fn transaction(
+    /// The condition that makes the image item's put newest-wins.
+    fn image_condition(
         &self,
         record: &ImageRecord,
         stored: Option<&Item>,
-    ) -> Result<Vec<TransactWriteItem>, StoreError> {
-        let json = serde_json::to_string(record)
-            .map_err(|e| StoreError::new("serialising the record", e))?;
-        let sk = sort_key(record);
-        let entries = index_entries(record);
-        let index_keys: Vec<String> = entries.iter().map(|(pk, _)| format!("{pk}|{sk}")).collect();
-
-        let mut image = image_key(&record.id);
-        image.extend([
-            ("record".to_owned(), s(json)),
-            ("revision".to_owned(), s(&record.revision)),
-            ("status".to_owned(), s(record.status.as_str())),
-            ("executionId".to_owned(), s(&record.execution.id)),
-            ("safe".to_owned(), AttributeValue::Bool(record.safe)),
-            ("gsi1pk".to_owned(), s(status_partition(record))),
-            ("gsi1sk".to_owned(), s(&sk)),
-            (
-                "indexKeys".to_owned(),
-                AttributeValue::L(index_keys.iter().map(s).collect()),
-            ),
-        ]);
+    ) -> (String, HashMap<String, AttributeValue>) {
         // Newest wins, and the item is still the one `decide_write` judged (another writer
-        // in between makes the transaction fail, and the write starts over).
+        // in between makes the put fail, and the write starts over).
         let mut condition = "(attribute_not_exists(pk) OR revision < :rev OR \
                              (revision = :rev AND #status = :failed AND executionId <> :exec))"
             .to_owned();
@@ -252,17 +406,78 @@ impl DynamoRecords {
             }
             None => condition.push_str(" AND attribute_not_exists(pk)"),
         }
-        let put_image = Put::builder()
+        (condition, values)
+    }
+
+    /// Puts the image item; `false` when another writer changed it since it was read.
+    async fn put_image(
+        &self,
+        record: &ImageRecord,
+        stored: Option<&Item>,
+        stale: &IndexKeys,
+        pending: bool,
+    ) -> Result<bool, StoreError> {
+        let json = serde_json::to_string(record)
+            .map_err(|e| StoreError::new("serialising the record", e))?;
+        let mut image = image_key(&record.id);
+        image.extend([
+            ("record".to_owned(), s(json)),
+            ("revision".to_owned(), s(&record.revision)),
+            ("status".to_owned(), s(record.status.as_str())),
+            ("executionId".to_owned(), s(&record.execution.id)),
+            ("safe".to_owned(), AttributeValue::Bool(record.safe)),
+            ("gsi1pk".to_owned(), s(status_partition(record))),
+            ("gsi1sk".to_owned(), s(record_sort_key(record))),
+        ]);
+        if pending {
+            image.insert("indexPending".to_owned(), AttributeValue::Bool(true));
+        }
+        if !stale.is_empty() {
+            let listed = stale
+                .iter()
+                .map(|(sk, pks)| {
+                    (
+                        sk.clone(),
+                        AttributeValue::Ss(pks.iter().cloned().collect()),
+                    )
+                })
+                .collect();
+            image.insert("staleIndex".to_owned(), AttributeValue::M(listed));
+        }
+        let (condition, values) = self.image_condition(record, stored);
+        let result = self
+            .client
+            .put_item()
             .table_name(&self.table)
             .set_item(Some(image))
             .condition_expression(condition)
             .expression_attribute_names("#status", "status")
             .set_expression_attribute_values(Some(values))
-            .build()
-            .map_err(|e| StoreError::new("building the image Put", e))?;
-        let mut actions = vec![TransactWriteItem::builder().put(put_image).build()];
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(store_error("PutItem", error)),
+        }
+    }
 
-        for (pk, confidence) in &entries {
+    /// Puts the index items of `record` (whose image item is written), deletes `stale`, then
+    /// clears the image item's `indexPending`. Safe to repeat, and to run twice at once.
+    async fn complete_index(
+        &self,
+        record: &ImageRecord,
+        stale: &IndexKeys,
+    ) -> Result<(), StoreError> {
+        let sk = index_sort_key(record);
+        let mut puts = Vec::new();
+        for (pk, confidence) in index_entries(record) {
             let mut item = HashMap::from([
                 ("pk".to_owned(), s(pk)),
                 ("sk".to_owned(), s(&sk)),
@@ -277,77 +492,194 @@ impl DynamoRecords {
                     AttributeValue::N(confidence.to_string()),
                 );
             }
-            let put = Put::builder()
-                .table_name(&self.table)
+            let put = PutRequest::builder()
                 .set_item(Some(item))
                 .build()
-                .map_err(|e| StoreError::new("building an index Put", e))?;
-            actions.push(TransactWriteItem::builder().put(put).build());
+                .map_err(|e| StoreError::new("building an index put", e))?;
+            puts.push(WriteRequest::builder().put_request(put).build());
         }
-
-        let previous: Vec<String> = stored
-            .and_then(|item| item.get("indexKeys"))
-            .and_then(|v| v.as_l().ok())
-            .map(|list| list.iter().filter_map(|v| v.as_s().ok().cloned()).collect())
-            .unwrap_or_default();
-        let current: HashSet<&String> = index_keys.iter().collect();
-        for stale in previous.iter().filter(|k| !current.contains(k)) {
-            let Some((pk, sk)) = stale.split_once('|') else {
-                continue;
-            };
-            let delete = Delete::builder()
-                .table_name(&self.table)
-                .key("pk", s(pk))
-                .key("sk", s(sk))
-                .build()
-                .map_err(|e| StoreError::new("building an index Delete", e))?;
-            actions.push(TransactWriteItem::builder().delete(delete).build());
+        // Puts first: a search never sees fewer of this record's index items than before.
+        self.batch_write(puts).await?;
+        let mut deletes = Vec::new();
+        for (stale_sk, pks) in stale {
+            for pk in pks {
+                let delete = DeleteRequest::builder()
+                    .key("pk", s(pk))
+                    .key("sk", s(stale_sk))
+                    .build()
+                    .map_err(|e| StoreError::new("building an index delete", e))?;
+                deletes.push(WriteRequest::builder().delete_request(delete).build());
+            }
         }
-        Ok(actions)
+        self.batch_write(deletes).await?;
+        let done = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(image_key(&record.id)))
+            .update_expression("REMOVE indexPending, staleIndex")
+            .condition_expression("revision = :rev AND executionId = :exec")
+            .expression_attribute_values(":rev", s(&record.revision))
+            .expression_attribute_values(":exec", s(&record.execution.id))
+            .send()
+            .await;
+        match done {
+            Ok(_) => Ok(()),
+            // A newer write replaced the item meanwhile; it took over the list of what to delete.
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(error) => Err(store_error("UpdateItem", error)),
+        }
     }
 
-    /// Records for index items, newest first, keeping only items their image still vouches for.
-    async fn resolve(&self, items: Vec<Item>) -> Result<Vec<ImageRecord>, StoreError> {
+    async fn backoff(&self, attempt: u32) {
+        let delay = BATCH_BACKOFF
+            .saturating_mul(1 << attempt.min(10))
+            .min(Duration::from_secs(1));
+        if let Some(sleep) = self.client.config().sleep_impl() {
+            sleep.sleep(delay).await;
+        }
+    }
+
+    /// Sends `requests` 25 at a time, re-sending what DynamoDB leaves unprocessed.
+    async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
+        for chunk in requests.chunks(BATCH_WRITE) {
+            let mut pending = chunk.to_vec();
+            let mut attempt = 0;
+            while !pending.is_empty() {
+                if attempt == BATCH_ATTEMPTS {
+                    return Err(StoreError {
+                        message: format!(
+                            "BatchWriteItem: {} index writes still unprocessed after \
+                             {BATCH_ATTEMPTS} attempts",
+                            pending.len()
+                        ),
+                        source: None,
+                    });
+                }
+                if attempt > 0 {
+                    self.backoff(attempt - 1).await;
+                }
+                attempt += 1;
+                let output = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, pending)
+                    .send()
+                    .await
+                    .map_err(|e| store_error("BatchWriteItem", e))?;
+                pending = output
+                    .unprocessed_items
+                    .and_then(|mut unprocessed| unprocessed.remove(&self.table))
+                    .unwrap_or_default();
+            }
+        }
+        Ok(())
+    }
+
+    /// The image items of `ids` (distinct), as [`IMAGE_PROJECTION`] projects them, by id.
+    async fn batch_get(&self, ids: &[String]) -> Result<HashMap<String, Item>, StoreError> {
+        let mut found = HashMap::new();
+        for chunk in ids.chunks(BATCH_GET) {
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(chunk.iter().map(|id| image_key(id)).collect()))
+                .consistent_read(true)
+                .projection_expression(IMAGE_PROJECTION)
+                .expression_attribute_names("#r", "record")
+                .build()
+                .map_err(|e| StoreError::new("building BatchGetItem", e))?;
+            let mut pending = Some(request);
+            let mut attempt = 0;
+            while let Some(request) = pending.take() {
+                if attempt == BATCH_ATTEMPTS {
+                    return Err(StoreError {
+                        message: format!(
+                            "BatchGetItem: {} image reads still unprocessed after \
+                             {BATCH_ATTEMPTS} attempts",
+                            request.keys().len()
+                        ),
+                        source: None,
+                    });
+                }
+                if attempt > 0 {
+                    self.backoff(attempt - 1).await;
+                }
+                attempt += 1;
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| store_error("BatchGetItem", e))?;
+                let items = output
+                    .responses
+                    .and_then(|mut responses| responses.remove(&self.table))
+                    .unwrap_or_default();
+                for item in items {
+                    let id = item
+                        .get("pk")
+                        .and_then(|v| v.as_s().ok())
+                        .and_then(|pk| pk.strip_prefix("IMAGE#"))
+                        .map(str::to_owned);
+                    if let Some(id) = id {
+                        found.insert(id, item);
+                    }
+                }
+                pending = output
+                    .unprocessed_keys
+                    .and_then(|mut unprocessed| unprocessed.remove(&self.table))
+                    .filter(|request| !request.keys().is_empty());
+            }
+        }
+        Ok(found)
+    }
+
+    /// The records of the items a search took, in order, with their JSON's length: an image
+    /// item's own record, or the record of the image an index item names if that image item
+    /// still vouches for it (same revision and execution).
+    async fn resolve(
+        &self,
+        items: Vec<Item>,
+        seen: &HashSet<String>,
+    ) -> Result<Vec<(ImageRecord, usize)>, StoreError> {
+        let image_id =
+            |item: &Item| -> Option<String> { item.get("imageId")?.as_s().ok().cloned() };
+        let is_image = |item: &Item| {
+            item.get("sk")
+                .and_then(|v| v.as_s().ok())
+                .map(String::as_str)
+                == Some("IMAGE")
+        };
+        let mut ids: Vec<String> = Vec::new();
+        for item in items.iter().filter(|item| !is_image(item)) {
+            if let Some(id) = image_id(item) {
+                if !seen.contains(&id) && !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+        }
+        let images = self.batch_get(&ids).await?;
         let mut records = Vec::new();
-        for item in items {
-            if let Some(record) = self.resolve_one(&item).await? {
-                records.push(record);
+        for item in &items {
+            if is_image(item) {
+                records.extend(parse_sized(item));
+                continue;
+            }
+            let Some(image) = image_id(item).and_then(|id| images.get(&id)) else {
+                continue;
+            };
+            let same = |name: &str| image.contains_key(name) && image.get(name) == item.get(name);
+            if same("revision") && same("executionId") {
+                records.extend(parse_sized(image));
             }
         }
         Ok(records)
-    }
-
-    async fn resolve_one(&self, item: &Item) -> Result<Option<ImageRecord>, StoreError> {
-        if item
-            .get("sk")
-            .and_then(|v| v.as_s().ok())
-            .map(String::as_str)
-            == Some("IMAGE")
-        {
-            return Ok(parse_record(item));
-        }
-        let Some(id) = item.get("imageId").and_then(|v| v.as_s().ok()) else {
-            return Ok(None);
-        };
-        let Some(image) = self.image_item(id).await? else {
-            return Ok(None);
-        };
-        let same = |name: &str| image.contains_key(name) && image.get(name) == item.get(name);
-        if !(same("revision") && same("executionId")) {
-            return Ok(None);
-        }
-        Ok(parse_record(&image))
-    }
-}
-
-fn parse_record(item: &Item) -> Option<ImageRecord> {
-    let json = item.get("record")?.as_s().ok()?;
-    match serde_json::from_str(json) {
-        Ok(record) => Some(record),
-        Err(error) => {
-            tracing::warn!(%error, "skipping an image item whose record does not parse");
-            None
-        }
     }
 }
 
@@ -356,6 +688,8 @@ struct Stream {
     pk: String,
     index: Option<&'static str>,
     min_confidence: Option<f32>,
+    safe_only: bool,
+    page_size: i32,
     buffer: VecDeque<Item>,
     next_page: Option<Item>,
     exhausted: bool,
@@ -371,11 +705,16 @@ impl Stream {
             .ok()
             .map(String::as_str)
     }
+
+    /// Whether the stream must be read before its head can be compared.
+    fn needs_fill(&self) -> bool {
+        self.buffer.is_empty() && !self.exhausted
+    }
 }
 
 impl DynamoRecords {
     async fn fill(&self, stream: &mut Stream, before: Option<&str>) -> Result<(), StoreError> {
-        while stream.buffer.is_empty() && !stream.exhausted {
+        while stream.needs_fill() {
             let (pk_name, sk_name) = match stream.index {
                 Some(_) => ("gsi1pk", "gsi1sk"),
                 None => ("pk", "sk"),
@@ -386,7 +725,7 @@ impl DynamoRecords {
                 .table_name(&self.table)
                 .set_index_name(stream.index.map(str::to_owned))
                 .scan_index_forward(false)
-                .limit(QUERY_PAGE)
+                .limit(stream.page_size)
                 .expression_attribute_names("#pk", pk_name)
                 .expression_attribute_values(":pk", s(&stream.pk))
                 .set_exclusive_start_key(stream.next_page.take());
@@ -397,13 +736,27 @@ impl DynamoRecords {
                     .expression_attribute_values(":cursor", s(cursor)),
                 None => request.key_condition_expression("#pk = :pk"),
             };
+            request = match stream.index {
+                // An index item says which image and which write of it: nothing more is read.
+                None => request.projection_expression("sk, imageId, revision, executionId"),
+                Some(_) => request
+                    .projection_expression(IMAGE_PROJECTION)
+                    .expression_attribute_names("#r", "record"),
+            };
+            let mut filters = Vec::new();
             if let Some(confidence) = stream.min_confidence {
-                request = request
-                    .filter_expression("confidence >= :confidence")
-                    .expression_attribute_values(
-                        ":confidence",
-                        AttributeValue::N(confidence.to_string()),
-                    );
+                filters.push("confidence >= :confidence");
+                request = request.expression_attribute_values(
+                    ":confidence",
+                    AttributeValue::N(confidence.to_string()),
+                );
+            }
+            if stream.safe_only {
+                filters.push("safe = :safe");
+                request = request.expression_attribute_values(":safe", AttributeValue::Bool(true));
+            }
+            if !filters.is_empty() {
+                request = request.filter_expression(filters.join(" AND "));
             }
             let output = request.send().await.map_err(|e| store_error("Query", e))?;
             stream.buffer.extend(output.items.unwrap_or_default());
@@ -415,21 +768,37 @@ impl DynamoRecords {
 }
 
 fn streams_for(query: &SearchQuery) -> Vec<Stream> {
-    let stream = |pk: String, index, min_confidence| Stream {
+    // A status page draws on every shard, about evenly: each reads its share of the page (and
+    // one more) at a time, not 100 whole records.
+    let shard_page = query.limit.map_or(QUERY_PAGE, |limit| {
+        let share = limit.saturating_add(1).div_ceil(STATUS_SHARDS as usize) + 1;
+        i32::try_from(share).map_or(QUERY_PAGE, |share| share.min(QUERY_PAGE))
+    });
+    let stream = |pk: String, index: Option<&'static str>, min_confidence| Stream {
         pk,
         index,
         min_confidence,
+        // Index items carry the image's `safe`, so unsafe images are not even read; the
+        // status partitions are split by safety already.
+        safe_only: query.safe_only && index.is_none(),
+        page_size: if index.is_some() {
+            shard_page
+        } else {
+            QUERY_PAGE
+        },
         buffer: VecDeque::new(),
         next_page: None,
         exhausted: false,
     };
     if !query.labels.is_empty() {
-        let mut names: Vec<String> = query.labels.iter().map(|l| l.to_lowercase()).collect();
-        names.sort();
-        names.dedup();
+        let names: BTreeSet<String> = query
+            .labels
+            .iter()
+            .map(|l| index_partition("LABEL", &l.to_lowercase()))
+            .collect();
         return names
             .into_iter()
-            .map(|name| stream(format!("LABEL#{name}"), None, Some(query.min_confidence)))
+            .map(|pk| stream(pk, None, Some(query.min_confidence)))
             .collect();
     }
     if let Some(word) = query
@@ -438,7 +807,7 @@ fn streams_for(query: &SearchQuery) -> Vec<Stream> {
         .map(search::words)
         .and_then(|w| w.into_iter().next())
     {
-        return vec![stream(format!("WORD#{word}"), None, None)];
+        return vec![stream(index_partition("WORD", &word), None, None)];
     }
     let statuses = match query.status {
         Some(status) => vec![status],
@@ -453,21 +822,29 @@ fn streams_for(query: &SearchQuery) -> Vec<Stream> {
         match status {
             RecordStatus::Analyzed => {
                 if !query.unsafe_only {
-                    partitions.push("STATUS#ANALYZED#SAFE".to_owned());
+                    partitions.push(status_name(status, true));
                 }
                 if !query.safe_only {
-                    partitions.push("STATUS#ANALYZED#UNSAFE".to_owned());
+                    partitions.push(status_name(status, false));
                 }
             }
             // Rejected and failed records are never safe.
             other if !query.safe_only && !query.unsafe_only => {
-                partitions.push(format!("STATUS#{}", other.as_str()));
+                partitions.push(status_name(other, false));
             }
             _ => {}
         }
     }
+    // The unsharded partition too: records written before the shards stay there until they
+    // are written again.
     partitions
         .into_iter()
+        .flat_map(|name| {
+            let shards: Vec<String> = (0..STATUS_SHARDS)
+                .map(|shard| format!("{name}#{shard}"))
+                .collect();
+            shards.into_iter().chain(std::iter::once(name))
+        })
         .map(|pk| stream(pk, Some(STATUS_INDEX), None))
         .collect()
 }
@@ -479,27 +856,29 @@ impl RecordStore for DynamoRecords {
             let stored = stored_item.as_ref().and_then(parse_record);
             let outcome = decide_write(stored.as_ref(), record);
             if outcome != WriteOutcome::Written {
+                // The stored write may have stopped between its image item and its index
+                // items (a crash, a timeout): whoever comes next finishes it.
+                if let (Some(item), Some(stored)) = (&stored_item, &stored) {
+                    if is_pending(item) {
+                        tracing::info!(id = %record.id, "finishing the index of an earlier write");
+                        self.complete_index(stored, &listed_stale(item)).await?;
+                    }
+                }
                 return Ok(outcome);
             }
-            let actions = self.transaction(record, stored_item.as_ref())?;
-            match self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(actions))
-                .send()
-                .await
+            let stale = replaced_index(stored_item.as_ref(), record);
+            let pending = !index_entries(record).is_empty() || !stale.is_empty();
+            if self
+                .put_image(record, stored_item.as_ref(), &stale, pending)
+                .await?
             {
-                Ok(_) => return Ok(WriteOutcome::Written),
-                // The image item changed since it was read: judge again against the new one.
-                Err(error)
-                    if error
-                        .as_service_error()
-                        .is_some_and(|e| e.is_transaction_canceled_exception()) =>
-                {
-                    tracing::debug!(id = %record.id, "write raced another; retrying");
+                if pending {
+                    self.complete_index(record, &stale).await?;
                 }
-                Err(error) => return Err(store_error("TransactWriteItems", error)),
+                return Ok(WriteOutcome::Written);
             }
+            // The image item changed since it was read: judge again against the new one.
+            tracing::debug!(id = %record.id, "write raced another; retrying");
         }
         Err(StoreError {
             message: format!(
@@ -519,51 +898,134 @@ impl RecordStore for DynamoRecords {
     }
 
     async fn search(&self, query: &SearchQuery) -> Result<Page, StoreError> {
-        let before = query.cursor.as_deref().and_then(cursor_sort_key);
-        if query.cursor.is_some() && before.is_none() {
-            return Ok(Page {
-                records: Vec::new(),
-                next_cursor: None,
-            });
-        }
+        let before = match query.cursor.as_deref() {
+            Some(cursor) => match cursor_sort_key(cursor) {
+                Some(key) => Some(key),
+                None => {
+                    return Ok(Page {
+                        records: Vec::new(),
+                        next_cursor: None,
+                    })
+                }
+            },
+            None => None,
+        };
         let limit = query.limit.unwrap_or(usize::MAX);
         let mut streams = streams_for(query);
         let mut seen = HashSet::new();
-        let mut records = Vec::new();
+        let mut page = PageFiller::new(query);
         loop {
-            for stream in &mut streams {
-                self.fill(stream, before.as_deref()).await?;
-            }
-            // The newest head among the partitions comes next.
-            let Some(next) = streams
+            let fills = streams
                 .iter_mut()
-                .filter(|s| !s.buffer.is_empty())
-                .max_by(|a, b| a.head_sort_key().cmp(&b.head_sort_key()))
-            else {
-                break;
-            };
-            let Some(item) = next.buffer.pop_front() else {
-                break;
-            };
-            let Some(record) = self.resolve(vec![item]).await?.pop() else {
-                continue;
-            };
-            if !seen.insert(record.id.clone()) || !search::matches(&record, query) {
-                continue;
+                .filter(|stream| stream.needs_fill())
+                .map(|stream| self.fill(stream, before.as_deref()))
+                .collect();
+            join_all(fills)
+                .await
+                .into_iter()
+                .collect::<Result<Vec<()>, _>>()?;
+            // The next items in newest-first order, as many as the page can still take (and
+            // one more, which says whether there is a next page), read in one batch.
+            let room = limit
+                .saturating_sub(page.len())
+                .saturating_add(1)
+                .min(BATCH_GET);
+            let mut taken = Vec::new();
+            while taken.len() < room && !streams.iter().any(Stream::needs_fill) {
+                let Some(next) = streams
+                    .iter_mut()
+                    .filter(|stream| !stream.buffer.is_empty())
+                    .max_by(|a, b| a.head_sort_key().cmp(&b.head_sort_key()))
+                else {
+                    break;
+                };
+                taken.extend(next.buffer.pop_front());
             }
-            if records.len() == limit {
-                // One more match exists: there is a next page.
-                let cursor = records.last().map(search::cursor_after);
-                return Ok(Page {
-                    records,
-                    next_cursor: cursor,
-                });
+            if taken.is_empty() {
+                if streams.iter().any(Stream::needs_fill) {
+                    continue;
+                }
+                break;
             }
-            records.push(record);
+            for (record, bytes) in self.resolve(taken, &seen).await? {
+                if !seen.insert(record.id.clone()) || !search::matches(&record, query) {
+                    continue;
+                }
+                if !page.offer(record, bytes) {
+                    return Ok(page.finish());
+                }
+            }
         }
-        Ok(Page {
-            records,
-            next_cursor: None,
-        })
+        Ok(page.finish())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use spotlight_core::store_suite::suite_record;
+
+    fn item_of(record: &ImageRecord) -> Item {
+        let mut item = image_key(&record.id);
+        let json = serde_json::to_string(record).unwrap_or_default();
+        item.insert("record".to_owned(), s(json));
+        item
+    }
+
+    #[test]
+    fn what_an_image_item_keeps_to_delete_is_bounded() {
+        // 40,000 distinct words: far more index keys than an image item could hold.
+        let text: String = (0..40_000).map(|i| format!("w{i} ")).collect();
+        let old = suite_record(
+            "k.jpg",
+            1,
+            1,
+            RecordStatus::Analyzed,
+            true,
+            Vec::new(),
+            &text,
+        );
+        let mut item = item_of(&old);
+        let carried: Vec<String> = (0..5_000).map(|i| format!("WORD#carried{i}")).collect();
+        item.insert(
+            "staleIndex".to_owned(),
+            AttributeValue::M(HashMap::from([(
+                "00000000000000000001#x#y".to_owned(),
+                AttributeValue::Ss(carried),
+            )])),
+        );
+        let new = suite_record("k.jpg", 2, 2, RecordStatus::Analyzed, true, Vec::new(), "");
+        let stale = replaced_index(Some(&item), &new);
+        let bytes: usize = stale
+            .iter()
+            .map(|(sk, pks)| pks.iter().map(|pk| sk.len() + pk.len() + 1).sum::<usize>())
+            .sum();
+        assert!(bytes <= MAX_STALE_BYTES, "{bytes}");
+        assert!(
+            stale
+                .get(&index_sort_key(&old))
+                .is_some_and(|pks| pks.len() > 1_000),
+            "the replaced record's own index items come first"
+        );
+    }
+
+    #[test]
+    fn keys_stay_short_whatever_the_key_label_or_word() {
+        let key = "猫".repeat(341);
+        let record = suite_record(
+            &key,
+            1,
+            1,
+            RecordStatus::Analyzed,
+            true,
+            vec![spotlight_core::fakes::label(&"L".repeat(5000), 90.0, &[])],
+            &"w".repeat(5000),
+        );
+        assert!(record_sort_key(&record).len() < 128);
+        assert!(index_sort_key(&record).len() < 128);
+        for pk in index_entries(&record).keys() {
+            assert!(pk.len() < 100, "{pk}");
+        }
+        assert!(status_partition(&record).len() < 40);
     }
 }

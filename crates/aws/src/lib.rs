@@ -7,7 +7,7 @@ pub mod lambda;
 mod rekognition;
 mod s3;
 
-pub use dynamodb::{DynamoRecords, MAX_LABEL_INDEX, MAX_WORD_INDEX, STATUS_INDEX};
+pub use dynamodb::{DynamoRecords, STATUS_INDEX, STATUS_SHARDS};
 pub use rekognition::{Rekognition, RekognitionSettings};
 pub use s3::S3Objects;
 

@@ -1,8 +1,9 @@
-//! `ObjectReader` on S3: HeadObject and ranged GetObject, nothing downloaded whole.
+//! `ObjectReader` on S3: HeadObject and ranged GetObject, nothing downloaded whole, of the
+//! latest version or of the one a request names.
 
 use std::ops::Range;
 
-use aws_sdk_s3::error::SdkError;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::get_object::GetObjectError;
 use aws_sdk_s3::operation::head_object::HeadObjectError;
 use aws_sdk_s3::Client;
@@ -34,18 +35,37 @@ where
 
 impl ObjectReader for S3Objects {
     async fn head(&self, bucket: &str, key: &str) -> Result<ObjectHead, ReadError> {
+        self.head_version(bucket, key, None).await
+    }
+
+    async fn read_range(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: Range<u64>,
+    ) -> Result<Vec<u8>, ReadError> {
+        self.read_version_range(bucket, key, None, range).await
+    }
+
+    async fn head_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<ObjectHead, ReadError> {
         let output = self
             .client
             .head_object()
             .bucket(bucket)
             .key(key)
+            .set_version_id(version.map(str::to_owned))
             .send()
             .await
             .map_err(|error| match &error {
                 SdkError::ServiceError(service)
                     if matches!(service.err(), HeadObjectError::NotFound(_)) =>
                 {
-                    ReadError::NotFound(format!("s3://{bucket}/{key}"))
+                    ReadError::NotFound(location(bucket, key, version))
                 }
                 _ => other("HeadObject failed", error),
             })?;
@@ -62,10 +82,11 @@ impl ObjectReader for S3Objects {
         })
     }
 
-    async fn read_range(
+    async fn read_version_range(
         &self,
         bucket: &str,
         key: &str,
+        version: Option<&str>,
         range: Range<u64>,
     ) -> Result<Vec<u8>, ReadError> {
         if range.is_empty() {
@@ -78,15 +99,17 @@ impl ObjectReader for S3Objects {
             .get_object()
             .bucket(bucket)
             .key(key)
+            .set_version_id(version.map(str::to_owned))
             .range(header)
             .send()
             .await;
         let output = match result {
             Ok(output) => output,
             Err(SdkError::ServiceError(service))
-                if matches!(service.err(), GetObjectError::NoSuchKey(_)) =>
+                if matches!(service.err(), GetObjectError::NoSuchKey(_))
+                    || service.err().code() == Some("NoSuchVersion") =>
             {
-                return Err(ReadError::NotFound(format!("s3://{bucket}/{key}")))
+                return Err(ReadError::NotFound(location(bucket, key, version)))
             }
             // 416: the range starts past the end; like a slice, that is empty.
             Err(SdkError::ServiceError(service)) if service.raw().status().as_u16() == 416 => {
@@ -100,5 +123,12 @@ impl ObjectReader for S3Objects {
             .await
             .map_err(|e| other("reading the GetObject body failed", e))?;
         Ok(bytes.into_bytes().to_vec())
+    }
+}
+
+fn location(bucket: &str, key: &str, version: Option<&str>) -> String {
+    match version {
+        Some(version) => format!("s3://{bucket}/{key} (version {version})"),
+        None => format!("s3://{bucket}/{key}"),
     }
 }

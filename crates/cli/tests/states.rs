@@ -824,7 +824,7 @@ fn pipeline_happy_path_from_an_eventbridge_event() {
         path_taken(&result),
         [
             "Normalize",
-            "FromObjectCreatedEvent",
+            "FromVersionedObjectCreatedEvent",
             "Validate",
             "Analyze",
             "Record"
@@ -841,6 +841,7 @@ fn pipeline_happy_path_from_an_eventbridge_event() {
         validate["Payload"],
         json!({
             "bucket": "amzn-s3-demo-bucket1", "key": "photos/beach day+1 ünï.jpg",
+            "versionId": "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e",
             "sequencer": "617f08299329d189", "etag": "b1946ac92492d2347c6235b4d2611184",
             "size": 5, "eventTime": "2021-11-12T00:00:00Z"
         })
@@ -880,7 +881,7 @@ fn pipeline_rejected_image_is_recorded_and_succeeds() {
         path_taken(&result),
         [
             "Normalize",
-            "FromObjectCreatedEvent",
+            "FromVersionedObjectCreatedEvent",
             "Validate",
             "RecordRejected",
             "Rejected"
@@ -915,7 +916,7 @@ fn pipeline_throttled_analyser_is_retried_until_it_succeeds() {
         path_taken(&result),
         [
             "Normalize",
-            "FromObjectCreatedEvent",
+            "FromVersionedObjectCreatedEvent",
             "Validate",
             "Analyze",
             "Record"
@@ -943,7 +944,7 @@ fn pipeline_failed_analyser_is_recorded_and_fails_the_execution() {
         path_taken(&result),
         [
             "Normalize",
-            "FromObjectCreatedEvent",
+            "FromVersionedObjectCreatedEvent",
             "Validate",
             "Analyze",
             "RecordFailed",

@@ -1633,7 +1633,7 @@ mod tests {
         let svg = render(&definition, &BTreeMap::new());
         well_formed(&svg);
         let all = names(&definition);
-        assert_eq!(all.len(), 15);
+        assert_eq!(all.len(), 17);
         for name in &all {
             assert_eq!(
                 svg.matches(&format!("data-state=\"{name}\"")).count(),
@@ -1642,7 +1642,7 @@ mod tests {
             );
             assert!(svg.contains(&format!("<a href=\"#state-{name}\">")));
         }
-        assert_eq!(svg.matches("<g class=\"node ").count(), 15);
+        assert_eq!(svg.matches("<g class=\"node ").count(), 17);
         assert!(svg.contains("class=\"node not-run parallel container\" data-state=\"Analyze\""));
         assert!(svg.contains("class=\"node not-run choice\" data-state=\"Normalize\""));
         assert!(svg.contains("class=\"node not-run fail\" data-state=\"Failed\""));
@@ -1650,7 +1650,7 @@ mod tests {
         // Validate, Analyze, Record and RecordRejected catch, into two targets or one.
         assert_eq!(svg.matches("class=\"edge catch\"").count(), 6);
         assert!(svg.contains("role=\"img\""));
-        assert!(svg.contains("aria-label=\"State machine graph: 15 states, 15 not run\""));
+        assert!(svg.contains("aria-label=\"State machine graph: 17 states, 17 not run\""));
         assert!(svg.contains("<marker id=\"graph-arrow\""));
         for outcome in Outcome::ALL {
             assert!(svg.contains(&format!("<g class=\"{}\"><rect", outcome.class())));
@@ -1690,9 +1690,11 @@ mod tests {
         .map(|n| node_box(&svg, n)[1])
         .collect();
         assert!(ys.windows(2).all(|w| w[0] < w[1]), "{ys:?}");
-        // The three ways in share a rank.
+        // The five ways in share a rank.
         let ins = [
+            "FromVersionedObjectCreatedEvent",
             "FromObjectCreatedEvent",
+            "FromVersionedS3Notification",
             "FromS3Notification",
             "FromObjectRequest",
         ]
@@ -1737,7 +1739,9 @@ mod tests {
             &[
                 ("Normalize", Succeeded),
                 ("FromObjectRequest", Succeeded),
+                ("FromVersionedObjectCreatedEvent", NotRun),
                 ("FromObjectCreatedEvent", NotRun),
+                ("FromVersionedS3Notification", NotRun),
                 ("FromS3Notification", NotRun),
                 ("UnrecognisedInput", NotRun),
                 ("Validate", Succeeded),
@@ -1767,8 +1771,8 @@ mod tests {
         }
         assert!(svg.contains("class=\"node caught task\" data-state=\"Record\""));
         assert!(svg.contains(
-            "aria-label=\"State machine graph: 15 states, 7 succeeded, 1 retried, 1 caught, \
-             1 failed, 5 not run\""
+            "aria-label=\"State machine graph: 17 states, 7 succeeded, 1 retried, 1 caught, \
+             1 failed, 7 not run\""
         ));
     }
 

@@ -254,13 +254,14 @@ impl RecordStore for MemoryRecords {
             .cloned()
             .collect();
         hits.sort_by(search::newest_first);
-        let limit = query.limit.unwrap_or(usize::MAX);
-        let next_cursor = (hits.len() > limit).then(|| search::cursor_after(&hits[limit - 1]));
-        hits.truncate(limit);
-        Ok(Page {
-            records: hits,
-            next_cursor,
-        })
+        let mut page = crate::ports::PageFiller::new(query);
+        for record in hits {
+            let bytes = serde_json::to_string(&record).map_or(0, |json| json.len());
+            if !page.offer(record, bytes) {
+                break;
+            }
+        }
+        Ok(page.finish())
     }
 }
 

@@ -62,6 +62,47 @@ pub trait ObjectReader: Send + Sync {
         key: &str,
         range: Range<u64>,
     ) -> impl Future<Output = Result<Vec<u8>, ReadError>> + Send;
+
+    /// The head of one version of the object (`None`: the latest). A reader that keeps no
+    /// versions (a folder) refuses a named one rather than describe another.
+    fn head_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> impl Future<Output = Result<ObjectHead, ReadError>> + Send {
+        async move {
+            match version {
+                None => self.head(bucket, key).await,
+                Some(version) => Err(no_versions(bucket, key, version)),
+            }
+        }
+    }
+
+    /// [`ObjectReader::read_range`] of one version of the object (`None`: the latest).
+    fn read_version_range(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+        range: Range<u64>,
+    ) -> impl Future<Output = Result<Vec<u8>, ReadError>> + Send {
+        async move {
+            match version {
+                None => self.read_range(bucket, key, range).await,
+                Some(version) => Err(no_versions(bucket, key, version)),
+            }
+        }
+    }
+}
+
+fn no_versions(bucket: &str, key: &str, version: &str) -> ReadError {
+    ReadError::Other {
+        message: format!(
+            "{bucket}/{key}: version {version:?} asked of a reader that keeps no versions"
+        ),
+        source: None,
+    }
 }
 
 /// Why an analyser could not analyse an image.
@@ -172,6 +213,10 @@ pub struct SearchQuery {
     pub limit: Option<usize>,
     /// Where the previous page stopped.
     pub cursor: Option<String>,
+    /// At most this many bytes of records in a page, counted as their serialised JSON
+    /// (`serde_json::to_string`); a page always holds at least one record, so paging always
+    /// moves on. `None`: no bound.
+    pub max_bytes: Option<usize>,
 }
 
 /// One page of records, newest upload first.
@@ -181,6 +226,70 @@ pub struct Page {
     pub records: Vec<ImageRecord>,
     /// Pass back as [`SearchQuery::cursor`] for the next page; `None` on the last page.
     pub next_cursor: Option<String>,
+}
+
+/// Fills a [`Page`] with matching records in result order, within the query's `limit` and
+/// `max_bytes`, so that every store pages the same way.
+#[derive(Debug)]
+pub struct PageFiller {
+    limit: usize,
+    max_bytes: usize,
+    bytes: usize,
+    records: Vec<ImageRecord>,
+    full: bool,
+}
+
+impl PageFiller {
+    /// An empty page for `query`.
+    pub fn new(query: &SearchQuery) -> Self {
+        PageFiller {
+            limit: query.limit.unwrap_or(usize::MAX),
+            max_bytes: query.max_bytes.unwrap_or(usize::MAX),
+            bytes: 0,
+            records: Vec::new(),
+            full: false,
+        }
+    }
+
+    /// Offers the next matching record and the length of its serialised JSON. Returns `false`
+    /// once the page is full: the record offered then did not fit, and proves a next page.
+    pub fn offer(&mut self, record: ImageRecord, json_bytes: usize) -> bool {
+        if self.full {
+            return false;
+        }
+        let over_budget =
+            !self.records.is_empty() && self.bytes.saturating_add(json_bytes) > self.max_bytes;
+        if self.records.len() >= self.limit || over_budget {
+            self.full = true;
+            return false;
+        }
+        self.bytes = self.bytes.saturating_add(json_bytes);
+        self.records.push(record);
+        true
+    }
+
+    /// How many records the page holds.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether the page holds no record yet.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// The page, with a cursor after its last record when a record was turned away.
+    pub fn finish(self) -> Page {
+        let next_cursor = if self.full {
+            self.records.last().map(crate::search::cursor_after)
+        } else {
+            None
+        };
+        Page {
+            records: self.records,
+            next_cursor,
+        }
+    }
 }
 
 /// Stores the one record per image.
@@ -247,6 +356,23 @@ impl<T: ObjectReader + ?Sized> ObjectReader for std::sync::Arc<T> {
         range: Range<u64>,
     ) -> impl Future<Output = Result<Vec<u8>, ReadError>> + Send {
         (**self).read_range(bucket, key, range)
+    }
+    fn head_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> impl Future<Output = Result<ObjectHead, ReadError>> + Send {
+        (**self).head_version(bucket, key, version)
+    }
+    fn read_version_range(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+        range: Range<u64>,
+    ) -> impl Future<Output = Result<Vec<u8>, ReadError>> + Send {
+        (**self).read_version_range(bucket, key, version, range)
     }
 }
 

@@ -77,6 +77,11 @@ fn an_eventbridge_object_created_event_round_trips_and_normalises() {
     );
     assert_eq!(request.sequencer.as_deref(), Some("617f08299329d189"));
     assert_eq!(request.size, Some(5));
+    assert_eq!(
+        request.version_id.as_deref(),
+        Some("IYV3p45BT0ac8hjHg1houSdS1a.Mro8e"),
+        "the steps read the version the event is about"
+    );
 }
 
 #[test]
@@ -138,4 +143,24 @@ fn an_s3_notification_round_trips_and_its_key_is_decoded() {
         "decoded for use"
     );
     assert_eq!(request.sequencer.as_deref(), Some("0055AED6DCD90281E5"));
+}
+
+#[test]
+fn an_s3_notification_carries_its_version_and_null_means_none() {
+    let notification = |version: &str| {
+        format!(
+            r#"{{"Records": [{{"eventName": "ObjectCreated:Put",
+                "eventTime": "2026-11-25T10:00:00.000Z",
+                "s3": {{"bucket": {{"name": "b"}}, "object": {{"key": "k.jpg",
+                    "versionId": {version}, "sequencer": "0055AED6DCD90281E5"}}}}}}]}}"#
+        )
+    };
+    let versioned: PipelineInput =
+        round_trip(&notification("\"3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY\""));
+    assert_eq!(
+        versioned.into_request().version_id.as_deref(),
+        Some("3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY")
+    );
+    let unversioned: PipelineInput = serde_json::from_str(&notification("null")).unwrap();
+    assert_eq!(unversioned.into_request().version_id, None);
 }

@@ -12,7 +12,7 @@ use std::sync::{Mutex, MutexGuard};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, TransactionBehavior};
 use spotlight_core::contracts::{ExecutionSummary, ImageRecord, RecordStatus, WriteOutcome};
-use spotlight_core::ports::{Page, RecordStore, SearchQuery, StoreError};
+use spotlight_core::ports::{Page, PageFiller, RecordStore, SearchQuery, StoreError};
 use spotlight_core::revision::decide_write;
 use spotlight_core::{record_id, search};
 
@@ -425,25 +425,22 @@ impl SqliteStore {
                 row.get::<_, String>(0)
             })
             .map_err(store_error("searching"))?;
-        let mut records = Vec::new();
+        let mut page = PageFiller::new(query);
         for row in rows {
             let json = row.map_err(store_error("searching"))?;
             match serde_json::from_str::<ImageRecord>(&json) {
-                Ok(record) => records.push(record),
+                Ok(record) => {
+                    if !page.offer(record, json.len()) {
+                        break;
+                    }
+                }
                 // A row written by a newer version of the record type: skip it, not the search.
                 Err(error) => {
                     tracing::warn!(%error, "skipping a stored record that does not parse")
                 }
             }
         }
-        let limit = query.limit.unwrap_or(usize::MAX);
-        let next_cursor =
-            (records.len() > limit).then(|| search::cursor_after(&records[limit - 1]));
-        records.truncate(limit);
-        Ok(Page {
-            records,
-            next_cursor,
-        })
+        Ok(page.finish())
     }
 }
 

@@ -5,7 +5,8 @@
 //! - REJECTED and FAILED: the state machine's `Catch` paths; the record says which error and why.
 //!
 //! Writes go through [`RecordStore::put`], which is idempotent and newest-wins: a re-delivered
-//! or retried execution writes nothing twice and an older upload never replaces a newer one.
+//! or retried execution writes nothing twice and an older upload never replaces a newer one. A
+//! re-run's revision is first resolved against the stored record ([`revision::rerun`]).
 #![warn(missing_docs)]
 
 use chrono::{DateTime, Utc};
@@ -15,7 +16,7 @@ use spotlight_core::contracts::{
 };
 use spotlight_core::policy::ModerationPolicy;
 use spotlight_core::ports::RecordStore;
-use spotlight_core::revision::revision;
+use spotlight_core::revision::{self, revision};
 use spotlight_core::themes::Themes;
 use spotlight_core::{record_id, LambdaError, StepError};
 
@@ -88,7 +89,19 @@ pub async fn handle<S: RecordStore>(
     config: &RecordConfig,
     now: DateTime<Utc>,
 ) -> Result<RecordOutput, StepError> {
-    let record = build_record(input, config, now);
+    let mut record = build_record(input, config, now);
+    // A request without a sequencer (a re-run) names an object, not an upload: placed against
+    // the stored record, it may repair or re-analyse the upload that record describes.
+    if !revision::is_sequenced(&record.revision) {
+        if let Some(stored) = store.get(&record.bucket, &record.key).await? {
+            if let Some(rerun) = revision::rerun(&stored, &record) {
+                if let Some(image) = &mut record.image {
+                    image.revision.clone_from(&rerun);
+                }
+                record.revision = rerun;
+            }
+        }
+    }
     let write = store.put(&record).await?;
     Ok(RecordOutput {
         id: record.id,

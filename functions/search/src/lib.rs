@@ -15,6 +15,10 @@ use spotlight_core::{search, StepError};
 pub const MAX_LIMIT: usize = 1000;
 /// A page's size when the query names none.
 pub const DEFAULT_LIMIT: usize = 50;
+/// The most bytes of results in one answer, counted as they travel: the Function URL's
+/// buffered response is at most 6 MB, and it carries the body as a JSON string, so every quote
+/// and backslash in it counts twice. A page that would pass this stops early, with a cursor.
+pub const MAX_PAGE_BYTES: usize = 5 * 1024 * 1024;
 /// The least confidence a matching label needs when the query names none: below it a label is
 /// the classifier's noise (the local model reports labels from 5%; Rekognition from its own
 /// MinConfidence, 55 by default, so this changes nothing there).
@@ -48,6 +52,8 @@ pub fn parse_query(
         safe_only: true,
         min_confidence: DEFAULT_MIN_CONFIDENCE,
         limit: Some(DEFAULT_LIMIT),
+        // The store stops reading there; `handle` then counts exactly what travels.
+        max_bytes: Some(MAX_PAGE_BYTES),
         ..SearchQuery::default()
     };
     let mut include_unsafe = false;
@@ -169,16 +175,28 @@ pub async fn handle<S: RecordStore>(
         }
     };
     let page = store.search(&query).await?;
-    let items = page
-        .records
-        .into_iter()
-        .map(|record| Hit::new(record, &query))
-        .collect();
+    let mut items: Vec<Hit> = Vec::new();
+    let mut bytes = 0usize;
+    let mut next_cursor = page.next_cursor;
+    for record in page.records {
+        let hit = Hit::new(record, &query);
+        let size = travelling_size(&hit).saturating_add(1);
+        if !items.is_empty() && bytes.saturating_add(size) > MAX_PAGE_BYTES {
+            next_cursor = items.last().map(|last| search::cursor_after(&last.record));
+            break;
+        }
+        bytes = bytes.saturating_add(size);
+        items.push(hit);
+    }
     Ok(Answer {
         status: 200,
-        body: serde_json::json!(RecordPage {
-            items,
-            next_cursor: page.next_cursor,
-        }),
+        body: serde_json::json!(RecordPage { items, next_cursor }),
     })
+}
+
+/// The bytes a hit takes in the Lambda's response, where the body is a JSON string.
+fn travelling_size(hit: &Hit) -> usize {
+    serde_json::to_string(hit)
+        .and_then(|json| serde_json::to_string(&json))
+        .map_or(usize::MAX, |escaped| escaped.len())
 }

@@ -18,6 +18,11 @@ fn queries_parse_with_safe_only_by_default() {
     assert_eq!(query.min_confidence, 80.0);
     assert_eq!(query.text.as_deref(), Some("good boy"));
     assert_eq!(query.limit, Some(10));
+    assert_eq!(
+        query.max_bytes,
+        Some(spotlight_search::MAX_PAGE_BYTES),
+        "the store stops reading at the page's byte bound"
+    );
     assert!(query.safe_only);
     assert_eq!(
         parse("label=Dog").unwrap().min_confidence,
@@ -113,4 +118,56 @@ async fn answers_say_why_each_record_matched() {
         .unwrap();
     assert_eq!(answer.status, 400);
     assert!(answer.body["message"].as_str().unwrap().contains("limit"));
+}
+
+#[tokio::test]
+async fn a_page_stops_before_the_function_url_limit_and_its_cursor_goes_on() {
+    let store = MemoryRecords::new();
+    // Quotes are escaped twice on the way out (in the record's JSON, then in the body string),
+    // so 20 of these records hold 4 MB as JSON but take 8 MB of the Lambda's response.
+    let quotes = "\"".repeat(100_000);
+    for i in 0..20 {
+        let record = suite_record(
+            &format!("quote {i:02}.jpg"),
+            i,
+            i as u64 + 1,
+            RecordStatus::Analyzed,
+            true,
+            Vec::new(),
+            &quotes,
+        );
+        store.put(&record).await.unwrap();
+    }
+    let mut keys = Vec::new();
+    let mut sizes = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut params = vec![("limit".to_owned(), "1000".to_owned())];
+        params.extend(cursor.map(|c| ("cursor".to_owned(), c)));
+        let answer = handle(&params, &store, &Themes::shipped()).await.unwrap();
+        assert_eq!(answer.status, 200);
+        // What the function sends: the body as a JSON string inside the response.
+        let payload = serde_json::to_string(&answer.body.to_string()).unwrap();
+        sizes.push(payload.len());
+        let items = answer.body["items"].as_array().unwrap();
+        keys.extend(
+            items
+                .iter()
+                .map(|i| i["record"]["key"].as_str().unwrap().to_owned()),
+        );
+        match answer.body["nextCursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert!(sizes.len() >= 2, "one answer would not fit: {sizes:?}");
+    assert!(
+        sizes.iter().all(|&size| size < 6_000_000),
+        "every answer fits a Function URL response: {sizes:?}"
+    );
+    let newest_first: Vec<String> = (0..20).rev().map(|i| format!("quote {i:02}.jpg")).collect();
+    assert_eq!(
+        keys, newest_first,
+        "the cursor goes on where the page stopped"
+    );
 }

@@ -5,6 +5,9 @@
 //! header without decoding the image, and enforces Rekognition's limits: JPEG or PNG, at most
 //! 15 MB, sides between 80 and 10,000 px. A missing end (JPEG `EOI`, PNG `IEND`) means a
 //! truncated upload: rejected as corrupt, not failed.
+//!
+//! Every read is of one object version: the one the request names (an event's `version-id`),
+//! else the one the head found, which the facts then name, so the analysers read it too.
 #![warn(missing_docs)]
 
 use spotlight_core::contracts::{ImageFacts, ImageFormat, ObjectRequest};
@@ -57,15 +60,21 @@ pub async fn handle<R: ObjectReader>(
             "the request names no object (empty bucket or key)",
         ));
     }
-    let object = Object {
+    let mut object = Object {
         reader,
         bucket: &request.bucket,
         key: &key,
+        version: request.version_id.clone(),
     };
     let head = reader
-        .head(&request.bucket, &key)
+        .head_version(&request.bucket, &key, object.version.as_deref())
         .await
         .map_err(|e| object.read_error(e))?;
+    // Without a named version, the later reads (and the analysers, through the facts) stay on
+    // the version the head described, even if the key is overwritten meanwhile.
+    if object.version.is_none() {
+        object.version.clone_from(&head.version_id);
+    }
 
     if head.size == 0 {
         return Err(StepError::rejected(
@@ -96,6 +105,7 @@ pub async fn handle<R: ObjectReader>(
     check_end(format, &tail, tail_start, header.frame_offset)?;
 
     let uploaded_at = request.event_time.or(head.last_modified);
+    let version_id = object.version;
     Ok(ImageFacts {
         bucket: request.bucket.clone(),
         key,
@@ -105,7 +115,7 @@ pub async fn handle<R: ObjectReader>(
         height: header.height,
         revision: revision(request.sequencer.as_deref(), uploaded_at),
         etag: head.etag,
-        version_id: head.version_id.or_else(|| request.version_id.clone()),
+        version_id,
         last_modified: head.last_modified,
         uploaded_at,
     })
@@ -115,12 +125,13 @@ struct Object<'a, R> {
     reader: &'a R,
     bucket: &'a str,
     key: &'a str,
+    version: Option<String>,
 }
 
 impl<R: ObjectReader> Object<'_, R> {
     async fn read(&self, range: std::ops::Range<u64>) -> Result<Vec<u8>, StepError> {
         self.reader
-            .read_range(self.bucket, self.key, range)
+            .read_version_range(self.bucket, self.key, self.version.as_deref(), range)
             .await
             .map_err(|e| self.read_error(e))
     }
@@ -129,7 +140,13 @@ impl<R: ObjectReader> Object<'_, R> {
         match error {
             ReadError::NotFound(_) => StepError::rejected(
                 RejectReason::NotFound,
-                format!("no object {:?} in {:?}", self.key, self.bucket),
+                match &self.version {
+                    Some(version) => format!(
+                        "no version {version:?} of object {:?} in {:?}",
+                        self.key, self.bucket
+                    ),
+                    None => format!("no object {:?} in {:?}", self.key, self.bucket),
+                },
             ),
             // Validation is the first look at the image; a read that fails for another reason
             // (permissions, the network) is an analysis failure, recorded as FAILED.

@@ -31,7 +31,7 @@ impl PipelineInput {
                         bucket: record.s3.bucket.name,
                         key: record.s3.object.key,
                         key_encoding: Some(KeyEncoding::Url),
-                        version_id: None,
+                        version_id: record.s3.object.version_id,
                         sequencer: Some(record.s3.object.sequencer),
                         event_time: Some(record.event_time),
                         etag: None,
@@ -44,9 +44,7 @@ impl PipelineInput {
                 bucket: event.detail.bucket.name,
                 key: event.detail.object.key,
                 key_encoding: None,
-                // The state machine cannot copy a field that may be absent, so it leaves the
-                // version out; validation reads the current version from the object's head.
-                version_id: None,
+                version_id: event.detail.object.version_id,
                 sequencer: Some(event.detail.object.sequencer),
                 event_time: Some(event.time),
                 etag: Some(event.detail.object.etag),
@@ -70,10 +68,13 @@ pub struct ObjectRequest {
     /// `url` when `key` is URL-encoded, as S3 event notifications deliver keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_encoding: Option<KeyEncoding>,
-    /// The object version, when the bucket is versioned and the caller knows it.
+    /// The object version, when the bucket is versioned and the caller knows it: the event's
+    /// version, so every step reads the upload the event is about, not whatever is latest.
+    /// Without it, validation reads the latest version and pins the later reads to it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
-    /// S3's event sequencer (hexadecimal), which orders uploads of the same key.
+    /// S3's event sequencer (hexadecimal), which orders uploads of the same key; absent for a
+    /// re-run, which is placed against the stored record instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sequencer: Option<String>,
     /// When S3 finished the upload, from the event.
@@ -162,6 +163,9 @@ pub struct S3NotificationObject {
     /// The ETag.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub e_tag: Option<String>,
+    /// The version, when the bucket is versioned (S3 may send `null` otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
     /// Orders events on the same key.
     pub sequencer: String,
 }
