@@ -477,6 +477,12 @@ impl Walker<'_> {
                 .collect();
             shape = union(kept);
         }
+        // Past `IsPresent: true`, an optional field is there: a Pass state may copy it.
+        for path in &present {
+            if let Ok((false, segments)) = parse_path(path) {
+                shape = require(&shape, &segments);
+            }
+        }
         shape
     }
 
@@ -618,6 +624,50 @@ fn collect_present(rule: &Value, present: &mut Vec<String>) {
     {
         collect_present(inner, present);
     }
+}
+
+/// `shape` with every field along `segments` required, as a Choice rule's `IsPresent` proves.
+fn require(shape: &Value, segments: &[Segment]) -> Value {
+    let Some((first, rest)) = segments.split_first() else {
+        return shape.clone();
+    };
+    if let Some(options) = variants(shape) {
+        let updated: Vec<Value> = options.iter().map(|v| require(v, segments)).collect();
+        return json!({ "anyOf": updated });
+    }
+    let mut object = match shape.as_object() {
+        Some(object) => object.clone(),
+        None => return shape.clone(),
+    };
+    match first {
+        Segment::Field(name) => {
+            let Some(inner) = object.get("properties").and_then(|p| p.get(name)).cloned() else {
+                return shape.clone();
+            };
+            let mut properties = object
+                .get("properties")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
+            properties.insert(name.clone(), require(&inner, rest));
+            let mut required: Vec<Value> = object
+                .get("required")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            if !required.iter().any(|r| r == name) {
+                required.push(json!(name));
+            }
+            object.insert("properties".to_owned(), Value::Object(properties));
+            object.insert("required".to_owned(), Value::Array(required));
+        }
+        Segment::Index(_) => {
+            if let Some(items) = object.get("items").cloned() {
+                object.insert("items".to_owned(), require(&items, rest));
+            }
+        }
+    }
+    Value::Object(object)
 }
 
 fn union(mut shapes: Vec<Value>) -> Value {
@@ -773,4 +823,212 @@ pub fn contract_of_function(function_name: &str) -> Option<String> {
 /// The repository root.
 pub fn repository_root() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+/// Express workflows end after five minutes, whatever state they are in.
+pub const EXPRESS_LIMIT_SECONDS: f64 = 300.0;
+
+/// What Step Functions may add per state entered beyond the task's own time: scheduling the
+/// invocation, moving the state's data. Not documented as a bound; one second is generous for
+/// what is milliseconds in practice, and keeps the sum honest about the states that do no work.
+pub const TRANSITION_ALLOWANCE_SECONDS: f64 = 1.0;
+
+/// The longest an execution of a definition can run, and the states on that path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorstCase {
+    /// Seconds from the first state entered to the last one left.
+    pub seconds: f64,
+    /// The states entered on the longest path, in order (a Parallel's slowest branch inline).
+    pub path: Vec<String>,
+}
+
+/// The longest any execution of `definition` can take, following every transition a state can
+/// make (`Next`, each `Choice` rule and `Default`, each `Catch`).
+///
+/// A Task's attempt lasts at most its `TimeoutSeconds`, since Step Functions fails the attempt
+/// with `States.Timeout` then; a Task without one is an error, as its attempt is unbounded. A
+/// state with `Retry` runs at most `1 + Σ MaxAttempts` attempts: each retrier keeps its own count
+/// and only the first matching retrier applies, so errors that alternate between retriers use
+/// up every one. Before retrier `r`'s `k`-th retry (from 0) it waits
+/// `min(IntervalSeconds·BackoffRate^k, MaxDelaySeconds)`; `JitterStrategy: FULL` waits a random
+/// part of that, never more. A state that is caught has used the same budget before its Catch
+/// routes on. A Parallel lasts as long as its slowest branch; every state entered adds
+/// [`TRANSITION_ALLOWANCE_SECONDS`].
+pub fn worst_case(definition: &Value) -> Result<WorstCase, String> {
+    let mut memo = HashMap::new();
+    longest_from(
+        definition,
+        start_of(definition)?,
+        &mut memo,
+        &mut Vec::new(),
+    )
+}
+
+fn start_of(machine: &Value) -> Result<&str, String> {
+    machine["StartAt"]
+        .as_str()
+        .ok_or_else(|| "no StartAt".to_owned())
+}
+
+fn longest_from(
+    machine: &Value,
+    name: &str,
+    memo: &mut HashMap<String, WorstCase>,
+    walking: &mut Vec<String>,
+) -> Result<WorstCase, String> {
+    if let Some(known) = memo.get(name) {
+        return Ok(known.clone());
+    }
+    if walking.iter().any(|n| n == name) {
+        return Err(format!(
+            "{name}: a loop ({} -> {name}) has no worst case",
+            walking.join(" -> ")
+        ));
+    }
+    let state = machine["States"]
+        .get(name)
+        .ok_or_else(|| format!("no state {name:?}"))?;
+    walking.push(name.to_owned());
+    let own = state_worst_case(name, state)?;
+    let mut slowest_next: Option<WorstCase> = None;
+    for next in successors(state) {
+        let after = longest_from(machine, next, memo, walking)?;
+        if slowest_next
+            .as_ref()
+            .is_none_or(|slowest| after.seconds > slowest.seconds)
+        {
+            slowest_next = Some(after);
+        }
+    }
+    walking.pop();
+    let mut path = own.path;
+    let mut seconds = own.seconds;
+    if let Some(after) = slowest_next {
+        seconds += after.seconds;
+        path.extend(after.path);
+    }
+    let result = WorstCase { seconds, path };
+    memo.insert(name.to_owned(), result.clone());
+    Ok(result)
+}
+
+/// Every state `state` can hand over to.
+fn successors(state: &Value) -> Vec<&str> {
+    let mut next: Vec<&str> = Vec::new();
+    next.extend(state["Next"].as_str());
+    next.extend(state["Default"].as_str());
+    for list in ["Choices", "Catch"] {
+        if let Some(rules) = state[list].as_array() {
+            next.extend(rules.iter().filter_map(|rule| rule["Next"].as_str()));
+        }
+    }
+    next
+}
+
+/// One state's own worst case, with its retries, not counting what follows it.
+fn state_worst_case(name: &str, state: &Value) -> Result<WorstCase, String> {
+    let mut path = vec![name.to_owned()];
+    let attempt = match state["Type"].as_str() {
+        Some("Task") => state["TimeoutSeconds"].as_f64().ok_or_else(|| {
+            format!("{name}: a Task without TimeoutSeconds has no bound on an attempt")
+        })?,
+        Some("Parallel") => {
+            let mut slowest: Option<WorstCase> = None;
+            for branch in state["Branches"].as_array().into_iter().flatten() {
+                let start = start_of(branch).map_err(|e| format!("{name}: a branch has {e}"))?;
+                let run = longest_from(branch, start, &mut HashMap::new(), &mut Vec::new())?;
+                if slowest.as_ref().is_none_or(|s| run.seconds > s.seconds) {
+                    slowest = Some(run);
+                }
+            }
+            let slowest = slowest.ok_or_else(|| format!("{name}: a Parallel without branches"))?;
+            path.extend(slowest.path);
+            slowest.seconds
+        }
+        Some("Wait") => state["Seconds"]
+            .as_f64()
+            .ok_or_else(|| format!("{name}: only a Wait with fixed Seconds has a worst case"))?,
+        Some("Pass" | "Choice" | "Succeed" | "Fail") => 0.0,
+        other => {
+            return Err(format!(
+                "{name}: no worst case for a state of type {other:?}"
+            ))
+        }
+    };
+    let mut attempts = 1.0;
+    let mut waits = 0.0;
+    for (index, retrier) in state["Retry"].as_array().into_iter().flatten().enumerate() {
+        let field = |key: &str, default: f64| {
+            retrier.get(key).map_or(Ok(default), |v| {
+                v.as_f64()
+                    .ok_or_else(|| format!("{name}: Retry[{index}].{key} is not a number"))
+            })
+        };
+        let max_attempts = field("MaxAttempts", 3.0)?;
+        let interval = field("IntervalSeconds", 1.0)?;
+        let backoff = field("BackoffRate", 2.0)?;
+        let cap = field("MaxDelaySeconds", f64::INFINITY)?;
+        attempts += max_attempts;
+        // MaxAttempts is a whole number of retries; the cast only drives the loop.
+        for retry in 0..max_attempts as i32 {
+            waits += (interval * backoff.powi(retry)).min(cap);
+        }
+    }
+    Ok(WorstCase {
+        seconds: attempts * attempt + waits + TRANSITION_ALLOWANCE_SECONDS,
+        path,
+    })
+}
+
+/// A scalar property of one resource in `infra/template.yaml`, e.g. a function's `Timeout`
+/// under `Properties`, read by indentation (the template is block-style YAML, two spaces a
+/// level). `None` when the resource does not set it.
+pub fn template_property(template: &str, resource: &str, property: &str) -> Option<String> {
+    let header = format!("  {resource}:");
+    let mut lines = template
+        .lines()
+        .skip_while(|line| line.trim_end() != header);
+    lines.next()?;
+    let mut in_properties = false;
+    for line in lines {
+        let indent = line.len() - line.trim_start().len();
+        let text = line.trim();
+        if text.is_empty() || text.starts_with('#') {
+            continue;
+        }
+        if indent <= 2 {
+            break;
+        }
+        if indent == 4 {
+            in_properties = text == "Properties:";
+            continue;
+        }
+        if in_properties && indent == 6 {
+            if let Some(value) = text.strip_prefix(&format!("{property}:")) {
+                return Some(value.trim().to_owned());
+            }
+        }
+    }
+    None
+}
+
+/// A function's Lambda `Timeout` in the template: its own, else the `Globals` one.
+pub fn function_timeout(template: &str, resource: &str) -> Option<u64> {
+    template_property(template, resource, "Timeout")
+        .or_else(|| {
+            let globals = template
+                .lines()
+                .skip_while(|line| line.trim_end() != "Globals:")
+                .skip_while(|line| line.trim_end() != "  Function:")
+                .skip(1)
+                .take_while(|line| line.starts_with("    ") || line.trim().is_empty());
+            globals
+                .filter(|line| line.len() - line.trim_start().len() == 4)
+                .find_map(|line| {
+                    line.trim()
+                        .strip_prefix("Timeout:")
+                        .map(|v| v.trim().to_owned())
+                })
+        })
+        .and_then(|value| value.parse().ok())
 }

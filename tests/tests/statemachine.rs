@@ -75,6 +75,17 @@ fn a_misspelt_path_is_caught() {
 }
 
 #[test]
+fn an_optional_field_may_be_copied_only_past_its_is_present_rule() {
+    // Without the rule that tests the event's version-id, copying it is reading a field that
+    // unversioned buckets' events do not have.
+    let problems = broken(
+        "/States/Normalize/Choices/0/And/2",
+        serde_json::json!({"Variable": "$.detail.bucket.name", "IsPresent": true}),
+    );
+    assert_reported(&problems, "FromVersionedObjectCreatedEvent", "version-id");
+}
+
+#[test]
 fn reading_an_optional_field_is_caught() {
     let problems = broken(
         "/States/RecordRejected/Parameters/Payload/state.$",
