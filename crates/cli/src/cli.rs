@@ -137,6 +137,12 @@ pub struct BenchArgs {
     #[arg(long, value_name = "N")]
     pub console: Option<usize>,
 
+    /// Measure the store instead: records written per second by N writers at once, each with
+    /// its own connection as each `spotlight` process has (copies of the records the pipeline
+    /// writes for the given photos, with their executions).
+    #[arg(long, value_name = "N", conflicts_with = "console")]
+    pub store_writes: Option<usize>,
+
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,

@@ -57,6 +57,9 @@ pub trait Engine: Send + Sync {
     fn name(&self) -> String;
     /// Loads the ONNX file at `path`.
     fn load(&self, path: &Path) -> Result<Box<dyn Model>, EngineError>;
+    /// Loads an ONNX model from its bytes (already checked against their pinned hash);
+    /// `origin` names it in errors.
+    fn load_bytes(&self, origin: &Path, bytes: &[u8]) -> Result<Box<dyn Model>, EngineError>;
 }
 
 /// ONNX Runtime, loaded at run time from a shared library (`load-dynamic`), every session
@@ -125,19 +128,41 @@ impl Engine for OrtEngine {
     }
 
     fn load(&self, path: &Path) -> Result<Box<dyn Model>, EngineError> {
-        let fail = |e: ort::Error| {
-            EngineError::new(format!("could not load model {}: {e}", path.display()))
-        };
-        let session = ort::session::Session::builder(self.environment()?)
-            .map_err(fail)?
-            .with_optimization_level(ort::session::builder::GraphOptimizationLevel::Level3)
-            .map_err(|e| fail(e.into()))?
+        let session = self
+            .builder(path)?
             .commit_from_file(path)
-            .map_err(fail)?;
+            .map_err(|e| load_failed(path, e))?;
         Ok(Box::new(OrtModel {
             session: Mutex::new(session),
         }))
     }
+
+    fn load_bytes(&self, origin: &Path, bytes: &[u8]) -> Result<Box<dyn Model>, EngineError> {
+        // ONNX Runtime copies what it needs: the bytes may go once the session exists.
+        let session = self
+            .builder(origin)?
+            .commit_from_memory(bytes)
+            .map_err(|e| load_failed(origin, e))?;
+        Ok(Box::new(OrtModel {
+            session: Mutex::new(session),
+        }))
+    }
+}
+
+impl OrtEngine {
+    fn builder(&self, origin: &Path) -> Result<ort::session::builder::SessionBuilder, EngineError> {
+        ort::session::Session::builder(self.environment()?)
+            .map_err(|e| load_failed(origin, e))?
+            .with_optimization_level(ort::session::builder::GraphOptimizationLevel::Level3)
+            .map_err(|e| load_failed(origin, e.into()))
+    }
+}
+
+fn load_failed(origin: &Path, error: ort::Error) -> EngineError {
+    EngineError::new(format!(
+        "could not load model {}: {error}",
+        origin.display()
+    ))
 }
 
 struct OrtModel {

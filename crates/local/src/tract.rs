@@ -40,6 +40,19 @@ impl Engine for TractEngine {
             plans: Mutex::new(HashMap::new()),
         }))
     }
+
+    fn load_bytes(&self, origin: &Path, bytes: &[u8]) -> Result<Box<dyn Model>, EngineError> {
+        let model = tract_onnx::onnx()
+            .with_ignore_value_info(true)
+            .model_for_read(&mut std::io::Cursor::new(bytes))
+            .map_err(|e| {
+                EngineError::new(format!("tract could not load {}: {e:#}", origin.display()))
+            })?;
+        Ok(Box::new(TractModel {
+            model,
+            plans: Mutex::new(HashMap::new()),
+        }))
+    }
 }
 
 struct TractModel {

@@ -2,9 +2,12 @@
 //! for the DynamoDB table, with the same semantics — the shared store suite runs against both.
 #![warn(missing_docs)]
 
+mod fault;
 mod folder;
+mod owner;
 mod sqlite;
 
+pub use fault::{FaultKind, StoreFault};
 pub use folder::{file_head, resolve, FolderObjects};
 pub use spotlight_core::contracts::ExecutionSummary;
 pub use sqlite::{ExecutionFilter, SqliteStore};

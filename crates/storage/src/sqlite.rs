@@ -5,9 +5,20 @@
 //!
 //! Writes are decided by [`decide_write`] inside one `IMMEDIATE` transaction, so two processes
 //! writing the same record cannot both win.
+//!
+//! Several processes share one store (`run`s, a `watch`, `serve`): each waits its turn through
+//! SQLite's busy timeout, and an operation SQLite still answers "busy" (it skips the wait where
+//! waiting could deadlock, or while another connection recovers the WAL after a crash) is tried
+//! again a few times after a random pause, so "database is locked" never reaches a user as such.
+//!
+//! An execution is saved `RUNNING` when it starts, naming the process that runs it
+//! ([`crate::owner`]); when that process has ended without ending it, the next process to open the
+//! store marks it `ABORTED` with a cause, as Step Functions shows a stopped execution.
 
-use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::hash::BuildHasher as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, TransactionBehavior};
@@ -15,6 +26,9 @@ use spotlight_core::contracts::{ExecutionSummary, ImageRecord, RecordStatus, Wri
 use spotlight_core::ports::{Page, PageFiller, RecordStore, SearchQuery, StoreError};
 use spotlight_core::revision::decide_write;
 use spotlight_core::{record_id, search};
+
+use crate::fault::{self, FaultKind};
+use crate::owner::{self, Liveness, Owner};
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS records (
@@ -60,7 +74,8 @@ CREATE TABLE IF NOT EXISTS executions (
     output      TEXT,
     error       TEXT,
     cause       TEXT,
-    history     TEXT
+    history     TEXT,
+    owner       TEXT
 );
 -- The themes as edited in the console: one row, the themes file's JSON.
 CREATE TABLE IF NOT EXISTS themes (
@@ -75,6 +90,15 @@ CREATE INDEX IF NOT EXISTS executions_by_record ON executions (record_id, start_
 /// Records, executions and folders in one SQLite file.
 pub struct SqliteStore {
     connection: Mutex<Connection>,
+    /// The file's canonical path (none in memory): named in errors; the owners' locks are beside it.
+    path: Option<PathBuf>,
+    /// This process's claim on the executions it starts, taken at the first one.
+    owner: OnceLock<Option<Owner>>,
+    /// Opened by [`SqliteStore::open_read_only`]: SQLite refuses every write (`query_only`).
+    read_only: bool,
+    /// The first fault of the file a statement met (a full disk…), so a caller can stop rather
+    /// than fail photo after photo the same way.
+    fault: OnceLock<FaultKind>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -85,6 +109,49 @@ impl std::fmt::Debug for SqliteStore {
 
 fn store_error(what: &str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
     move |error| StoreError::new(format!("{what}: {error}"), error)
+}
+
+/// How long one statement waits for another process's write lock before SQLite answers "busy".
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Attempts at an operation SQLite answers "busy" or "locked" (the first included).
+const BUSY_ATTEMPTS: u32 = 6;
+/// The error of an execution whose process ended before it did. Step Functions has no such
+/// case (its executions outlive any client); the name is ours, in the style of our error names.
+pub const ABANDONED_ERROR: &str = "ExecutionAbandoned";
+
+/// A failed SQLite call and what it was doing, for [`SqliteStore::retry`].
+struct Failure {
+    what: &'static str,
+    error: rusqlite::Error,
+}
+
+trait At<T> {
+    fn at(self, what: &'static str) -> Result<T, Failure>;
+}
+
+impl<T> At<T> for rusqlite::Result<T> {
+    fn at(self, what: &'static str) -> Result<T, Failure> {
+        self.map_err(|error| Failure { what, error })
+    }
+}
+
+fn is_busy(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+/// A random pause below a cap that doubles with each attempt ("full jitter"), so that processes
+/// that collided do not collide again in step.
+fn jitter(attempt: u32) -> Duration {
+    let cap = 20u64 << attempt.min(5);
+    let random = std::collections::hash_map::RandomState::new().hash_one((
+        attempt,
+        std::time::Instant::now(),
+        std::thread::current().id(),
+    ));
+    Duration::from_millis(random % (cap + 1))
 }
 
 /// Which executions to list.
@@ -105,34 +172,175 @@ pub struct ExecutionFilter {
 impl SqliteStore {
     /// Opens (creating if needed) the store at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let connection = Connection::open(path)
-            .map_err(|e| StoreError::new(format!("opening {}: {e}", path.display()), e))?;
-        Self::prepare(connection)
+        // A store this process cannot write is refused before any work is done, naming it;
+        // the read commands then open it with `open_read_only`.
+        let opening = format!("opening {}", path.display());
+        let read_only = || fault::fault_error(&opening, FaultKind::ReadOnly, path, None);
+        if path.exists() && !fault::writable(path) {
+            return Err(read_only());
+        }
+        let connection = Connection::open(path).map_err(|e| fault::classify(path, &opening, e))?;
+        // SQLite quietly opens a file it cannot write for reading only.
+        if connection.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
+            return Err(read_only());
+        }
+        // Canonical, so that two processes naming the store differently find the same locks.
+        let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let store = Self::prepare(connection, Some(canonical))?;
+        // Marked now, so that every command shows such an execution as it is. A store that
+        // cannot be written is still served; the next writable open marks them.
+        if let Err(error) = store.abort_abandoned() {
+            tracing::warn!(%error, "cannot mark the executions of ended processes ABORTED");
+        }
+        Ok(store)
     }
 
     /// A store that lives in memory only (for tests).
     pub fn in_memory() -> Result<Self, StoreError> {
-        Self::prepare(Connection::open_in_memory().map_err(store_error("opening SQLite"))?)
+        Self::prepare(
+            Connection::open_in_memory().map_err(store_error("opening SQLite"))?,
+            None,
+        )
     }
 
-    fn prepare(connection: Connection) -> Result<Self, StoreError> {
-        // WAL: readers (the console, `search`) never block the pipeline's writes; a busy
-        // timeout lets two writing processes take turns instead of failing.
+    fn prepare(connection: Connection, path: Option<PathBuf>) -> Result<Self, StoreError> {
+        // The busy timeout first: turning a new file to WAL takes an exclusive lock, which a
+        // second process opening the same new store at that moment must wait for, not fail on.
         connection
-            .pragma_update(None, "journal_mode", "WAL")
-            .map_err(store_error("enabling WAL"))?;
-        connection
-            .busy_timeout(std::time::Duration::from_secs(10))
+            .busy_timeout(BUSY_TIMEOUT)
             .map_err(store_error("setting the busy timeout"))?;
-        connection
-            .pragma_update(None, "foreign_keys", "ON")
-            .map_err(store_error("enabling foreign keys"))?;
-        connection
-            .execute_batch(SCHEMA)
-            .map_err(store_error("creating the schema"))?;
-        Ok(SqliteStore {
+        let store = SqliteStore {
             connection: Mutex::new(connection),
-        })
+            path,
+            owner: OnceLock::new(),
+            read_only: false,
+            fault: OnceLock::new(),
+        };
+        store.retry(|connection| {
+            // WAL: readers (the console, `search`) never block the pipeline's writes.
+            connection
+                .pragma_update(None, "journal_mode", "WAL")
+                .at("enabling WAL")?;
+            connection
+                .pragma_update(None, "foreign_keys", "ON")
+                .at("enabling foreign keys")?;
+            connection.execute_batch(SCHEMA).at("creating the schema")?;
+            migrate(connection).at("updating the schema")
+        })?;
+        Ok(store)
+    }
+
+    /// Runs `operation` on the connection, again after a random pause while SQLite answers
+    /// "busy" (at most [`BUSY_ATTEMPTS`] times in all), so that contention costs time, not an
+    /// error; an operation must therefore be whole (a transaction it commits, or one statement).
+    fn retry<T>(
+        &self,
+        mut operation: impl FnMut(&mut Connection) -> Result<T, Failure>,
+    ) -> Result<T, StoreError> {
+        let mut connection = self.lock();
+        let mut attempt = 1;
+        loop {
+            match operation(&mut connection) {
+                Ok(value) => return Ok(value),
+                Err(Failure { what, error }) if is_busy(&error) && attempt < BUSY_ATTEMPTS => {
+                    tracing::debug!(what, attempt, "the store is busy: trying again");
+                    std::thread::sleep(jitter(attempt));
+                    attempt += 1;
+                }
+                Err(Failure { what, error }) if is_busy(&error) => {
+                    let store = self
+                        .path
+                        .as_ref()
+                        .map_or_else(|| "in memory".to_owned(), |p| p.display().to_string());
+                    return Err(StoreError::new(
+                        format!(
+                            "{what}: the store {store} stayed busy: other processes kept it \
+                             locked through {BUSY_ATTEMPTS} waits of {} s; nothing was written",
+                            BUSY_TIMEOUT.as_secs()
+                        ),
+                        error,
+                    ));
+                }
+                Err(Failure { what, error }) => return Err(self.classify(what, error)),
+            }
+        }
+    }
+
+    /// This process's owner id for the executions it starts, claimed at the first one; none
+    /// in memory, or when the lock file cannot be made (those executions then never look
+    /// abandoned: they stay `RUNNING` if the process dies first).
+    fn owner_id(&self) -> Option<&str> {
+        self.owner
+            .get_or_init(|| {
+                let folder = owner::folder_for(self.path.as_ref()?);
+                Owner::claim(&folder)
+                    .map_err(|error| {
+                        tracing::warn!(%error, folder = %folder.display(),
+                            "cannot lock an owner file: executions of this process will not be \
+                             marked ABORTED if it is killed");
+                    })
+                    .ok()
+            })
+            .as_ref()
+            .map(Owner::id)
+    }
+
+    /// Marks `ABORTED` every execution still `RUNNING` whose process has ended (killed,
+    /// crashed, the machine stopped), with the time it was noticed as its stop time and an
+    /// error and cause, as Step Functions shows an execution that was stopped (`ABORTED`, an
+    /// `ExecutionAborted` event carrying error and cause). Executions of a process that still
+    /// runs are left alone. Returns how many were marked.
+    pub fn abort_abandoned(&self) -> Result<usize, StoreError> {
+        let Some(path) = self.path.as_ref().filter(|_| !self.read_only) else {
+            return Ok(0);
+        };
+        let folder = owner::folder_for(path);
+        let owners: Vec<String> = self.retry(|connection| {
+            let mut statement = connection
+                .prepare(
+                    "SELECT DISTINCT owner FROM executions
+                     WHERE status = 'RUNNING' AND owner IS NOT NULL",
+                )
+                .at("listing running executions")?;
+            let rows = statement
+                .query_map([], |row| row.get(0))
+                .at("listing running executions")?;
+            rows.collect::<Result<_, _>>()
+                .at("listing running executions")
+        })?;
+        let own = self.owner.get().and_then(Option::as_ref).map(Owner::id);
+        let mut aborted = 0;
+        for id in owners.iter().filter(|id| Some(id.as_str()) != own) {
+            let Liveness::Gone(lock) = owner::check(&folder, id) else {
+                continue;
+            };
+            let process = owner::pid_of(id).map_or_else(String::new, |pid| format!(" (pid {pid})"));
+            let cause = format!(
+                "The process that ran this execution{process} ended before the execution did \
+                 (killed, crashed, or the machine stopped); noticed when the store was next \
+                 opened. Whatever it had not finished was not written: `spotlight run` on the \
+                 photo runs it again."
+            );
+            let now = Utc::now().to_rfc3339();
+            aborted += self.retry(|connection| {
+                connection
+                    .execute(
+                        "UPDATE executions SET status = 'ABORTED', stop_time = ?1, error = ?2,
+                                               cause = ?3, owner = NULL
+                         WHERE status = 'RUNNING' AND owner = ?4",
+                        params![now, ABANDONED_ERROR, cause, id],
+                    )
+                    .at("marking executions ABORTED")
+            })?;
+            owner::bury(&folder, id, lock);
+        }
+        if aborted > 0 {
+            tracing::warn!(
+                aborted,
+                "executions whose process had ended were marked ABORTED"
+            );
+        }
+        Ok(aborted)
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
@@ -143,88 +351,117 @@ impl SqliteStore {
 
     /// Remembers a photo folder, so the console finds the photos without being told.
     pub fn remember_folder(&self, path: &str) -> Result<(), StoreError> {
-        self.lock()
-            .execute(
-                "INSERT OR IGNORE INTO folders (path, first_seen) VALUES (?1, ?2)",
-                params![path, Utc::now().to_rfc3339()],
-            )
-            .map_err(store_error("remembering a folder"))?;
+        let now = Utc::now().to_rfc3339();
+        self.retry(|connection| {
+            connection
+                .execute(
+                    "INSERT OR IGNORE INTO folders (path, first_seen) VALUES (?1, ?2)",
+                    params![path, now],
+                )
+                .at("remembering a folder")
+        })?;
         Ok(())
     }
 
     /// The photo folders seen so far.
     pub fn folders(&self) -> Result<Vec<String>, StoreError> {
-        let connection = self.lock();
-        let mut statement = connection
-            .prepare("SELECT path FROM folders ORDER BY path")
-            .map_err(store_error("listing folders"))?;
-        let rows = statement
-            .query_map([], |row| row.get(0))
-            .map_err(store_error("listing folders"))?;
-        rows.collect::<Result<_, _>>()
-            .map_err(store_error("listing folders"))
+        self.retry(|connection| {
+            let mut statement = connection
+                .prepare("SELECT path FROM folders ORDER BY path")
+                .at("listing folders")?;
+            let rows = statement
+                .query_map([], |row| row.get(0))
+                .at("listing folders")?;
+            rows.collect::<Result<_, _>>().at("listing folders")
+        })
     }
 
     /// The themes saved by [`SqliteStore::save_themes`], as JSON, if any were.
     pub fn saved_themes(&self) -> Result<Option<String>, StoreError> {
-        self.lock()
-            .query_row("SELECT json FROM themes WHERE id = 1", [], |row| row.get(0))
-            .optional()
-            .map_err(store_error("reading the themes"))
+        self.retry(|connection| {
+            connection
+                .query_row("SELECT json FROM themes WHERE id = 1", [], |row| row.get(0))
+                .optional()
+                .at("reading the themes")
+        })
     }
 
     /// Saves the themes (the themes file's JSON), replacing those saved before.
     pub fn save_themes(&self, json: &str) -> Result<(), StoreError> {
-        self.lock()
-            .execute(
-                "INSERT INTO themes (id, json, saved) VALUES (1, ?1, ?2)
-                 ON CONFLICT (id) DO UPDATE SET json = excluded.json, saved = excluded.saved",
-                params![json, Utc::now().to_rfc3339()],
-            )
-            .map_err(store_error("saving the themes"))?;
+        let now = Utc::now().to_rfc3339();
+        self.retry(|connection| {
+            connection
+                .execute(
+                    "INSERT INTO themes (id, json, saved) VALUES (1, ?1, ?2)
+                     ON CONFLICT (id) DO UPDATE SET json = excluded.json, saved = excluded.saved",
+                    params![json, now],
+                )
+                .at("saving the themes")
+        })?;
         Ok(())
     }
 
-    /// Saves an execution (again, as it progresses), with its history when it has one.
+    /// Saves an execution (again, as it progresses), with its history when it has one. A
+    /// `RUNNING` one is saved as this process's, so that it is marked `ABORTED` should the
+    /// process end first ([`SqliteStore::abort_abandoned`]).
     pub fn save_execution(
         &self,
         execution: &ExecutionSummary,
         history: Option<&serde_json::Value>,
     ) -> Result<(), StoreError> {
         let json = |v: &serde_json::Value| v.to_string();
-        self.lock()
-            .execute(
-                "INSERT INTO executions (id, bucket, key, record_id, status, start_time, stop_time,
-                                         input, output, error, cause, history)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-                 ON CONFLICT (id) DO UPDATE SET
-                     status = excluded.status, stop_time = excluded.stop_time,
-                     output = excluded.output, error = excluded.error, cause = excluded.cause,
-                     history = COALESCE(excluded.history, executions.history)",
-                params![
-                    execution.id,
-                    execution.bucket,
-                    execution.key,
-                    execution.record_id,
-                    execution.status,
-                    execution.start_time.to_rfc3339(),
-                    execution.stop_time.map(|t| t.to_rfc3339()),
-                    json(&execution.input),
-                    execution.output.as_ref().map(json),
-                    execution.error,
-                    execution.cause,
-                    history.map(json),
-                ],
-            )
-            .map_err(store_error("saving an execution"))?;
+        let owner = if execution.status == "RUNNING" {
+            self.owner_id()
+        } else {
+            None
+        };
+        let (input, output, history) = (
+            json(&execution.input),
+            execution.output.as_ref().map(json),
+            history.map(json),
+        );
+        self.retry(|connection| {
+            connection
+                .execute(
+                    "INSERT INTO executions (id, bucket, key, record_id, status, start_time,
+                                             stop_time, input, output, error, cause, history,
+                                             owner)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                     ON CONFLICT (id) DO UPDATE SET
+                         status = excluded.status, stop_time = excluded.stop_time,
+                         output = excluded.output, error = excluded.error, cause = excluded.cause,
+                         history = COALESCE(excluded.history, executions.history),
+                         owner = excluded.owner",
+                    params![
+                        execution.id,
+                        execution.bucket,
+                        execution.key,
+                        execution.record_id,
+                        execution.status,
+                        execution.start_time.to_rfc3339(),
+                        execution.stop_time.map(|t| t.to_rfc3339()),
+                        input,
+                        output,
+                        execution.error,
+                        execution.cause,
+                        history,
+                        owner,
+                    ],
+                )
+                .at("saving an execution")
+        })?;
         Ok(())
     }
 
-    /// Executions, newest first.
+    /// Executions, newest first; those whose process has ended are marked `ABORTED` first.
     pub fn executions(
         &self,
         filter: &ExecutionFilter,
     ) -> Result<Vec<ExecutionSummary>, StoreError> {
+        // Here too, not only at open: the console stays open while `run`s come and go.
+        if let Err(error) = self.abort_abandoned() {
+            tracing::warn!(%error, "cannot mark the executions of ended processes ABORTED");
+        }
         let mut sql = "SELECT id, bucket, key, record_id, status, start_time, stop_time, input,
                               output, error, cause
                        FROM executions WHERE 1 = 1"
@@ -250,15 +487,13 @@ impl SqliteStore {
         if let Some(limit) = filter.limit {
             sql.push_str(&format!(" LIMIT {limit}"));
         }
-        let connection = self.lock();
-        let mut statement = connection
-            .prepare(&sql)
-            .map_err(store_error("listing executions"))?;
-        let rows = statement
-            .query_map(params_from_iter(values.iter()), execution_row)
-            .map_err(store_error("listing executions"))?;
-        rows.collect::<Result<_, _>>()
-            .map_err(store_error("listing executions"))
+        self.retry(|connection| {
+            let mut statement = connection.prepare(&sql).at("listing executions")?;
+            let rows = statement
+                .query_map(params_from_iter(values.iter()), execution_row)
+                .at("listing executions")?;
+            rows.collect::<Result<_, _>>().at("listing executions")
+        })
     }
 
     /// One execution and its history (`{"events": [...]}`), if it was kept.
@@ -266,95 +501,100 @@ impl SqliteStore {
         &self,
         id: &str,
     ) -> Result<Option<(ExecutionSummary, Option<serde_json::Value>)>, StoreError> {
-        let connection = self.lock();
-        connection
-            .query_row(
-                "SELECT id, bucket, key, record_id, status, start_time, stop_time, input, output,
-                        error, cause, history
-                 FROM executions WHERE id = ?1",
-                params![id],
-                |row| {
-                    let summary = execution_row(row)?;
-                    let history: Option<String> = row.get(11)?;
-                    Ok((summary, history.and_then(|h| serde_json::from_str(&h).ok())))
-                },
-            )
-            .optional()
-            .map_err(store_error("reading an execution"))
+        self.retry(|connection| {
+            connection
+                .query_row(
+                    "SELECT id, bucket, key, record_id, status, start_time, stop_time, input,
+                            output, error, cause, history
+                     FROM executions WHERE id = ?1",
+                    params![id],
+                    |row| {
+                        let summary = execution_row(row)?;
+                        let history: Option<String> = row.get(11)?;
+                        Ok((summary, history.and_then(|h| serde_json::from_str(&h).ok())))
+                    },
+                )
+                .optional()
+                .at("reading an execution")
+        })
     }
 
     fn write(&self, record: &ImageRecord) -> Result<WriteOutcome, StoreError> {
         let json = serde_json::to_string(record)
             .map_err(|e| StoreError::new("serialising the record", e))?;
-        let mut connection = self.lock();
-        let transaction = connection
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(store_error("starting a write"))?;
-        let stored: Option<String> = transaction
-            .query_row(
-                "SELECT record FROM records WHERE id = ?1",
-                params![record.id],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(store_error("reading the stored record"))?;
-        let stored: Option<ImageRecord> = stored.and_then(|s| serde_json::from_str(&s).ok());
-        let outcome = decide_write(stored.as_ref(), record);
-        if outcome != WriteOutcome::Written {
-            return Ok(outcome);
-        }
-        transaction
-            .execute(
-                "INSERT INTO records (id, bucket, key, status, safe, revision, execution_id,
-                                      uploaded_micros, record)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-                 ON CONFLICT (id) DO UPDATE SET
-                     status = excluded.status, safe = excluded.safe, revision = excluded.revision,
-                     execution_id = excluded.execution_id,
-                     uploaded_micros = excluded.uploaded_micros, record = excluded.record",
-                params![
-                    record.id,
-                    record.bucket,
-                    record.key,
-                    record.status.as_str(),
-                    record.safe,
-                    record.revision,
-                    record.execution.id,
-                    record.uploaded_at.timestamp_micros(),
-                    json,
-                ],
-            )
-            .map_err(store_error("writing the record"))?;
-        for table in ["record_labels", "record_words"] {
-            transaction
-                .execute(
-                    &format!("DELETE FROM {table} WHERE record_id = ?1"),
+        let labels = label_index(record);
+        let words = record
+            .text
+            .as_ref()
+            .map(|text| search::words(&text.full_text))
+            .unwrap_or_default();
+        self.retry(|connection| {
+            let transaction = connection
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .at("starting a write")?;
+            let stored: Option<String> = transaction
+                .query_row(
+                    "SELECT record FROM records WHERE id = ?1",
                     params![record.id],
+                    |row| row.get(0),
                 )
-                .map_err(store_error("clearing the index"))?;
-        }
-        for (name, confidence) in label_index(record) {
+                .optional()
+                .at("reading the stored record")?;
+            let stored: Option<ImageRecord> = stored.and_then(|s| serde_json::from_str(&s).ok());
+            let outcome = decide_write(stored.as_ref(), record);
+            if outcome != WriteOutcome::Written {
+                return Ok(outcome);
+            }
             transaction
                 .execute(
-                    "INSERT INTO record_labels (record_id, name, confidence) VALUES (?1, ?2, ?3)",
-                    params![record.id, name, f64::from(confidence)],
+                    "INSERT INTO records (id, bucket, key, status, safe, revision, execution_id,
+                                          uploaded_micros, record)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                     ON CONFLICT (id) DO UPDATE SET
+                         status = excluded.status, safe = excluded.safe,
+                         revision = excluded.revision, execution_id = excluded.execution_id,
+                         uploaded_micros = excluded.uploaded_micros, record = excluded.record",
+                    params![
+                        record.id,
+                        record.bucket,
+                        record.key,
+                        record.status.as_str(),
+                        record.safe,
+                        record.revision,
+                        record.execution.id,
+                        record.uploaded_at.timestamp_micros(),
+                        json,
+                    ],
                 )
-                .map_err(store_error("indexing labels"))?;
-        }
-        if let Some(text) = &record.text {
-            for word in search::words(&text.full_text) {
+                .at("writing the record")?;
+            for table in ["record_labels", "record_words"] {
+                transaction
+                    .execute(
+                        &format!("DELETE FROM {table} WHERE record_id = ?1"),
+                        params![record.id],
+                    )
+                    .at("clearing the index")?;
+            }
+            for (name, confidence) in &labels {
+                transaction
+                    .execute(
+                        "INSERT INTO record_labels (record_id, name, confidence)
+                         VALUES (?1, ?2, ?3)",
+                        params![record.id, name, f64::from(*confidence)],
+                    )
+                    .at("indexing labels")?;
+            }
+            for word in &words {
                 transaction
                     .execute(
                         "INSERT OR IGNORE INTO record_words (record_id, word) VALUES (?1, ?2)",
                         params![record.id, word],
                     )
-                    .map_err(store_error("indexing words"))?;
+                    .at("indexing words")?;
             }
-        }
-        transaction
-            .commit()
-            .map_err(store_error("committing the record"))?;
-        Ok(WriteOutcome::Written)
+            transaction.commit().at("committing the record")?;
+            Ok(WriteOutcome::Written)
+        })
     }
 
     /// [`RecordStore::search`] without the future, for callers on a blocking thread.
@@ -418,29 +658,31 @@ impl SqliteStore {
             // One more than asked: whether it exists says whether there is a next page.
             sql.push_str(&format!(" LIMIT {}", limit.saturating_add(1)));
         }
-        let connection = self.lock();
-        let mut statement = connection.prepare(&sql).map_err(store_error("searching"))?;
-        let rows = statement
-            .query_map(params_from_iter(values.iter()), |row| {
-                row.get::<_, String>(0)
-            })
-            .map_err(store_error("searching"))?;
-        let mut page = PageFiller::new(query);
-        for row in rows {
-            let json = row.map_err(store_error("searching"))?;
-            match serde_json::from_str::<ImageRecord>(&json) {
-                Ok(record) => {
-                    if !page.offer(record, json.len()) {
-                        break;
+        self.retry(|connection| {
+            let mut statement = connection.prepare(&sql).at("searching")?;
+            let rows = statement
+                .query_map(params_from_iter(values.iter()), |row| {
+                    row.get::<_, String>(0)
+                })
+                .at("searching")?;
+            let mut page = PageFiller::new(query);
+            for row in rows {
+                let json = row.at("searching")?;
+                match serde_json::from_str::<ImageRecord>(&json) {
+                    Ok(record) => {
+                        if !page.offer(record, json.len()) {
+                            break;
+                        }
+                    }
+                    // A row written by a newer version of the record type: skip it, not the
+                    // search.
+                    Err(error) => {
+                        tracing::warn!(%error, "skipping a stored record that does not parse")
                     }
                 }
-                // A row written by a newer version of the record type: skip it, not the search.
-                Err(error) => {
-                    tracing::warn!(%error, "skipping a stored record that does not parse")
-                }
             }
-        }
-        Ok(page.finish())
+            Ok(page.finish())
+        })
     }
 }
 
@@ -457,6 +699,30 @@ fn label_index(record: &ImageRecord) -> Vec<(String, f32)> {
         }
     }
     index
+}
+
+/// Adds what later versions added to a store made by an earlier one. The column is added in a
+/// write transaction that looks again, so two processes opening an old store at once cannot
+/// both add it.
+fn migrate(connection: &mut Connection) -> rusqlite::Result<()> {
+    let has_owner = |connection: &Connection| {
+        connection.query_row(
+            "SELECT COUNT(*) FROM pragma_table_info('executions') WHERE name = 'owner'",
+            [],
+            |row| row.get::<_, i64>(0).map(|n| n > 0),
+        )
+    };
+    if !has_owner(connection)? {
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if !has_owner(&transaction)? {
+            transaction.execute_batch("ALTER TABLE executions ADD COLUMN owner TEXT")?;
+        }
+        transaction.commit()?;
+    }
+    connection.execute_batch(
+        "CREATE INDEX IF NOT EXISTS executions_running ON executions (owner)
+         WHERE status = 'RUNNING'",
+    )
 }
 
 fn execution_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ExecutionSummary> {
@@ -498,18 +764,90 @@ impl SqliteStore {
     /// [`RecordStore::get`] without the future, for callers on a blocking thread.
     pub fn record(&self, bucket: &str, key: &str) -> Result<Option<ImageRecord>, StoreError> {
         let id = record_id(bucket, key);
-        let json: Option<String> = self
-            .lock()
-            .query_row(
-                "SELECT record FROM records WHERE id = ?1",
-                params![id],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(store_error("reading a record"))?;
+        let json: Option<String> = self.retry(|connection| {
+            connection
+                .query_row(
+                    "SELECT record FROM records WHERE id = ?1",
+                    params![id],
+                    |row| row.get(0),
+                )
+                .optional()
+                .at("reading a record")
+        })?;
         json.map(|j| {
             serde_json::from_str(&j).map_err(|e| StoreError::new("parsing a stored record", e))
         })
         .transpose()
+    }
+}
+
+impl SqliteStore {
+    /// Opens the existing store at `path` for reading only, even where nothing can be written
+    /// (a read-only file system, file or folder): searches, records and executions are served;
+    /// SQLite refuses every write (`query_only`), reported as [`FaultKind::ReadOnly`]. A WAL
+    /// database needs its `-shm` file: when the `-wal` and `-shm` files are there SQLite reads
+    /// them without writing (3.22 and later); when they are not, on a read-only file system it
+    /// could not create them, so the file is opened `immutable` — exact there, since nobody can
+    /// change it — and only when no WAL content would be skipped.
+    pub fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        let opening = format!("opening {} for reading", path.display());
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+            | rusqlite::OpenFlags::SQLITE_OPEN_URI
+            | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        // Opening is lazy: the first read is what needs the `-shm`.
+        let probe = |connection: Connection| -> rusqlite::Result<Connection> {
+            connection.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))?;
+            Ok(connection)
+        };
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        let wal_holds_data = std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0);
+        let connection =
+            match Connection::open_with_flags(fault::uri(path, "mode=ro"), flags).and_then(probe) {
+                Ok(connection) => connection,
+                Err(error)
+                    if !wal_holds_data
+                        && error.sqlite_error_code() == Some(rusqlite::ErrorCode::CannotOpen) =>
+                {
+                    Connection::open_with_flags(fault::uri(path, "immutable=1"), flags)
+                        .and_then(probe)
+                        .map_err(|e| fault::classify(path, &opening, e))?
+                }
+                Err(error) => return Err(fault::classify(path, &opening, error)),
+            };
+        connection
+            .busy_timeout(BUSY_TIMEOUT)
+            .map_err(store_error("setting the busy timeout"))?;
+        connection
+            .pragma_update(None, "query_only", "ON")
+            .map_err(store_error("making the store query-only"))?;
+        Ok(SqliteStore {
+            connection: Mutex::new(connection),
+            path: Some(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())),
+            owner: OnceLock::new(),
+            read_only: true,
+            fault: OnceLock::new(),
+        })
+    }
+
+    /// Whether the store was opened by [`SqliteStore::open_read_only`].
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// The first fault of the file (full disk, read-only, I/O error) a statement met since the
+    /// store was opened.
+    pub fn fault(&self) -> Option<FaultKind> {
+        self.fault.get().copied()
+    }
+
+    /// A SQLite error met while doing `what`: a [`crate::StoreFault`] naming the store when the
+    /// file is the problem (and remembered, see [`SqliteStore::fault`]), else as it is.
+    fn classify(&self, what: &str, error: rusqlite::Error) -> StoreError {
+        if let Some(kind) = FaultKind::of(&error) {
+            let _ = self.fault.set(kind);
+        }
+        let store = self.path.as_deref().unwrap_or(Path::new(":memory:"));
+        fault::classify(store, what, error)
     }
 }

@@ -174,3 +174,164 @@ async fn a_folder_reads_files_by_relative_key_and_never_escapes() {
         ));
     }
 }
+
+fn running(id: &str, key: &str) -> ExecutionSummary {
+    ExecutionSummary {
+        id: id.into(),
+        bucket: "/photos".into(),
+        key: key.into(),
+        record_id: spotlight_core::record_id("/photos", key),
+        status: "RUNNING".into(),
+        start_time: Utc::now(),
+        stop_time: None,
+        input: serde_json::json!({"bucket": "/photos", "key": key}),
+        output: None,
+        error: None,
+        cause: None,
+    }
+}
+
+#[test]
+fn a_running_execution_is_aborted_once_its_owner_is_gone_never_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spotlight.sqlite");
+    let owner = SqliteStore::open(&path).unwrap();
+    owner
+        .save_execution(&running("exec-1", "a.jpg"), None)
+        .unwrap();
+    let finished = ExecutionSummary {
+        status: "SUCCEEDED".into(),
+        stop_time: Some(Utc::now()),
+        ..running("exec-2", "b.jpg")
+    };
+    owner
+        .save_execution(&running("exec-2", "b.jpg"), None)
+        .unwrap();
+    owner.save_execution(&finished, None).unwrap();
+
+    // Another opener while the owner lives: its execution is left running.
+    let other = SqliteStore::open(&path).unwrap();
+    assert_eq!(other.abort_abandoned().unwrap(), 0);
+    let statuses = |store: &SqliteStore| {
+        store
+            .executions(&ExecutionFilter::default())
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.id, e.status))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    assert_eq!(statuses(&other)["exec-1"], "RUNNING");
+
+    // The owner goes without ending it (as a `run` that stopped at an error leaves the
+    // photos still in flight); SIGKILL is the CLI's crash test.
+    drop(owner);
+    let aborted = other
+        .executions(&ExecutionFilter {
+            status: Some("aborted".into()),
+            ..ExecutionFilter::default()
+        })
+        .unwrap();
+    assert_eq!(aborted.len(), 1, "{aborted:?}");
+    assert_eq!(aborted[0].id, "exec-1");
+    assert_eq!(aborted[0].error.as_deref(), Some("ExecutionAbandoned"));
+    let cause = aborted[0].cause.as_deref().unwrap();
+    assert!(
+        cause.contains(&format!("pid {}", std::process::id())) && cause.contains("spotlight run"),
+        "{cause}"
+    );
+    assert!(aborted[0].stop_time.is_some());
+    assert_eq!(statuses(&other)["exec-2"], "SUCCEEDED");
+    // Reopening finds nothing more to do, and the lock files are gone.
+    assert_eq!(
+        SqliteStore::open(&path).unwrap().abort_abandoned().unwrap(),
+        0
+    );
+    let owners = dir.path().join(".spotlight.sqlite.owners");
+    assert_eq!(std::fs::read_dir(owners).unwrap().count(), 0);
+}
+
+#[test]
+fn a_store_made_before_owners_opens_and_keeps_its_executions() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.sqlite");
+    let old = rusqlite::Connection::open(&path).unwrap();
+    old.execute_batch(
+        "CREATE TABLE executions (id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key TEXT NOT NULL,
+             record_id TEXT NOT NULL, status TEXT NOT NULL, start_time TEXT NOT NULL,
+             stop_time TEXT, input TEXT NOT NULL, output TEXT, error TEXT, cause TEXT,
+             history TEXT);
+         INSERT INTO executions VALUES ('old-1', '/p', 'a.jpg', 'r', 'RUNNING',
+             '2024-01-01T00:00:00+00:00', NULL, '{}', NULL, NULL, NULL, NULL);",
+    )
+    .unwrap();
+    drop(old);
+    let store = SqliteStore::open(&path).unwrap();
+    // Without an owner it cannot be judged: left as it was.
+    let listed = store.executions(&ExecutionFilter::default()).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].status, "RUNNING");
+    store
+        .save_execution(&running("new-1", "b.jpg"), None)
+        .unwrap();
+    assert_eq!(
+        store.executions(&ExecutionFilter::default()).unwrap().len(),
+        2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_connections_opening_and_writing_one_new_store_at_once_all_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new.sqlite");
+    let start = std::sync::Arc::new(std::sync::Barrier::new(8));
+    let writers: Vec<_> = (0..8)
+        .map(|writer| {
+            let (path, start) = (path.clone(), std::sync::Arc::clone(&start));
+            std::thread::spawn(move || {
+                start.wait();
+                // Opening a new file races to turn it to WAL, which takes an exclusive lock.
+                let store = SqliteStore::open(&path).map_err(|e| format!("open: {e}"))?;
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .unwrap();
+                for n in 0..40 {
+                    // Half the keys are shared by all writers, as two `run`s of one folder.
+                    let key = if n % 2 == 0 {
+                        format!("shared-{n}.jpg")
+                    } else {
+                        format!("own-{writer}-{n}.jpg")
+                    };
+                    let record = suite_record(
+                        &key,
+                        n,
+                        1,
+                        RecordStatus::Analyzed,
+                        true,
+                        vec![label("Dog", 90.0, &[])],
+                        "hello world",
+                    );
+                    runtime
+                        .block_on(store.put(&record))
+                        .map_err(|e| format!("put: {e}"))?;
+                    store
+                        .save_execution(&running(&format!("e-{writer}-{n}"), &key), None)
+                        .map_err(|e| format!("execution: {e}"))?;
+                }
+                Ok::<(), String>(())
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().unwrap().unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    let all = spotlight_core::ports::SearchQuery {
+        safe_only: false,
+        ..Default::default()
+    };
+    assert_eq!(store.find(&all).unwrap().records.len(), 20 + 8 * 20);
+    assert_eq!(
+        store.executions(&ExecutionFilter::default()).unwrap().len(),
+        8 * 40
+    );
+}

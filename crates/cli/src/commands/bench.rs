@@ -11,7 +11,7 @@ use spotlight_states::ExecutionHistory;
 
 use crate::cli::BenchArgs;
 use crate::commands::runner::{collect_photos, run_all, PhotoResult};
-use crate::commands::{bench_console, executions, local, run, Exit};
+use crate::commands::{bench_console, bench_store, executions, local, run, Exit};
 use crate::output;
 
 const STEPS: [&str; 5] = [
@@ -62,6 +62,9 @@ pub fn run_copies(
 pub fn execute(args: BenchArgs) -> anyhow::Result<Exit> {
     if let Some(records) = args.console {
         return bench_console::execute(&args, records);
+    }
+    if let Some(writers) = args.store_writes {
+        return bench_store::execute(&args, writers);
     }
     anyhow::ensure!(
         args.images >= 1 && args.concurrency >= 1,

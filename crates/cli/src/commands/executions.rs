@@ -56,7 +56,7 @@ impl Config {
                         anyhow::ensure!(
                             ["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]
                                 .contains(&upper.as_str()),
-                            "--status must be succeeded, failed, timed_out or running, not {s:?}"
+                            "--status must be running, succeeded, failed, timed_out or aborted, not {s:?}"
                         );
                         Ok(upper)
                     })

@@ -6,24 +6,55 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use spotlight_core::contracts::ImageRecord;
 use spotlight_core::ports::RecordStore;
+use spotlight_core::ports::StoreError;
 use spotlight_core::themes::Themes;
-use spotlight_storage::SqliteStore;
+use spotlight_storage::{FaultKind, SqliteStore, StoreFault};
 
-/// Opens the store, creating it if needed.
+/// Opens the store for writing, creating it if needed. A store that cannot be written (a
+/// read-only file system, file or folder) is an error that names it, before any work is done.
 pub fn open_store(path: &Path) -> anyhow::Result<Arc<SqliteStore>> {
-    let store = SqliteStore::open(path)
-        .with_context(|| format!("cannot open the store {}", path.display()))?;
-    Ok(Arc::new(store))
+    match SqliteStore::open(path) {
+        Ok(store) => Ok(Arc::new(store)),
+        Err(error) => Err(opening_failed(error, path)),
+    }
 }
 
-/// Opens a store that must already exist (a query on a mistyped path should not create one).
+/// Opens a store that must already exist (a query on a mistyped path should not create one),
+/// for reading and writing when it can be written, else for reading only: a read-only store
+/// still answers searches, and refuses writes naming itself.
 pub fn open_existing_store(path: &Path) -> anyhow::Result<Arc<SqliteStore>> {
     anyhow::ensure!(
         path.exists(),
         "no store at {} (run `spotlight run <photos>` first, or pass --store)",
         path.display()
     );
-    open_store(path)
+    match SqliteStore::open(path) {
+        Ok(store) => Ok(Arc::new(store)),
+        Err(error) if fault_kind(&error) == Some(FaultKind::ReadOnly) => {
+            tracing::info!(store = %path.display(), "the store is read-only: opened for reading");
+            let store = SqliteStore::open_read_only(path).map_err(|e| opening_failed(e, path))?;
+            Ok(Arc::new(store))
+        }
+        Err(error) => Err(opening_failed(error, path)),
+    }
+}
+
+fn fault_kind(error: &StoreError) -> Option<FaultKind> {
+    std::error::Error::source(error)
+        .and_then(|s| s.downcast_ref::<StoreFault>())
+        .map(|f| f.kind)
+}
+
+/// The fault itself when there is one (its message names the store and the remedy, so any
+/// layer above it would only repeat it), else the error saying which store failed to open.
+fn opening_failed(mut error: StoreError, path: &Path) -> anyhow::Error {
+    match error.source.take().map(|s| s.downcast::<StoreFault>()) {
+        Some(Ok(fault)) => anyhow::Error::new(*fault),
+        other => {
+            error.source = other.and_then(Result::err);
+            anyhow::Error::new(error).context(format!("cannot open the store {}", path.display()))
+        }
+    }
 }
 
 /// The themes: from a file when one is named; else as last edited in the console, which saves

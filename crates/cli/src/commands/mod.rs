@@ -5,6 +5,7 @@
 pub mod analyze;
 pub mod bench;
 pub mod bench_console;
+pub mod bench_store;
 pub mod executions;
 pub mod local;
 pub mod models;

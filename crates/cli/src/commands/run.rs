@@ -8,10 +8,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use spotlight_core::revision::revision;
+use spotlight_core::ErrorName;
 use spotlight_local::analyzer::{LocalAnalyzer, LocalConfig, LocalModels, ReaderSource};
 use spotlight_pipeline::{Pipeline, Steps};
 use spotlight_record::RecordConfig;
-use spotlight_storage::{FolderObjects, SqliteStore};
+use spotlight_storage::{FolderObjects, SqliteStore, StoreFault};
 use spotlight_validate::Limits;
 
 use crate::cli::{RunArgs, WatchArgs};
@@ -87,9 +89,11 @@ pub fn execute_run(args: RunArgs, store_path: PathBuf) -> anyhow::Result<Exit> {
     let store = local::open_store(&store_path)?;
     let buckets: BTreeSet<&String> = photos.iter().map(|p| &p.bucket).collect();
     for bucket in buckets {
-        store.remember_folder(bucket)?;
+        if let Err(error) = store.remember_folder(bucket) {
+            return Err(not_written(error.into(), &store, &photos));
+        }
     }
-    let runner = local_runner(store, args.offline)?;
+    let runner = local_runner(Arc::clone(&store), args.offline)?;
     let show_progress = !args.quiet && !args.json && std::io::stderr().is_terminal();
     let bar = ProgressBar::with_draw_target(
         Some(photos.len() as u64),
@@ -106,11 +110,21 @@ pub fn execute_run(args: RunArgs, store_path: PathBuf) -> anyhow::Result<Exit> {
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let started = Instant::now();
+    let all = photos.clone();
     let results = local::runtime()?.block_on(run_all(
         &runner,
         photos,
         args.concurrency,
         |photo, result| {
+            // A full disk (or a store gone read-only, or failing) fails every photo after it
+            // the same way: stop, and say what was not written.
+            if let Some(kind) = store.fault() {
+                return Err(anyhow::Error::new(StoreFault {
+                    kind,
+                    store: store_path.clone(),
+                    source: None,
+                }));
+            }
             bar.inc(1);
             bar.set_message(photo.key.clone());
             if args.json {
@@ -120,8 +134,12 @@ pub fn execute_run(args: RunArgs, store_path: PathBuf) -> anyhow::Result<Exit> {
             }
             Ok(())
         },
-    ))?;
+    ));
     bar.finish_and_clear();
+    let results = match results {
+        Ok(results) => results,
+        Err(error) => return Err(not_written(error, &store, &all)),
+    };
     let mut summary = Summary::default();
     for result in &results {
         summary.add(result);
@@ -134,6 +152,45 @@ pub fn execute_run(args: RunArgs, store_path: PathBuf) -> anyhow::Result<Exit> {
     } else {
         Exit::Success
     })
+}
+
+/// When `run` stopped on a fault of the store (a full disk…): the fault, naming the store and the
+/// photos that have no record of their current file, each listed on standard error. Any other
+/// error is returned as it is.
+fn not_written(error: anyhow::Error, store: &SqliteStore, photos: &[Photo]) -> anyhow::Error {
+    let Some(fault) = error
+        .chain()
+        .find_map(|e| e.downcast_ref::<StoreFault>())
+        .map(|f| f.to_string())
+    else {
+        return error;
+    };
+    // Reading still works on a full disk: ask the store what it holds.
+    let mut missing = Vec::new();
+    for photo in photos {
+        let event_time = std::fs::metadata(&photo.path)
+            .and_then(|m| m.modified())
+            .ok()
+            .map(chrono::DateTime::<chrono::Utc>::from);
+        let written = match store.record(&photo.bucket, &photo.key) {
+            Ok(Some(record)) => {
+                record.revision == revision(None, event_time)
+                    && record.error.as_ref().map(|e| e.error.as_str())
+                        != Some(ErrorName::StoreFailed.as_str())
+            }
+            Ok(None) | Err(_) => false,
+        };
+        if !written {
+            eprintln!("not written: {}", photo.path.display());
+            missing.push(photo);
+        }
+    }
+    anyhow::anyhow!(
+        "{fault}\n{} of {} photos were not written (listed above); a run on the same photos \
+         once the store can be written does the rest",
+        missing.len(),
+        photos.len()
+    )
 }
 
 /// `spotlight watch`: polls the inbox and runs each file once its size and time hold still.
@@ -153,7 +210,10 @@ pub fn execute_watch(args: WatchArgs, store_path: PathBuf) -> anyhow::Result<Exi
             let mut ready = Vec::new();
             let mut seen_now = HashMap::new();
             for photo in photos {
+                // A link that loops or leads nowhere has no metadata of its own target: its
+                // own stamp lets it settle and get its one REJECTED record.
                 let stamp = std::fs::metadata(&photo.path)
+                    .or_else(|_| std::fs::symlink_metadata(&photo.path))
                     .map(|m| (m.len(), m.modified().ok()))
                     .ok();
                 let Some(stamp) = stamp else { continue };

@@ -90,11 +90,17 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
         if entry.file_name().to_string_lossy().starts_with('.') {
             continue;
         }
+        // The entry's own type: a link is never followed into a folder, so a link to a parent
+        // cannot loop the walk. Everything else is a photo to the pipeline, as every key is an
+        // object on S3: a link to a file (read only if it stays inside the folder), and a FIFO,
+        // a socket or a looping link, which validation refuses, saying what it is, without
+        // opening it.
         let kind = entry.file_type()?;
+        let path = entry.path();
         if kind.is_dir() {
-            walk(&entry.path(), files)?;
-        } else if kind.is_file() {
-            files.push(entry.path());
+            walk(&path, files)?;
+        } else if !(kind.is_symlink() && std::fs::metadata(&path).is_ok_and(|m| m.is_dir())) {
+            files.push(path);
         }
     }
     Ok(())
@@ -184,17 +190,53 @@ where
             "eventTime": event_time.map(|t| t.to_rfc3339()),
         });
         let name = uuid::Uuid::new_v4().to_string();
-        let start_time = Utc::now();
+        let defaults = RunOptions::default();
+        // The ARN the engine gives an execution of this name (`spotlight_states`' format).
+        let arn = format!(
+            "arn:aws:states:local:{}:execution:{}:{name}",
+            defaults.account_id,
+            spotlight_pipeline::STATE_MACHINE_NAME
+        );
+        let mut execution = ExecutionSummary {
+            id: arn,
+            bucket: photo.bucket.clone(),
+            key: photo.key.clone(),
+            record_id: spotlight_core::record_id(&photo.bucket, &photo.key),
+            status: "RUNNING".to_owned(),
+            start_time: Utc::now(),
+            stop_time: None,
+            input: input.clone(),
+            output: None,
+            error: None,
+            cause: None,
+        };
+        // Kept before it runs, so that it is not lost if this process dies first: the next
+        // process to open the store marks it ABORTED.
+        self.store.save_execution(&execution, None)?;
         let options = RunOptions {
             history: true,
             execution_name: Some(name),
-            ..RunOptions::default()
+            ..defaults
         };
-        let outcome = self
-            .pipeline
-            .run(input.clone(), options)
-            .await
-            .context("the engine failed")?;
+        let outcome = match self.pipeline.run(input, options).await {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                // An engine bug, not the photo's: the execution ends here, saying so.
+                execution.status = "FAILED".to_owned();
+                execution.stop_time = Some(Utc::now());
+                execution.error = Some("States.Runtime".to_owned());
+                execution.cause = Some(format!("{error:#}"));
+                self.store.save_execution(&execution, None)?;
+                return Err(anyhow::Error::new(error).context("the engine failed"));
+            }
+        };
+        if outcome.execution_arn != execution.id {
+            tracing::warn!(
+                kept = %execution.id,
+                engine = %outcome.execution_arn,
+                "the engine named the execution differently from the one kept as RUNNING"
+            );
+        }
         let status = match outcome.status {
             Status::Succeeded => "SUCCEEDED",
             Status::Failed => "FAILED",
@@ -205,22 +247,12 @@ where
             .as_ref()
             .map(serde_json::to_value)
             .transpose()?;
-        self.store.save_execution(
-            &ExecutionSummary {
-                id: outcome.execution_arn.clone(),
-                bucket: photo.bucket.clone(),
-                key: photo.key.clone(),
-                record_id: spotlight_core::record_id(&photo.bucket, &photo.key),
-                status: status.to_owned(),
-                start_time,
-                stop_time: Some(Utc::now()),
-                input,
-                output: outcome.output.clone(),
-                error: outcome.error.clone(),
-                cause: outcome.cause.clone(),
-            },
-            history.as_ref(),
-        )?;
+        execution.status = status.to_owned();
+        execution.stop_time = Some(Utc::now());
+        execution.output = outcome.output.clone();
+        execution.error = outcome.error.clone();
+        execution.cause = outcome.cause.clone();
+        self.store.save_execution(&execution, history.as_ref())?;
         result.millis = started.elapsed().as_millis();
         result.execution_id = Some(outcome.execution_arn.clone());
         result.execution_status = Some(status.to_owned());
