@@ -6,14 +6,17 @@
 //! contract types as bodies. Everything that comes from a photo — key, labels, OCR text — is
 //! untrusted and goes through [`html::Esc`] on its way into a page. Every response carries a
 //! strict Content-Security-Policy; when the state holds an access token, every request must
-//! present it.
+//! present it. [`serve`] keeps within [`Limits`]: connections, timeouts for slow clients, and a
+//! bounded queue for drawing thumbnails (see `server.rs`).
 #![warn(missing_docs)]
 
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, RwLock};
 
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
@@ -30,8 +33,10 @@ pub mod html;
 mod pages;
 pub mod photos;
 mod query;
+mod server;
 
 pub use photos::Photos;
+pub use server::Limits;
 
 /// The Content-Security-Policy of every response: nothing but our own stylesheet and images,
 /// no scripts at all, no framing.
@@ -77,7 +82,8 @@ pub struct ConsoleState {
     /// it cannot make a browser post on its own.
     csrf: Arc<str>,
     photos: Arc<Photos>,
-    drawing: Arc<tokio::sync::Semaphore>,
+    limits: Arc<Limits>,
+    drawing: Arc<Drawing>,
     definition: Arc<serde_json::Value>,
     rerunner: Option<Arc<dyn Rerunner>>,
 }
@@ -107,8 +113,8 @@ impl ConsoleState {
                 None,
                 std::env::temp_dir().join("spotlight-thumbnails"),
             )),
-            // Decoding a large photo takes a core and up to a few hundred MiB: two at a time.
-            drawing: Arc::new(tokio::sync::Semaphore::new(2)),
+            limits: Arc::new(Limits::default()),
+            drawing: Arc::new(Drawing::new(&Limits::default())),
             definition: Arc::new(serde_json::Value::Null),
             rerunner: None,
         }
@@ -118,6 +124,18 @@ impl ConsoleState {
     pub fn with_photos(mut self, photos: Photos) -> Self {
         self.photos = Arc::new(photos);
         self
+    }
+
+    /// Serves within `limits` instead of [`Limits::default`].
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.drawing = Arc::new(Drawing::new(&limits));
+        self.limits = Arc::new(limits);
+        self
+    }
+
+    /// The limits it serves within.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// Keeps edited themes in `home`.
@@ -167,6 +185,7 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/api/executions/{id}/history", get(api::history))
         .route("/api/themes", get(api::themes))
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), deadline))
         .layer(middleware::from_fn_with_state(state.clone(), require_csrf))
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
         .layer(middleware::from_fn_with_state(
@@ -177,21 +196,94 @@ pub fn router(state: ConsoleState) -> Router {
         .with_state(state)
 }
 
-/// Serves the console on `listener` until the process ends.
+/// Serves the console on `listener` until the process ends, within the state's [`Limits`].
 pub async fn serve(listener: tokio::net::TcpListener, state: ConsoleState) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).await
+    serve_until(listener, state, std::future::pending()).await
 }
 
-/// Serves the console on `listener` until `shutdown` completes, then finishes the requests in
-/// flight.
+/// Serves the console on `listener` within the state's [`Limits`] until `shutdown` completes,
+/// then finishes the requests in flight.
 pub async fn serve_until(
     listener: tokio::net::TcpListener,
     state: ConsoleState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let limits = Arc::clone(&state.limits);
+    server::serve(listener, router(state), &limits, shutdown).await
+}
+
+/// Turns at drawing photos: a semaphore sized to the cores, and a count of the requests
+/// waiting for it, so that a burst of first-time thumbnails queues only so far.
+#[derive(Debug)]
+struct Drawing {
+    turns: Arc<tokio::sync::Semaphore>,
+    waiting: AtomicUsize,
+}
+
+impl Drawing {
+    fn new(limits: &Limits) -> Self {
+        Drawing {
+            turns: Arc::new(tokio::sync::Semaphore::new(limits.drawing.max(1))),
+            waiting: AtomicUsize::new(0),
+        }
+    }
+}
+
+/// Reads the request's body whole and answers it within [`Limits::request`]: a client that
+/// dribbles its body, or a request stuck behind others, is answered rather than held. A re-run
+/// only gets the time limit on its body: it runs the pipeline, whose steps bound themselves,
+/// and stopping it halfway would leave an execution unfinished.
+async fn deadline(State(state): State<ConsoleState>, request: Request, next: Next) -> Response {
+    let limit = state.limits.request;
+    let (parts, body) = request.into_parts();
+    let body = match tokio::time::timeout(
+        limit,
+        axum::body::to_bytes(body, state.limits.body_bytes),
+    )
+    .await
+    {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(_)) => {
+            return pages::Failure::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "the request's body is larger than {} bytes, or ended early",
+                    state.limits.body_bytes
+                ),
+            )
+            .page()
+        }
+        Err(_) => {
+            return pages::Failure::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!("the request's body did not arrive within {limit:?}"),
+            )
+            .page()
+        }
+    };
+    let rerun = parts.method == Method::POST && parts.uri.path().ends_with("/rerun");
+    let request = Request::from_parts(parts, Body::from(body));
+    if rerun {
+        return next.run(request).await;
+    }
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(
+                ?limit,
+                "a console request took too long and was answered 503"
+            );
+            let mut response = pages::Failure::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("the console is too busy to answer within {limit:?}: try again shortly"),
+            )
+            .page();
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            response
+        }
+    }
 }
 
 async fn stylesheet() -> Response {

@@ -31,6 +31,13 @@ pub struct Failure {
 }
 
 impl Failure {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Failure {
+            status,
+            message: message.into(),
+        }
+    }
+
     pub fn bad_request(message: impl Into<String>) -> Self {
         Failure {
             status: StatusCode::BAD_REQUEST,
@@ -895,11 +902,15 @@ async fn photo(
     let drawn = match drawn {
         Ok(Ok((source, None))) => {
             // Only drawing waits its turn (`ConsoleState::drawing`).
-            let Ok(_permit) = state.drawing.acquire().await else {
-                return Failure::internal("the console is shutting down").json();
+            let turn = match drawing_turn(&state).await {
+                Ok(turn) => turn,
+                Err(busy) => return busy,
             };
             let photos = std::sync::Arc::clone(&state.photos);
             tokio::task::spawn_blocking(move || {
+                // Held until the drawing ends, even when the request is given up meanwhile:
+                // no more photos are decoded at once than there are turns.
+                let _turn = turn;
                 Ok::<_, PhotoError>(std::fs::read(photos.rendition(&source, rendition)?)?)
             })
             .await
@@ -928,6 +939,52 @@ async fn photo(
             .into_response(),
         Ok(Err(error)) => Failure::internal(error.to_string()).json(),
         Err(error) => Failure::internal(format!("drawing the photo failed: {error}")).json(),
+    }
+}
+
+/// A turn at drawing a photo, or the answer for a client that should come back later: when
+/// [`crate::Limits::drawing_queue`] requests wait already, or the wait passes
+/// [`crate::Limits::drawing_wait`]. Waiting costs a few hundred bytes and no thread, but a
+/// queue without end would answer its last requests long after anyone still wanted them.
+async fn drawing_turn(state: &ConsoleState) -> Result<tokio::sync::OwnedSemaphorePermit, Response> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    struct Waiting<'a>(&'a AtomicUsize);
+    impl Drop for Waiting<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    let drawing = &state.drawing;
+    if let Ok(turn) = std::sync::Arc::clone(&drawing.turns).try_acquire_owned() {
+        return Ok(turn);
+    }
+    let busy = |why: &str| {
+        let mut response = Failure::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{why}: ask again in a moment"),
+        )
+        .json();
+        let headers = response.headers_mut();
+        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    };
+    let ahead = drawing.waiting.fetch_add(1, Ordering::Relaxed);
+    let _waiting = Waiting(&drawing.waiting);
+    if ahead >= state.limits.drawing_queue {
+        return Err(busy(&format!(
+            "{ahead} photos are waiting to be drawn already"
+        )));
+    }
+    let wait = state.limits.drawing_wait;
+    match tokio::time::timeout(wait, std::sync::Arc::clone(&drawing.turns).acquire_owned()).await {
+        Ok(Ok(turn)) => Ok(turn),
+        Ok(Err(_)) => Err(Failure::internal("the console is shutting down").json()),
+        Err(_) => Err(busy(&format!(
+            "no turn to draw the photo came within {wait:?}"
+        ))),
     }
 }
 
@@ -1263,4 +1320,79 @@ pub async fn login(State(state): State<ConsoleState>, RawQuery(raw): RawQuery) -
 pub async fn login_form(State(state): State<ConsoleState>, body: String) -> Response {
     let form = pairs(Some(&body));
     signed_in(&state, field(&form, "token").unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use spotlight_core::themes::Themes;
+    use spotlight_storage::SqliteStore;
+
+    use super::*;
+    use crate::Limits;
+
+    fn console(limits: Limits) -> ConsoleState {
+        let store = Arc::new(SqliteStore::in_memory().unwrap());
+        ConsoleState::new(store, Themes::shipped(), None).with_limits(limits)
+    }
+
+    async fn told_to_retry(answer: Result<tokio::sync::OwnedSemaphorePermit, Response>) -> String {
+        let Err(response) = answer else {
+            panic!("a turn was given");
+        };
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .unwrap();
+        let error: ApiError = serde_json::from_slice(&body).unwrap();
+        error.message
+    }
+
+    #[tokio::test]
+    async fn drawing_turns_queue_only_so_far_and_wait_only_so_long() {
+        let state = console(Limits {
+            drawing: 1,
+            drawing_queue: 2,
+            drawing_wait: Duration::from_secs(3600),
+            ..Limits::default()
+        });
+        let drawing = Arc::clone(&state.drawing);
+        let first = drawing_turn(&state).await.unwrap();
+        let mut queued = Vec::new();
+        for _ in 0..2 {
+            let state = state.clone();
+            queued.push(tokio::spawn(
+                async move { drawing_turn(&state).await.is_ok() },
+            ));
+        }
+        while drawing.waiting.load(Ordering::Relaxed) < 2 {
+            tokio::task::yield_now().await;
+        }
+        // The queue is full: the next is told at once to come back.
+        let message = told_to_retry(drawing_turn(&state).await).await;
+        assert!(message.contains("2 photos are waiting"), "{message}");
+        assert_eq!(drawing.waiting.load(Ordering::Relaxed), 2);
+        // The turn goes round: both waiting get theirs, one after the other.
+        drop(first);
+        for waiter in queued {
+            assert!(waiter.await.unwrap());
+        }
+        assert_eq!(drawing.waiting.load(Ordering::Relaxed), 0);
+        assert_eq!(drawing.turns.available_permits(), 1);
+
+        // A wait has an end too.
+        let state = console(Limits {
+            drawing: 1,
+            drawing_wait: Duration::from_millis(20),
+            ..Limits::default()
+        });
+        let _held = drawing_turn(&state).await.unwrap();
+        let message = told_to_retry(drawing_turn(&state).await).await;
+        assert!(message.contains("no turn to draw"), "{message}");
+        assert_eq!(state.drawing.waiting.load(Ordering::Relaxed), 0);
+    }
 }

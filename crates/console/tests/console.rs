@@ -586,3 +586,167 @@ async fn it_serves_over_a_loopback_listener() {
     let _ = stop.send(());
     server.await.unwrap().unwrap();
 }
+
+/// A console with `limits` on a loopback port, stopped when the sender is dropped or sent to.
+async fn listening(
+    limits: spotlight_console::Limits,
+) -> (
+    std::net::SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    let store = SqliteStore::in_memory().unwrap();
+    let state = ConsoleState::new(Arc::new(store), Themes::shipped(), None).with_limits(limits);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(spotlight_console::serve_until(listener, state, async {
+        let _ = stopped.await;
+    }));
+    (address, stop, server)
+}
+
+/// `GET /api/themes` on a connection of its own: the status line.
+fn themes_status(address: std::net::SocketAddr) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .write_all(b"GET /api/themes HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer.lines().next().unwrap_or_default().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_dribbles_its_request_head_is_dropped() {
+    use std::io::{ErrorKind, Read, Write};
+
+    let limits = spotlight_console::Limits {
+        header_read: std::time::Duration::from_secs(1),
+        ..spotlight_console::Limits::default()
+    };
+    let (address, stop, server) = listening(limits).await;
+    let outcome = tokio::task::spawn_blocking(move || {
+        let mut slow = std::net::TcpStream::connect(address).unwrap();
+        slow.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
+            .unwrap();
+        slow.set_read_timeout(Some(std::time::Duration::from_millis(100)))
+            .unwrap();
+        // One byte every 100 ms, for up to ten times the limit: the head never ends.
+        for sent in 0..100 {
+            // Served meanwhile: a dribbling client holds a connection, not the console.
+            if sent == 3 {
+                assert_eq!(themes_status(address), "HTTP/1.1 200 OK");
+            }
+            let mut answer = [0u8; 512];
+            match slow.read(&mut answer) {
+                Ok(read) => return format!("closed after {sent} bytes: {:?}", &answer[..read]),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                Err(e) => return format!("closed after {sent} bytes: {e}"),
+            }
+            if let Err(e) = slow.write_all(b"a") {
+                return format!("closed after {sent} bytes: {e}");
+            }
+        }
+        "still open after 100 bytes in 10 s".to_owned()
+    })
+    .await
+    .unwrap();
+    assert!(outcome.starts_with("closed"), "{outcome}");
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_its_answers_is_dropped() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let limits = spotlight_console::Limits {
+        write_stall: std::time::Duration::from_secs(1),
+        ..spotlight_console::Limits::default()
+    };
+    let (address, stop, server) = listening(limits).await;
+    // A small receive window, and far more answers asked for (pipelined, 7 KiB each) than
+    // the socket buffers on both sides hold: the console's writes stall.
+    const ASKED: usize = 1500;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket.connect(address).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    let asking = tokio::spawn(async move {
+        let request = b"GET /assets/console.css HTTP/1.1\r\nHost: localhost\r\n\r\n";
+        for _ in 0..ASKED {
+            if writer.write_all(request).await.is_err() {
+                break;
+            }
+        }
+        writer
+    });
+    // Not reading for three times the limit; others are served meanwhile.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let status = tokio::task::spawn_blocking(move || themes_status(address))
+        .await
+        .unwrap();
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    // Now read: the console gave up on this client, so the answers end (or the connection
+    // is reset) long before all were sent.
+    let mut answers = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        loop {
+            match reader.read(&mut chunk).await {
+                Ok(0) => return "end of stream".to_owned(),
+                Ok(read) => answers.extend_from_slice(&chunk[..read]),
+                Err(e) => return e.to_string(),
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| "still open after 60 s".to_owned());
+    let whole = answers
+        .windows(b"HTTP/1.1 200 OK".len())
+        .filter(|w| *w == b"HTTP/1.1 200 OK")
+        .count();
+    assert!(
+        whole < ASKED && !ended.starts_with("still open"),
+        "{whole} of {ASKED} answers, then {ended}"
+    );
+    drop(asking.await.unwrap());
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_body_that_never_arrives_is_answered_408() {
+    use std::io::{Read, Write};
+
+    let limits = spotlight_console::Limits {
+        request: std::time::Duration::from_secs(1),
+        ..spotlight_console::Limits::default()
+    };
+    let (address, stop, server) = listening(limits).await;
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        // A form that says it is 1,000 bytes long and sends 10 of them.
+        stream
+            .write_all(
+                b"POST /themes HTTP/1.1\r\nHost: localhost\r\n\
+                  Content-Type: application/x-www-form-urlencoded\r\n\
+                  Content-Length: 1000\r\n\r\ncsrf=abcde",
+            )
+            .unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let mut answer = vec![0u8; 4096];
+        let read = stream.read(&mut answer).unwrap_or(0);
+        String::from_utf8_lossy(&answer[..read]).into_owned()
+    })
+    .await
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?}");
+    assert!(answer.contains("did not arrive within 1s"), "{answer}");
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}

@@ -7,6 +7,7 @@
 pub mod browser;
 pub mod console;
 pub mod http;
+pub mod load;
 pub mod models;
 pub mod moto;
 pub mod rekognition;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use spotlight_console::{
-    serve_until, ConsoleState, Photos, Rerun, RerunFuture, Rerunner, ThemesHome,
+    serve_until, ConsoleState, Limits, Photos, Rerun, RerunFuture, Rerunner, ThemesHome,
 };
 use spotlight_storage::SqliteStore;
 use tokio::sync::OnceCell;
@@ -83,7 +83,12 @@ fn default_thumbnails() -> PathBuf {
 
 /// Serves until Ctrl-C.
 pub fn execute(args: ServeArgs, store: PathBuf) -> anyhow::Result<Exit> {
-    let store = local::open_store(&store)?;
+    // An existing store that cannot be written is still served, for reading.
+    let store = if store.exists() {
+        local::open_existing_store(&store)?
+    } else {
+        local::open_store(&store)?
+    };
     let themes = local::load_themes(args.themes.as_deref(), Some(&store))?;
     let themes_home = match &args.themes {
         Some(path) => ThemesHome::File(path.clone()),
@@ -116,13 +121,23 @@ pub fn execute(args: ServeArgs, store: PathBuf) -> anyhow::Result<Exit> {
         (!args.photos.is_empty()).then_some(args.photos),
         args.thumbnails.unwrap_or_else(default_thumbnails),
     );
+    let limits = Limits::default();
+    // The console's blocking work (SQLite, files, drawing) gets a bounded pool: tokio's
+    // default of 512 threads would let a burst of requests start hundreds of them, all
+    // waiting on the store's one connection.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(limits.blocking_threads)
+        .build()
+        .context("cannot start the async runtime")?;
     let state = ConsoleState::new(store, themes, token.clone())
+        .with_limits(limits)
         .with_photos(photos)
         .with_themes_home(themes_home)
         .with_definition(definition)
         .with_rerunner(Arc::new(rerunner));
     let address = SocketAddr::new(args.bind, args.port);
-    local::runtime()?.block_on(async move {
+    runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(address)
             .await
             .with_context(|| format!("cannot listen on {address}"))?;
