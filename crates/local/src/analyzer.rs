@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use image::RgbImage;
 use serde::Serialize;
@@ -17,7 +17,7 @@ use spotlight_core::ports::{
 
 use crate::engine::{Engine, EngineError, OrtEngine};
 use crate::labels::LabelModel;
-use crate::models::{ModelCache, ModelError, ModelId};
+use crate::models::{FileState, ModelCache, ModelError, ModelId};
 use crate::moderation::{Detection, NudeNet, OpenNsfw};
 use crate::text::TextModel;
 
@@ -28,6 +28,15 @@ pub const ENV_FACES: &str = "SPOTLIGHT_FACES";
 /// Environment variable: the confidence (percent, 0–100) below which moderation findings are
 /// not reported, instead of the default 20.
 pub const ENV_MODERATION_MIN_CONFIDENCE: &str = "SPOTLIGHT_MODERATION_MIN_CONFIDENCE";
+/// Environment variable: the deadline of one analysis in seconds (decimals allowed), instead of
+/// [`DEFAULT_DEADLINE`].
+pub const ENV_ANALYSIS_DEADLINE: &str = "SPOTLIGHT_ANALYSIS_DEADLINE";
+/// How long one analysis (read, decode, one model) may take: just under the state machine's
+/// `TimeoutSeconds` of 15 on the Detect tasks, so that a record's cause names the analysis that
+/// overran (`AnalyzerFailed`) rather than a bare `States.Timeout`, while a normal photo's
+/// slowest analysis (text, under 1 s on two idle cores) has fourteen times its time. Both are
+/// wall-clock: a machine loaded far past its cores can hit either.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(14);
 
 /// Which model moderates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -84,6 +93,8 @@ pub struct LocalConfig {
     pub text_gap_spaces: bool,
     /// Intra-op threads per model.
     pub threads: usize,
+    /// How long one analysis may take before it fails with `AnalyzerFailed`.
+    pub deadline: Duration,
 }
 
 impl LocalConfig {
@@ -104,10 +115,15 @@ impl LocalConfig {
             }
             _ => defaults.moderation_min_confidence,
         };
+        let deadline = match std::env::var(ENV_ANALYSIS_DEADLINE) {
+            Ok(v) if !v.trim().is_empty() => parse_deadline(&v)?,
+            _ => defaults.deadline,
+        };
         Ok(LocalConfig {
             moderation,
             faces,
             moderation_min_confidence,
+            deadline,
             ..defaults
         })
     }
@@ -123,6 +139,7 @@ impl LocalConfig {
             text_min_confidence: 50.0,
             text_gap_spaces: true,
             threads: 2,
+            deadline: DEFAULT_DEADLINE,
         }
     }
 }
@@ -147,6 +164,16 @@ fn parse_min_confidence(name: &str, value: &str) -> Result<f32, AnalyzeError> {
         Ok(percent) if (0.0..=100.0).contains(&percent) => Ok(percent),
         _ => Err(AnalyzeError::Config(format!(
             "{name} must be a percentage from 0 to 100, not {value:?}"
+        ))),
+    }
+}
+
+/// A deadline in seconds, more than zero.
+fn parse_deadline(value: &str) -> Result<Duration, AnalyzeError> {
+    match value.trim().parse::<f64>().map(Duration::try_from_secs_f64) {
+        Ok(Ok(deadline)) if !deadline.is_zero() => Ok(deadline),
+        _ => Err(AnalyzeError::Config(format!(
+            "{ENV_ANALYSIS_DEADLINE} must be a number of seconds above 0, not {value:?}"
         ))),
     }
 }
@@ -213,15 +240,32 @@ impl LocalModels {
         if need_nudenet && config.moderation != ModerationModel::NudeNet {
             needed.push(ModelId::NudeNet);
         }
-        let mut paths = std::collections::HashMap::new();
-        for id in needed {
-            paths.insert(id, cache.require(id)?);
+        // A missing or truncated file is reported before any model is loaded; the hash is
+        // checked as each one is read for loading.
+        for &id in &needed {
+            match cache.glance(id)? {
+                FileState::Verified { .. } => {}
+                FileState::Missing => {
+                    return Err(AnalyzeError::Model(ModelError::Missing {
+                        model: id,
+                        dir: cache.dir().to_path_buf(),
+                    }))
+                }
+                FileState::Corrupt { detail } => {
+                    return Err(AnalyzeError::Model(ModelError::Corrupt {
+                        model: id,
+                        path: cache.path_of(id),
+                        detail,
+                    }))
+                }
+            }
         }
         let load = |id: ModelId| -> Result<Box<dyn crate::engine::Model>, AnalyzeError> {
-            let path = paths
-                .get(&id)
-                .ok_or_else(|| AnalyzeError::Config(format!("{id} was not checked")))?;
-            Ok(engine.load(path)?)
+            if !needed.contains(&id) {
+                return Err(AnalyzeError::Config(format!("{id} was not checked")));
+            }
+            let bytes = cache.read_verified(id)?;
+            Ok(engine.load_bytes(&cache.path_of(id), &bytes)?)
         };
         let labels = LabelModel::new(load(ModelId::EfficientNetLite0)?)?;
         let text = TextModel::new(
@@ -551,16 +595,39 @@ impl<S: ImageSource> LocalAnalyzer<S> {
         what: &'static str,
         f: fn(&LocalModels, &Prepared) -> Result<T, EngineError>,
     ) -> Result<T, DetectError> {
-        let prepared = self.prepared(image).await?;
-        let models = self.models.clone();
         let started = Instant::now();
-        let result = blocking(move || {
-            f(&models, &prepared).map_err(|e| DetectError::Failed {
-                message: format!("local {what} analysis failed: {e}"),
-                source: Some(Box::new(e)),
+        let analysis = async {
+            let prepared = self.prepared(image).await?;
+            let models = self.models.clone();
+            blocking(move || {
+                f(&models, &prepared).map_err(|e| DetectError::Failed {
+                    message: format!("local {what} analysis failed: {e}"),
+                    source: Some(Box::new(e)),
+                })
             })
-        })
-        .await;
+            .await
+        };
+        // Past the deadline the blocking work cannot be stopped (neither the decoder nor a model
+        // run checks for a stop), but the limits of `crate::image` bound what it can still
+        // cost; the photo's execution moves on to a FAILED record at once.
+        let deadline = self.models.config.deadline;
+        let result = if tokio::runtime::Handle::try_current().is_ok() {
+            match tokio::time::timeout(deadline, analysis).await {
+                Ok(result) => result,
+                Err(_) => Err(DetectError::Failed {
+                    message: format!(
+                        "local {what} analysis of {:?} did not finish within its deadline of \
+                         {:.3} s ({ENV_ANALYSIS_DEADLINE}); the image may be built to exhaust \
+                         the decoder or the model",
+                        image.key,
+                        deadline.as_secs_f64()
+                    ),
+                    source: None,
+                }),
+            }
+        } else {
+            analysis.await
+        };
         tracing::debug!(
             what,
             elapsed_ms = started.elapsed().as_millis() as u64,

@@ -1,7 +1,15 @@
 //! Decoding (once per image, EXIF orientation applied, size guarded) and resizing (once per model).
+//!
+//! What one photo may cost to decode, whatever its bytes say: at most [`MAX_SIDE`] pixels a side
+//! (checked from the header, before any pixel), at most [`MAX_DECODE_ALLOC`] bytes allocated
+//! by the decoder (the image crate's `Limits`) plus the RGB copy the models read (at most
+//! 300 MB at the largest sides), at most [`MAX_JPEG_SCANS`] scans in a JPEG, and at most
+//! [`MAX_PNG_METADATA`] bytes inflated from any compressed PNG metadata chunk. A file over a
+//! limit is rejected before its pixels are decoded; the analysers' deadline bounds the time.
 
 use std::io::Cursor;
 
+use image::error::ImageError;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, RgbImage};
 use spotlight_core::error::RejectReason;
 use spotlight_core::ports::DetectError;
@@ -10,15 +18,31 @@ use spotlight_core::ports::DetectError;
 /// before their pixels are decoded.
 pub const MAX_SIDE: u32 = 10_000;
 
+/// The most the decoder may allocate for one image: a 10,000 × 10,000 RGBA buffer (400 MB) and
+/// the decoder's own tables fit; a header that asks for more is refused before allocating.
+pub const MAX_DECODE_ALLOC: u64 = 512 * 1024 * 1024;
+
+/// The most scans a JPEG may hold. Encoders write about ten to a progressive JPEG (baseline
+/// has one); every scan makes the decoder walk every block again, so thousands of tiny scans
+/// are a CPU bomb. zune-jpeg (the image crate's JPEG decoder) stops at 100 itself, but only
+/// after decoding them: counting first refuses the file before any work, with a clear reason.
+pub const MAX_JPEG_SCANS: usize = 100;
+
+/// The most a compressed PNG metadata chunk (`iCCP`, `zTXt`, `iTXt`) may inflate to. Real ICC
+/// profiles are a few hundred KiB at most; a few hundred KiB of zlib can inflate to gigabytes.
+pub const MAX_PNG_METADATA: usize = 16 * 1024 * 1024;
+
 /// Decodes a JPEG or PNG into 8-bit RGB: EXIF orientation applied, transparency composited over
 /// white. Refuses an image over [`MAX_SIDE`] from its header alone (`TooLarge`), another format
-/// (`UnsupportedFormat`) and anything that does not decode (`Corrupt`).
+/// (`UnsupportedFormat`), a file over the other limits of this module (`TooLarge`, or
+/// `Corrupt` for a structure that lies) and anything that does not decode (`Corrupt`).
 pub fn decode(bytes: &[u8]) -> Result<RgbImage, DetectError> {
-    let reader = ImageReader::new(Cursor::new(bytes))
+    let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| rejected(RejectReason::Corrupt, format!("cannot read the image: {e}")))?;
     match reader.format() {
-        Some(ImageFormat::Jpeg | ImageFormat::Png) => {}
+        Some(ImageFormat::Jpeg) => check_jpeg_scans(bytes)?,
+        Some(ImageFormat::Png) => check_png_chunks(bytes)?,
         Some(other) => {
             return Err(rejected(
                 RejectReason::UnsupportedFormat,
@@ -32,12 +56,12 @@ pub fn decode(bytes: &[u8]) -> Result<RgbImage, DetectError> {
             ))
         }
     }
-    let mut decoder = reader.into_decoder().map_err(|e| {
-        rejected(
-            RejectReason::Corrupt,
-            format!("cannot decode the image: {e}"),
-        )
-    })?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_DECODE_ALLOC);
+    reader.limits(limits);
+    let mut decoder = reader.into_decoder().map_err(decode_error)?;
     let (width, height) = decoder.dimensions();
     if width > MAX_SIDE || height > MAX_SIDE {
         return Err(rejected(
@@ -52,16 +76,121 @@ pub fn decode(bytes: &[u8]) -> Result<RgbImage, DetectError> {
         ));
     }
     let orientation = decoder.orientation().ok();
-    let mut image = DynamicImage::from_decoder(decoder).map_err(|e| {
-        rejected(
-            RejectReason::Corrupt,
-            format!("cannot decode the image: {e}"),
-        )
-    })?;
+    let mut image = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
     if let Some(orientation) = orientation {
         image.apply_orientation(orientation);
     }
     Ok(flatten(image))
+}
+
+/// A limit the decoder hit is `TooLarge`; anything else did not decode: `Corrupt`.
+fn decode_error(e: ImageError) -> DetectError {
+    match e {
+        ImageError::Limits(limit) => rejected(
+            RejectReason::TooLarge,
+            format!(
+                "the image needs more than the decoder may use ({limit}; at most {MAX_SIDE} px a \
+                 side and {} MiB)",
+                MAX_DECODE_ALLOC / (1024 * 1024)
+            ),
+        ),
+        other => rejected(
+            RejectReason::Corrupt,
+            format!("cannot decode the image: {other}"),
+        ),
+    }
+}
+
+/// Counts the JPEG's start-of-scan markers. Entropy-coded data never holds `FF DA` (a data
+/// `FF` is always followed by `00` or a restart marker), so each one is a scan (an embedded
+/// thumbnail's own scan counts too, which a cap of 100 can afford).
+fn check_jpeg_scans(bytes: &[u8]) -> Result<(), DetectError> {
+    let scans = bytes.windows(2).filter(|w| w == &[0xff, 0xda]).count();
+    if scans > MAX_JPEG_SCANS {
+        return Err(rejected(
+            RejectReason::Corrupt,
+            format!(
+                "the JPEG has {scans} scans; at most {MAX_JPEG_SCANS} are decoded (thousands of \
+                 scans are a decoder CPU bomb)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Walks the PNG's chunks before the decoder does: a chunk whose length runs past the end of
+/// the file (or past PNG's 2^31 − 1) is `Corrupt`, and a compressed metadata chunk that
+/// inflates past [`MAX_PNG_METADATA`] is `TooLarge` (its bomb is inflated here only up to the
+/// limit).
+fn check_png_chunks(bytes: &[u8]) -> Result<(), DetectError> {
+    let corrupt = |why: String| rejected(RejectReason::Corrupt, why);
+    let mut pos = 8usize; // past the signature
+    while pos < bytes.len() {
+        let Some(header) = bytes.get(pos..pos + 8) else {
+            return Err(corrupt(format!(
+                "truncated PNG: the chunk header at byte {pos} is cut off"
+            )));
+        };
+        let length = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
+        let kind = String::from_utf8_lossy(&header[4..8]).into_owned();
+        if length > i32::MAX as u32 {
+            return Err(corrupt(format!(
+                "corrupt PNG: the {kind} chunk at byte {pos} claims {length} bytes; a chunk \
+                 holds at most 2^31 − 1"
+            )));
+        }
+        let data_start = pos + 8;
+        let data_end = data_start + length as usize;
+        if data_end + 4 > bytes.len() {
+            return Err(corrupt(format!(
+                "corrupt PNG: the {kind} chunk at byte {pos} claims {length} bytes, past the end \
+                 of the file ({} bytes)",
+                bytes.len()
+            )));
+        }
+        let data = &bytes[data_start..data_end];
+        if let Some(compressed) = compressed_metadata(&header[4..8], data) {
+            if let Err(fdeflate::BoundedDecompressionError::OutputTooLarge { .. }) =
+                fdeflate::decompress_to_vec_bounded(compressed, MAX_PNG_METADATA)
+            {
+                return Err(rejected(
+                    RejectReason::TooLarge,
+                    format!(
+                        "the PNG's {kind} chunk inflates to more than {} MiB (a decompression \
+                         bomb); metadata may hold at most that",
+                        MAX_PNG_METADATA / (1024 * 1024)
+                    ),
+                ));
+            }
+        }
+        if &header[4..8] == b"IEND" {
+            break;
+        }
+        pos = data_end + 4;
+    }
+    Ok(())
+}
+
+/// The zlib stream inside a compressed metadata chunk, if it has one: `iCCP` and `zTXt` are a
+/// keyword, a NUL and a compression method; `iTXt` adds a compression flag, a language tag and a
+/// translated keyword, each NUL-terminated.
+fn compressed_metadata<'a>(kind: &[u8], data: &'a [u8]) -> Option<&'a [u8]> {
+    let after_nul = |bytes: &'a [u8]| -> Option<&'a [u8]> {
+        let nul = bytes.iter().position(|&b| b == 0)?;
+        bytes.get(nul + 1..)
+    };
+    match kind {
+        b"iCCP" | b"zTXt" => after_nul(data)?.get(1..),
+        b"iTXt" => {
+            let rest = after_nul(data)?;
+            let (&flag, rest) = rest.split_first()?;
+            if flag != 1 {
+                return None;
+            }
+            after_nul(after_nul(rest.get(1..)?)?)
+        }
+        _ => None,
+    }
 }
 
 fn rejected(reason: RejectReason, message: String) -> DetectError {
@@ -293,5 +422,76 @@ mod tests {
             ),
             "{err:?}"
         );
+    }
+
+    fn rejection(bytes: &[u8]) -> (RejectReason, String) {
+        match decode(bytes) {
+            Err(DetectError::Rejected { reason, message }) => (reason, message),
+            other => panic!(
+                "expected a rejection, got {:?}",
+                other.map(|i| i.dimensions())
+            ),
+        }
+    }
+
+    #[test]
+    fn a_progressive_jpeg_with_thousands_of_scans_is_refused_before_decoding() {
+        // The generator makes real progressive JPEGs: with one AC scan it decodes.
+        let sane = spotlight_fixtures::progressive_jpeg_bomb(128, 128, 1);
+        let image = decode(&sane).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(image.dimensions(), (128, 128));
+
+        let bomb = spotlight_fixtures::progressive_jpeg_bomb(128, 128, 5_000);
+        let started = std::time::Instant::now();
+        let (reason, message) = rejection(&bomb);
+        println!(
+            "progressive bomb ({} bytes, 5,001 scans): refused in {:?}",
+            bomb.len(),
+            started.elapsed()
+        );
+        assert_eq!(reason, RejectReason::Corrupt);
+        assert!(message.contains("5001 scans"), "{message}");
+    }
+
+    #[test]
+    fn a_png_chunk_that_lies_about_its_length_is_corrupt() {
+        for claimed in [1_000_000, u32::MAX] {
+            let (reason, message) = rejection(&spotlight_fixtures::png_lying_chunk_length(claimed));
+            assert_eq!(reason, RejectReason::Corrupt, "{claimed}: {message}");
+            assert!(
+                message.contains(&format!("claims {claimed} bytes")),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn compressed_png_metadata_is_inflated_only_up_to_its_limit() {
+        // The hand-made zlib streams are exact (checked against a real inflater)…
+        for len in [1, 2, 3, 260, 258 * 3 + 1, 100_000] {
+            let stream = spotlight_fixtures::zlib_zeros(len);
+            let inflated = fdeflate::decompress_to_vec(&stream).unwrap_or_else(|e| panic!("{e:?}"));
+            assert_eq!(inflated, vec![0; len], "{len}");
+        }
+        // …and a PNG carrying a small compressed text or profile decodes as usual.
+        let small = spotlight_fixtures::png_metadata_bomb(b"zTXt", 10_000);
+        assert!(decode(&small).is_ok());
+
+        for kind in [b"zTXt", b"iCCP"] {
+            let bomb = spotlight_fixtures::png_metadata_bomb(kind, 50_000_000);
+            let started = std::time::Instant::now();
+            let (reason, message) = rejection(&bomb);
+            println!(
+                "{} bomb: {} bytes inflating to 50 MB, refused in {:?}",
+                String::from_utf8_lossy(kind),
+                bomb.len(),
+                started.elapsed()
+            );
+            assert_eq!(reason, RejectReason::TooLarge, "{message}");
+            assert!(
+                message.contains("inflates to more than 16 MiB"),
+                "{message}"
+            );
+        }
     }
 }

@@ -501,3 +501,37 @@ fn nudenet_when_enabled_finds_the_astronauts_face_and_nothing_to_moderate() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_analysis_past_its_deadline_fails_with_a_clear_cause() {
+    // Loaded for this test alone: the deadline is part of the configuration.
+    if models().is_none() {
+        return;
+    }
+    let deadline = std::time::Duration::from_millis(1);
+    let config = LocalConfig {
+        deadline,
+        ..LocalConfig::new(cache())
+    };
+    let models = Arc::new(LocalModels::load(config).unwrap_or_else(|e| panic!("{e}")));
+    let analyzer = LocalAnalyzer::new(models, FolderSource);
+    let started = std::time::Instant::now();
+    let result = analyzer.detect_text(&facts(&photos(), "chelsea.jpg")).await;
+    println!(
+        "text analysis with a 1 ms deadline: gave up after {:?}",
+        started.elapsed()
+    );
+    let Err(DetectError::Failed { message, .. }) = result else {
+        panic!("expected a failure, got {result:?}");
+    };
+    assert!(
+        message.contains("did not finish within its deadline of 0.001 s")
+            && message.contains("SPOTLIGHT_ANALYSIS_DEADLINE"),
+        "{message}"
+    );
+    let step = spotlight_core::StepError::from(DetectError::Failed {
+        message,
+        source: None,
+    });
+    assert_eq!(step.name(), spotlight_core::ErrorName::AnalyzerFailed);
+}

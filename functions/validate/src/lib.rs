@@ -4,7 +4,8 @@
 //! object), decides the format by magic bytes (never by the name), reads the dimensions from the
 //! header without decoding the image, and enforces Rekognition's limits: JPEG or PNG, at most
 //! 15 MB, sides between 80 and 10,000 px. A missing end (JPEG `EOI`, PNG `IEND`) means a
-//! truncated upload: rejected as corrupt, not failed.
+//! truncated upload: rejected as corrupt, not failed. An EXIF block whose IFD offsets loop is
+//! rejected as corrupt too, before anything downstream follows them.
 //!
 //! Every read is of one object version: the one the request names (an event's `version-id`),
 //! else the one the head found, which the facts then name, so the analysers read it too.
@@ -14,6 +15,9 @@ use spotlight_core::contracts::{ImageFacts, ImageFormat, ObjectRequest};
 use spotlight_core::ports::{ObjectReader, ReadError};
 use spotlight_core::revision::revision;
 use spotlight_core::{RejectReason, StepError};
+
+#[doc(hidden)]
+pub mod fuzz;
 
 /// The limits an image must meet. The defaults are Rekognition's.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,14 +142,15 @@ impl<R: ObjectReader> Object<'_, R> {
 
     fn read_error(&self, error: ReadError) -> StepError {
         match error {
-            ReadError::NotFound(_) => StepError::rejected(
+            // The reader says why (a folder: a FIFO, a symlink loop…; S3: the object's URL).
+            ReadError::NotFound(why) => StepError::rejected(
                 RejectReason::NotFound,
                 match &self.version {
                     Some(version) => format!(
-                        "no version {version:?} of object {:?} in {:?}",
+                        "no version {version:?} of object {:?} in {:?} ({why})",
                         self.key, self.bucket
                     ),
-                    None => format!("no object {:?} in {:?}", self.key, self.bucket),
+                    None => format!("no object {:?} in {:?} ({why})", self.key, self.bucket),
                 },
             ),
             // Validation is the first look at the image; a read that fails for another reason
@@ -339,6 +344,18 @@ async fn jpeg_dimensions<R: ObjectReader>(
                 "corrupt JPEG: segment at byte {pos} has length {length}"
             )));
         }
+        if marker == 0xe1 {
+            // APP1: EXIF (or XMP). Its bytes, from the window when it fits (it nearly always
+            // does), else one read of its own (a segment is at most 64 KiB).
+            let start = pos + 4;
+            let end = pos + 2 + length;
+            let in_window = start - window_start..end - window_start;
+            let segment = match window.get(to_index(in_window.start)..to_index(in_window.end)) {
+                Some(bytes) => bytes.to_vec(),
+                None => object.read(start..end.min(size)).await?,
+            };
+            check_exif(&segment)?;
+        }
         let is_frame_header =
             matches!(marker, 0xc0..=0xcf) && !matches!(marker, 0xc4 | 0xc8 | 0xcc);
         if is_frame_header {
@@ -363,6 +380,81 @@ async fn jpeg_dimensions<R: ObjectReader>(
         }
         pos += 2 + length;
     }
+}
+
+fn to_index(offset: u64) -> usize {
+    usize::try_from(offset).unwrap_or(usize::MAX)
+}
+
+/// The most IFDs an EXIF block may hold: a camera writes four or five (IFD0, its thumbnail's
+/// IFD1, the Exif, GPS and interoperability sub-IFDs).
+const MAX_EXIF_IFDS: usize = 32;
+
+/// Tags whose value is the offset of a sub-IFD: Exif, GPS, interoperability.
+const SUB_IFD_TAGS: [u16; 3] = [0x8769, 0x8825, 0xa005];
+
+/// Refuses an EXIF block whose IFD offsets form a loop (or chain more IFDs than any camera
+/// writes): whatever follows them — an orientation reader, a thumbnail extractor — would never
+/// end. Offsets that point outside the block are tolerated, as cameras write broken maker
+/// notes and every reader stops there anyway.
+fn check_exif(segment: &[u8]) -> Result<(), StepError> {
+    let Some(tiff) = segment.strip_prefix(b"Exif\0\0") else {
+        return Ok(()); // XMP or another APP1 payload: not EXIF
+    };
+    let little = match tiff.get(0..2) {
+        Some(b"II") => true,
+        Some(b"MM") => false,
+        _ => return Ok(()),
+    };
+    let u16_at = |at: usize| -> Option<u16> {
+        let b = tiff.get(at..at.checked_add(2)?)?;
+        Some(if little {
+            u16::from_le_bytes([b[0], b[1]])
+        } else {
+            u16::from_be_bytes([b[0], b[1]])
+        })
+    };
+    let u32_at = |at: usize| -> Option<usize> {
+        let b = tiff.get(at..at.checked_add(4)?)?;
+        let v = if little {
+            u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+        } else {
+            u32::from_be_bytes([b[0], b[1], b[2], b[3]])
+        };
+        usize::try_from(v).ok()
+    };
+    let corrupt = |why: String| StepError::rejected(RejectReason::Corrupt, why);
+    let mut pending: Vec<usize> = u32_at(4).into_iter().collect();
+    let mut seen: Vec<usize> = Vec::new();
+    while let Some(offset) = pending.pop() {
+        if offset == 0 {
+            continue; // no next IFD
+        }
+        if seen.contains(&offset) {
+            return Err(corrupt(format!(
+                "corrupt EXIF: its IFD offsets form a loop (the IFD at byte {offset} of the \
+                 EXIF block is reached twice)"
+            )));
+        }
+        if seen.len() == MAX_EXIF_IFDS {
+            return Err(corrupt(format!(
+                "corrupt EXIF: more than {MAX_EXIF_IFDS} IFDs"
+            )));
+        }
+        seen.push(offset);
+        let Some(count) = u16_at(offset) else {
+            continue; // outside the block
+        };
+        for entry in 0..usize::from(count) {
+            let at = offset + 2 + entry * 12;
+            let Some(tag) = u16_at(at) else { break };
+            if SUB_IFD_TAGS.contains(&tag) {
+                pending.extend(u32_at(at + 8));
+            }
+        }
+        pending.extend(u32_at(offset + 2 + usize::from(count) * 12));
+    }
+    Ok(())
 }
 
 fn check_sides(width: u32, height: u32, limits: &Limits) -> Result<(), StepError> {

@@ -316,3 +316,31 @@ async fn a_url_encoded_key_from_an_s3_notification_is_decoded() {
         .unwrap();
     assert_eq!(facts.key, "beach day+1 ünï.jpg");
 }
+
+// Hostile files (issue 18): each refused from the bytes validation reads, with the reason.
+
+#[tokio::test]
+async fn an_exif_block_whose_ifd_offsets_loop_is_corrupt() {
+    let (name, message) = rejection(fixtures::jpeg_with_exif_loop()).await;
+    assert_eq!(name, ErrorName::Corrupt);
+    assert!(message.contains("IFD offsets form a loop"), "{message}");
+
+    // The same EXIF without the loop (IFD1 ends the chain) passes: only the loop is refused.
+    let mut bytes = fixtures::jpeg_with_exif_loop();
+    let at = bytes
+        .windows(6)
+        .position(|w| w == b"Exif\0\0")
+        .expect("the fixture has EXIF")
+        + 6;
+    // IFD1 starts at TIFF offset 26; its next-IFD offset is its last 4 bytes (26 + 2 + 12).
+    bytes[at + 40..at + 44].copy_from_slice(&0u32.to_le_bytes());
+    let (facts, _) = validate("photo.jpg", bytes).await;
+    assert_eq!((facts.unwrap().width), 100);
+}
+
+#[tokio::test]
+async fn a_jpeg_declaring_65535_by_65535_is_too_large_from_its_header() {
+    let (name, message) = rejection(fixtures::jpeg_claiming(65_535, 65_535)).await;
+    assert_eq!(name, ErrorName::TooLarge);
+    assert!(message.contains("65535×65535"), "{message}");
+}
