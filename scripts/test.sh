@@ -65,3 +65,6 @@ export SPOTLIGHT_REQUIRE_MODELS=1
 # The console's browser tests drive the Chromium installed above; a missing one fails them.
 export SPOTLIGHT_REQUIRE_BROWSER=1
 cargo test --workspace --all-features --locked
+
+step "Fuzzing smoke run (cargo-fuzz, 10 s per target; the real runs: scripts/fuzz.sh)"
+bash scripts/fuzz.sh 10

@@ -612,6 +612,9 @@ fn array_range(call: &Call, args: Vec<Value>, _: &Scope<'_>) -> Result<Value, St
     if step == 0 {
         return Err("States.ArrayRange: the step cannot be 0".into());
     }
+    // In i128: `end - start` of two i64s overflows i64 (`ArrayRange(-9223372036854775808,
+    // 9223372036854775807, 1)` panicked), and so does `i64::MIN / -1`.
+    let (start, end, step) = (i128::from(start), i128::from(end), i128::from(step));
     let count = if (step > 0 && end >= start) || (step < 0 && end <= start) {
         (end - start) / step + 1
     } else {
@@ -622,8 +625,12 @@ fn array_range(call: &Call, args: Vec<Value>, _: &Scope<'_>) -> Result<Value, St
             "States.ArrayRange: the range has {count} elements, more than the limit of 1000"
         ));
     }
+    // Every element lies between start and end, so each fits an i64 again.
     Ok(Value::Array(
-        (0..count).map(|k| Value::from(start + k * step)).collect(),
+        (0..count)
+            .filter_map(|k| i64::try_from(start + k * step).ok())
+            .map(Value::from)
+            .collect(),
     ))
 }
 

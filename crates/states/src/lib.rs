@@ -65,6 +65,8 @@ mod clock;
 mod context;
 mod definition;
 mod error;
+#[doc(hidden)]
+pub mod fuzz;
 mod history;
 mod intrinsics;
 mod invoke;

@@ -8,7 +8,9 @@
 //! such an *indefinite* path yields an array of every match.
 
 use serde_json::{Map, Value};
+use std::cell::RefCell;
 use std::fmt::Write as _;
+use std::rc::Rc;
 
 /// Where a path starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +92,7 @@ impl Path {
             src: rest,
             i: 0,
             embedded: false,
+            depth: 0,
         };
         let segs = p
             .segments()
@@ -150,7 +153,11 @@ impl Path {
             self.get(doc).cloned()
         } else {
             let mut out = Vec::new();
-            select_into(&self.segs, doc, doc, &mut out);
+            let doc = Doc {
+                value: doc,
+                roots: RefCell::new(Vec::new()),
+            };
+            select_into(&self.segs, doc.value, &doc, &mut out);
             Ok(Value::Array(out.into_iter().cloned().collect()))
         }
     }
@@ -288,7 +295,19 @@ fn normalized(segs: &[Seg]) -> String {
     s
 }
 
-fn select_into<'a>(segs: &[Seg], node: &'a Value, root: &'a Value, out: &mut Vec<&'a Value>) {
+/// The document an indefinite path runs on, and the values of its filters' `$…` operands,
+/// each computed once: they do not depend on the element under test. (Found by fuzzing:
+/// computed per element, filters nested as `$[?($[?($[?(…)])])]` took time exponential in
+/// their depth, 14 s and more for a path of 900 bytes.)
+struct Doc<'a> {
+    value: &'a Value,
+    roots: RefCell<Vec<(*const Operand, RootValue)>>,
+}
+
+/// What a filter's `$…` operand selected (`None`: nothing, for a definite path).
+type RootValue = Option<Rc<Value>>;
+
+fn select_into<'a>(segs: &[Seg], node: &'a Value, root: &Doc<'a>, out: &mut Vec<&'a Value>) {
     let Some((seg, rest)) = segs.split_first() else {
         out.push(node);
         return;
@@ -323,7 +342,7 @@ fn select_into<'a>(segs: &[Seg], node: &'a Value, root: &'a Value, out: &mut Vec
     }
 }
 
-fn apply_seg<'a>(seg: &Seg, node: &'a Value, root: &'a Value, out: &mut Vec<&'a Value>) {
+fn apply_seg<'a>(seg: &Seg, node: &'a Value, root: &Doc<'a>, out: &mut Vec<&'a Value>) {
     match (seg, node) {
         (Seg::Field(f), Value::Object(m)) => out.extend(m.get(f)),
         (Seg::Fields(fs), Value::Object(m)) => out.extend(fs.iter().filter_map(|f| m.get(f))),
@@ -367,13 +386,13 @@ fn slice<'a>(
 }
 
 impl Filter {
-    fn test(&self, el: &Value, root: &Value) -> bool {
+    fn test(&self, el: &Value, root: &Doc<'_>) -> bool {
         match self {
             Filter::Or(a, b) => a.test(el, root) || b.test(el, root),
             Filter::And(a, b) => a.test(el, root) && b.test(el, root),
             Filter::Not(f) => !f.test(el, root),
-            Filter::Exists(op) => match op.resolve(el, root) {
-                Some(Value::Bool(b)) if matches!(op, Operand::Literal(_)) => b,
+            Filter::Exists(op) => match op.resolve(el, root).as_deref() {
+                Some(Value::Bool(b)) if matches!(op, Operand::Literal(_)) => *b,
                 Some(_) => true,
                 None => false,
             },
@@ -408,12 +427,29 @@ fn compare(l: &Value, op: CmpOp, r: &Value) -> bool {
 }
 
 impl Operand {
-    fn resolve(&self, el: &Value, root: &Value) -> Option<Value> {
-        let (segs, start) = match self {
-            Operand::Literal(v) => return Some(v.clone()),
-            Operand::Current(segs) => (segs, el),
-            Operand::Root(segs) => (segs, root),
-        };
+    fn resolve(&self, el: &Value, root: &Doc<'_>) -> Option<Rc<Value>> {
+        match self {
+            Operand::Literal(v) => Some(Rc::new(v.clone())),
+            Operand::Current(segs) => Operand::select(segs, el, root).map(Rc::new),
+            Operand::Root(segs) => {
+                let key: *const Operand = self;
+                let known = root
+                    .roots
+                    .borrow()
+                    .iter()
+                    .find(|(k, _)| std::ptr::eq(*k, key))
+                    .map(|(_, v)| v.clone());
+                if let Some(value) = known {
+                    return value;
+                }
+                let value = Operand::select(segs, root.value, root).map(Rc::new);
+                root.roots.borrow_mut().push((key, value.clone()));
+                value
+            }
+        }
+    }
+
+    fn select(segs: &[Seg], start: &Value, root: &Doc<'_>) -> Option<Value> {
         let definite = segs
             .iter()
             .all(|s| matches!(s, Seg::Field(_) | Seg::Index(_)));
@@ -433,7 +469,14 @@ struct Parser<'s> {
     i: usize,
     /// Inside a filter: a name ends at whitespace, `)` or an operator too.
     embedded: bool,
+    /// How deep the filters, their parentheses and `!`s nest here (see [`MAX_NESTING`]).
+    depth: usize,
 }
+
+/// Found with the jsonpath fuzz target (a crafted input): the parser recurses once per filter,
+/// parenthesis and `!`, so a path of some thousands of `(` overflowed the stack, which aborts
+/// the process (`states validate`, `run`). Nobody writes filters nested this deep.
+const MAX_NESTING: usize = 32;
 
 impl Parser<'_> {
     fn peek(&self) -> Option<u8> {
@@ -520,7 +563,7 @@ impl Parser<'_> {
                 if !self.eat(b'(') {
                     return Err("a filter must be written [?(…)]".into());
                 }
-                let f = self.filter_or()?;
+                let f = self.nested(Parser::filter_or)?;
                 self.ws();
                 if !self.eat(b')') {
                     return Err("a filter is missing its closing ')'".into());
@@ -551,7 +594,13 @@ impl Parser<'_> {
     }
 
     fn quoted(&mut self) -> Result<String, String> {
-        let q = self.peek().ok_or("a quoted name is not closed")?;
+        // Found by fuzzing: after a ',' in a union the next byte was taken as the quote, even a
+        // letter (`$['a',xyx]` selected "y") or the first byte of a multi-byte character (a
+        // panic on slicing inside it).
+        let q = match self.peek() {
+            Some(q @ (b'\'' | b'"')) => q,
+            _ => return Err("expected a quoted name".into()),
+        };
         self.i += 1;
         let mut out = String::new();
         loop {
@@ -650,10 +699,10 @@ impl Parser<'_> {
         self.ws();
         if self.peek() == Some(b'!') && self.peek_at(1) != Some(b'=') {
             self.i += 1;
-            return Ok(Filter::Not(Box::new(self.filter_unary()?)));
+            return Ok(Filter::Not(Box::new(self.nested(Parser::filter_unary)?)));
         }
         if self.eat(b'(') {
-            let f = self.filter_or()?;
+            let f = self.nested(Parser::filter_or)?;
             self.ws();
             if !self.eat(b')') {
                 return Err("a '(' in a filter is not closed".into());
@@ -720,6 +769,21 @@ impl Parser<'_> {
             }
             None => Err("a filter ends too early".into()),
         }
+    }
+
+    fn nested<T>(
+        &mut self,
+        parse: impl FnOnce(&mut Self) -> Result<T, String>,
+    ) -> Result<T, String> {
+        if self.depth == MAX_NESTING {
+            return Err(format!(
+                "filters, parentheses and '!' are nested more than {MAX_NESTING} deep"
+            ));
+        }
+        self.depth += 1;
+        let parsed = parse(self);
+        self.depth -= 1;
+        parsed
     }
 
     fn embedded_segments(&mut self) -> Result<Vec<Seg>, String> {
