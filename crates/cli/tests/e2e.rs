@@ -6,34 +6,15 @@
 //! tests say so and pass, unless `SPOTLIGHT_REQUIRE_MODELS` is set (the test command sets it):
 //! then they fetch the models once with `spotlight models fetch` and a missing one fails.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use serde_json::Value;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn spotlight(store: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_spotlight"));
-    command
-        .env("SPOTLIGHT_MODEL_DIR", spotlight_testkit::models::dir())
-        .arg("--store")
-        .arg(store);
-    command
-}
-
-fn models_ready() -> bool {
-    spotlight_testkit::models::ready(Path::new(env!("CARGO_BIN_EXE_spotlight")))
-}
-
-fn json_lines(text: &str) -> Vec<Value> {
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
-}
+use common::{json_lines, models_ready, spotlight, workspace};
 
 /// The sample photos plus every kind of bad upload, in a fresh folder.
 fn photo_folder(dir: &Path) -> PathBuf {

@@ -6,6 +6,8 @@
 //!
 //! Needs the models, like `e2e.rs` (the pipeline loads them before reading any photo).
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -16,22 +18,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use spotlight_fixtures as fixtures;
 
+use common::{models_ready, spotlight};
+
 /// Far above any photo's time (about 2 s with the models' loading); reached only by a hang.
 const CEILING: Duration = Duration::from_secs(60);
-
-fn spotlight(store: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_spotlight"));
-    command
-        .env("SPOTLIGHT_MODEL_DIR", spotlight_testkit::models::dir())
-        .env_remove("SPOTLIGHT_ANALYSIS_DEADLINE")
-        .arg("--store")
-        .arg(store);
-    command
-}
-
-fn models_ready() -> bool {
-    spotlight_testkit::models::ready(Path::new(env!("CARGO_BIN_EXE_spotlight")))
-}
 
 struct Measured {
     code: Option<i32>,
