@@ -546,38 +546,67 @@ impl DynamoRecords {
         }
     }
 
+    /// Sends `first`, then re-sends what DynamoDB leaves unprocessed after a growing pause, at
+    /// most [`BATCH_ATTEMPTS`] calls in all. `send` makes one call and answers with the items it
+    /// returned and what is left (`None`: nothing); `what` names the call and `count` the
+    /// leftover (`"BatchWriteItem"`, `"index writes"`) for the error.
+    async fn until_processed<P, R, Fut>(
+        &self,
+        (what, count): (&str, &str),
+        first: P,
+        size: impl Fn(&P) -> usize,
+        mut send: impl FnMut(P) -> Fut,
+    ) -> Result<Vec<R>, StoreError>
+    where
+        Fut: Future<Output = Result<(Vec<R>, Option<P>), StoreError>>,
+    {
+        let mut answers = Vec::new();
+        let mut pending = Some(first);
+        let mut attempt = 0;
+        while let Some(request) = pending.take() {
+            if attempt == BATCH_ATTEMPTS {
+                return Err(StoreError {
+                    message: format!(
+                        "{what}: {} {count} still unprocessed after {BATCH_ATTEMPTS} attempts",
+                        size(&request)
+                    ),
+                    source: None,
+                });
+            }
+            if attempt > 0 {
+                self.backoff(attempt - 1).await;
+            }
+            attempt += 1;
+            let (returned, left) = send(request).await?;
+            answers.extend(returned);
+            pending = left;
+        }
+        Ok(answers)
+    }
+
     /// Sends `requests` 25 at a time, re-sending what DynamoDB leaves unprocessed.
     async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
         for chunk in requests.chunks(BATCH_WRITE) {
-            let mut pending = chunk.to_vec();
-            let mut attempt = 0;
-            while !pending.is_empty() {
-                if attempt == BATCH_ATTEMPTS {
-                    return Err(StoreError {
-                        message: format!(
-                            "BatchWriteItem: {} index writes still unprocessed after \
-                             {BATCH_ATTEMPTS} attempts",
-                            pending.len()
-                        ),
-                        source: None,
-                    });
-                }
-                if attempt > 0 {
-                    self.backoff(attempt - 1).await;
-                }
-                attempt += 1;
-                let output = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, pending)
-                    .send()
-                    .await
-                    .map_err(|e| store_error("BatchWriteItem", e))?;
-                pending = output
-                    .unprocessed_items
-                    .and_then(|mut unprocessed| unprocessed.remove(&self.table))
-                    .unwrap_or_default();
-            }
+            self.until_processed(
+                ("BatchWriteItem", "index writes"),
+                chunk.to_vec(),
+                Vec::len,
+                |pending| async move {
+                    let output = self
+                        .client
+                        .batch_write_item()
+                        .request_items(&self.table, pending)
+                        .send()
+                        .await
+                        .map_err(|e| store_error("BatchWriteItem", e))?;
+                    let left = output
+                        .unprocessed_items
+                        .and_then(|mut unprocessed| unprocessed.remove(&self.table))
+                        .filter(|left| !left.is_empty());
+                    Ok((Vec::<()>::new(), left))
+                },
+            )
+            .await?;
         }
         Ok(())
     }
@@ -593,48 +622,40 @@ impl DynamoRecords {
                 .expression_attribute_names("#r", "record")
                 .build()
                 .map_err(|e| StoreError::new("building BatchGetItem", e))?;
-            let mut pending = Some(request);
-            let mut attempt = 0;
-            while let Some(request) = pending.take() {
-                if attempt == BATCH_ATTEMPTS {
-                    return Err(StoreError {
-                        message: format!(
-                            "BatchGetItem: {} image reads still unprocessed after \
-                             {BATCH_ATTEMPTS} attempts",
-                            request.keys().len()
-                        ),
-                        source: None,
-                    });
+            let items = self
+                .until_processed(
+                    ("BatchGetItem", "image reads"),
+                    request,
+                    |request| request.keys().len(),
+                    |request| async move {
+                        let output = self
+                            .client
+                            .batch_get_item()
+                            .request_items(&self.table, request)
+                            .send()
+                            .await
+                            .map_err(|e| store_error("BatchGetItem", e))?;
+                        let items = output
+                            .responses
+                            .and_then(|mut responses| responses.remove(&self.table))
+                            .unwrap_or_default();
+                        let left = output
+                            .unprocessed_keys
+                            .and_then(|mut unprocessed| unprocessed.remove(&self.table))
+                            .filter(|request| !request.keys().is_empty());
+                        Ok((items, left))
+                    },
+                )
+                .await?;
+            for item in items {
+                let id = item
+                    .get("pk")
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|pk| pk.strip_prefix("IMAGE#"))
+                    .map(str::to_owned);
+                if let Some(id) = id {
+                    found.insert(id, item);
                 }
-                if attempt > 0 {
-                    self.backoff(attempt - 1).await;
-                }
-                attempt += 1;
-                let output = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(|e| store_error("BatchGetItem", e))?;
-                let items = output
-                    .responses
-                    .and_then(|mut responses| responses.remove(&self.table))
-                    .unwrap_or_default();
-                for item in items {
-                    let id = item
-                        .get("pk")
-                        .and_then(|v| v.as_s().ok())
-                        .and_then(|pk| pk.strip_prefix("IMAGE#"))
-                        .map(str::to_owned);
-                    if let Some(id) = id {
-                        found.insert(id, item);
-                    }
-                }
-                pending = output
-                    .unprocessed_keys
-                    .and_then(|mut unprocessed| unprocessed.remove(&self.table))
-                    .filter(|request| !request.keys().is_empty());
             }
         }
         Ok(found)

@@ -8,13 +8,13 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::Value;
 
-use common::{json_lines, output_text, spotlight, workspace};
+use common::{first_result_then_kill, json_lines, output_text, spotlight, workspace};
 
 /// A tmpfs of a given size mounted on a fresh folder; unmounted when dropped.
 struct Tmpfs {
@@ -264,20 +264,11 @@ fn a_read_only_store_serves_searches_and_refuses_writes_naming_itself() {
         )
         .unwrap();
     }
-    let mut child = spotlight(&store)
-        .args(["run", "--offline", "--json", "--concurrency", "1"])
-        .arg(&late)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let killed_after: Value = serde_json::from_str(&first).unwrap();
+    let killed_after = first_result_then_kill(
+        spotlight(&store)
+            .args(["run", "--offline", "--json", "--concurrency", "1"])
+            .arg(&late),
+    );
     let mut wal = store.as_os_str().to_owned();
     wal.push("-wal");
     assert!(

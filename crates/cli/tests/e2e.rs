@@ -14,7 +14,7 @@ use std::process::Stdio;
 
 use serde_json::Value;
 
-use common::{json_lines, models_ready, spotlight, workspace};
+use common::{first_result_then_kill, json_lines, models_ready, spotlight, workspace};
 
 /// The sample photos plus every kind of bad upload, in a fresh folder.
 fn photo_folder(dir: &Path) -> PathBuf {
@@ -183,20 +183,11 @@ fn a_run_killed_midway_finishes_the_rest_when_started_again() {
         }
     }
     let store = dir.path().join("spotlight.sqlite");
-    let mut child = spotlight(&store)
-        .args(["run", "--json", "--concurrency", "1"])
-        .arg(&folder)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let done_first: Value = serde_json::from_str(&first).unwrap();
+    let done_first = first_result_then_kill(
+        spotlight(&store)
+            .args(["run", "--json", "--concurrency", "1"])
+            .arg(&folder),
+    );
 
     let resumed = spotlight(&store)
         .args(["run", "--json"])

@@ -4,8 +4,9 @@
 // Each test binary compiles this module and uses part of it.
 #![allow(dead_code)]
 
+use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
@@ -47,4 +48,21 @@ pub fn json_lines(text: &str) -> Vec<Value> {
     text.lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect()
+}
+
+/// Starts `command` (a `run --json`), waits for its first per-photo result, then kills it with
+/// SIGKILL (no handler, no cleanup: as a crash) and returns that result.
+pub fn first_result_then_kill(command: &mut Command) -> Value {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    serde_json::from_str(&first).unwrap()
 }
