@@ -577,7 +577,9 @@ impl DynamoRecords {
                 self.backoff(attempt - 1).await;
             }
             attempt += 1;
-            let (returned, left) = send(request).await?;
+            // Boxed: the SDK's send future nested inside every caller's future otherwise
+            // overflows the compiler's query depth when a binary lays out its async main.
+            let (returned, left) = Box::pin(send(request)).await?;
             answers.extend(returned);
             pending = left;
         }
