@@ -8,12 +8,20 @@
 //! Lambda payload must satisfy that function's input contract. A path that only exists
 //! sometimes fails at run time with `States.Runtime`, so optional fields count as missing
 //! (except under `IsPresent`, which exists to test them).
+//!
+//! Both the data-flow check and [`worst_case`] read the definition through the ASL engine's
+//! public model (`spotlight_states::view`), paths already parsed by the engine's own parser.
 #![warn(missing_docs)]
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
+use spotlight_states::view::{
+    Condition, FailField, FixedOrPath, InputOutputPath, JsonPath, Operand, PathRoot, PathSegment,
+    ResultPath, State, StateKind, States, Template, Transition, Wait,
+};
+use spotlight_states::{DefinitionError, StateMachine};
 
 /// Loads `contracts/<name>.schema.json` with every `$ref` inlined.
 pub struct Contracts {
@@ -65,63 +73,6 @@ fn inline(schema: &Value, defs: &Value, depth: usize) -> Value {
     }
 }
 
-/// One segment of a reference path.
-#[derive(Debug, Clone, PartialEq)]
-enum Segment {
-    Field(String),
-    Index(usize),
-}
-
-/// Parses `$.a.b[0]['c-d']` (or `$$.…`) into segments.
-fn parse_path(path: &str) -> Result<(bool, Vec<Segment>), String> {
-    let (context, rest) = if let Some(rest) = path.strip_prefix("$$") {
-        (true, rest)
-    } else if let Some(rest) = path.strip_prefix('$') {
-        (false, rest)
-    } else {
-        return Err(format!("{path:?} is not a reference path"));
-    };
-    let mut segments = Vec::new();
-    let mut chars = rest.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '.' => {
-                let mut name = String::new();
-                while let Some(&n) = chars.peek() {
-                    if n == '.' || n == '[' {
-                        break;
-                    }
-                    name.push(n);
-                    chars.next();
-                }
-                if name.is_empty() {
-                    return Err(format!("{path:?} has an empty field name"));
-                }
-                segments.push(Segment::Field(name));
-            }
-            '[' => {
-                let mut inner = String::new();
-                for n in chars.by_ref() {
-                    if n == ']' {
-                        break;
-                    }
-                    inner.push(n);
-                }
-                if let Some(quoted) = inner.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')) {
-                    segments.push(Segment::Field(quoted.to_owned()));
-                } else {
-                    let index = inner
-                        .parse()
-                        .map_err(|_| format!("{path:?}: unsupported selector [{inner}]"))?;
-                    segments.push(Segment::Index(index));
-                }
-            }
-            other => return Err(format!("{path:?}: unexpected {other:?}")),
-        }
-    }
-    Ok((context, segments))
-}
-
 fn variants(shape: &Value) -> Option<&Vec<Value>> {
     shape
         .get("anyOf")
@@ -138,8 +89,14 @@ fn is_any(shape: &Value) -> bool {
     }) || shape == &Value::Bool(true)
 }
 
+/// A segment's array index, when it is one the checker can follow.
+fn element(index: i64) -> Result<usize, String> {
+    usize::try_from(index)
+        .map_err(|_| format!("[{index}] counts from the end, which the checker does not model"))
+}
+
 /// The shape at `segments` below `shape`. `strict` requires every field to be required.
-fn lookup(shape: &Value, segments: &[Segment], strict: bool) -> Result<Value, String> {
+fn lookup(shape: &Value, segments: &[PathSegment<'_>], strict: bool) -> Result<Value, String> {
     let Some((first, rest)) = segments.split_first() else {
         return Ok(shape.clone());
     };
@@ -160,37 +117,39 @@ fn lookup(shape: &Value, segments: &[Segment], strict: bool) -> Result<Value, St
         };
     }
     if let Some(Value::Object(constant)) = shape.get("const") {
-        let Segment::Field(name) = first else {
+        let PathSegment::Field(name) = first else {
             return Err("indexes into an object".to_owned());
         };
-        return match constant.get(name) {
+        return match constant.get(*name) {
             Some(value) => lookup(&json!({ "const": value }), rest, strict),
             None => Err(format!("no field {name:?}")),
         };
     }
     match first {
-        Segment::Field(name) => {
+        PathSegment::Field(name) => {
             let property = shape
                 .get("properties")
-                .and_then(|p| p.get(name))
+                .and_then(|p| p.get(*name))
                 .ok_or_else(|| format!("no field {name:?}"))?;
             let required = shape
                 .get("required")
                 .and_then(Value::as_array)
-                .is_some_and(|r| r.iter().any(|n| n == name));
+                .is_some_and(|r| r.iter().any(|n| n == *name));
             if strict && !required {
                 return Err(format!("field {name:?} is optional, so it may be absent"));
             }
             lookup(property, rest, strict)
         }
-        Segment::Index(index) => {
+        PathSegment::Index(index) => {
+            let index = element(*index)?;
             let item = shape
                 .get("prefixItems")
-                .and_then(|p| p.get(*index))
+                .and_then(|p| p.get(index))
                 .or_else(|| shape.get("items"))
                 .ok_or_else(|| format!("no element [{index}]"))?;
             lookup(item, rest, strict)
         }
+        other => Err(format!("the checker does not model the selector {other:?}")),
     }
 }
 
@@ -235,38 +194,77 @@ struct Walker<'a> {
     context: Value,
 }
 
-/// Walks `definition` from an input of shape `input` and reports every broken data path.
+/// The engine's model of `definition`, as written (`${…}` substitutions left in place).
+fn parse(definition: &Value) -> Result<StateMachine, DefinitionError> {
+    StateMachine::from_value(definition.clone(), &HashMap::new())
+}
+
+/// Walks `definition` from an input of shape `input` and reports every broken data path. A
+/// definition the engine refuses is reported with the engine's own problems.
 pub fn check_data_flow(definition: &Value, input: Value, contracts: &Contracts) -> Report {
+    let machine = match parse(definition) {
+        Ok(machine) => machine,
+        Err(refused) => {
+            return Report {
+                problems: refused.problems().iter().map(ToString::to_string).collect(),
+                visits: BTreeMap::new(),
+            }
+        }
+    };
     let mut walker = Walker {
         contracts,
         report: Report::default(),
         context: context_shape(),
     };
-    let _ = walker.walk_machine(definition, input, "");
+    let _ = walker.walk_machine(machine.states(), input, "");
     let mut report = walker.report;
-    if let Some(states) = definition.get("States").and_then(Value::as_object) {
-        for name in states.keys() {
-            if !report.visits.contains_key(name) {
-                report.problems.push(format!("{name}: never reached"));
-            }
+    for state in machine.states().iter() {
+        if !report.visits.contains_key(state.name()) {
+            report
+                .problems
+                .push(format!("{}: never reached", state.name()));
         }
     }
     report
 }
 
+/// `{}`: what a value the checker cannot know looks like.
+fn anything() -> Value {
+    json!({})
+}
+
+/// The shape of a value written in the definition: objects keep their fields, all required.
+fn constant_shape(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let properties: Map<String, Value> = map
+                .iter()
+                .map(|(key, value)| (key.clone(), constant_shape(value)))
+                .collect();
+            let required: Vec<Value> = properties.keys().map(|k| json!(k)).collect();
+            json!({"type": "object", "properties": properties, "required": required})
+        }
+        other => json!({ "const": other }),
+    }
+}
+
+/// A string field written in a template, e.g. `Parameters.FunctionName`.
+fn constant_field<'t>(template: &Template<'t>, name: &str) -> Option<&'t str> {
+    match template {
+        Template::Constant(value) => value.get(name)?.as_str(),
+        Template::Object(fields) => fields.iter().find_map(|(key, value)| match value {
+            Template::Constant(Value::String(s)) if *key == name => Some(s.as_str()),
+            _ => None,
+        }),
+        _ => None,
+    }
+}
+
 impl Walker<'_> {
     /// Walks one machine (or a Parallel branch); returns the union of its outputs.
-    fn walk_machine(&mut self, machine: &Value, input: Value, prefix: &str) -> Vec<Value> {
-        let Some(states) = machine.get("States").and_then(Value::as_object) else {
-            self.problem(prefix, "no States");
-            return Vec::new();
-        };
-        let Some(start) = machine.get("StartAt").and_then(Value::as_str) else {
-            self.problem(prefix, "no StartAt");
-            return Vec::new();
-        };
+    fn walk_machine(&mut self, states: States<'_>, input: Value, prefix: &str) -> Vec<Value> {
         let mut outputs = Vec::new();
-        let mut queue = vec![(start.to_owned(), input)];
+        let mut queue = vec![(states.start_at().to_owned(), input)];
         let mut seen: HashMap<String, Vec<Value>> = HashMap::new();
         while let Some((name, shape)) = queue.pop() {
             let earlier = seen.entry(name.clone()).or_default();
@@ -275,8 +273,8 @@ impl Walker<'_> {
             }
             earlier.push(shape.clone());
             *self.report.visits.entry(name.clone()).or_default() += 1;
+            // The engine validated every transition target.
             let Some(state) = states.get(&name) else {
-                self.problem(&name, "is a transition target that does not exist");
                 continue;
             };
             let label = format!("{prefix}{name}");
@@ -291,140 +289,155 @@ impl Walker<'_> {
         self.report.problems.push(format!("{state}: {message}"));
     }
 
-    fn read(&mut self, state: &str, field: &str, path: &str, input: &Value, strict: bool) -> Value {
-        let result = parse_path(path).and_then(|(context, segments)| {
-            let root = if context { &self.context } else { input };
-            lookup(root, &segments, strict)
-        });
-        match result {
+    fn read(
+        &mut self,
+        state: &str,
+        field: &str,
+        path: JsonPath<'_>,
+        input: &Value,
+        strict: bool,
+    ) -> Value {
+        let root = match path.root() {
+            PathRoot::Context => &self.context,
+            PathRoot::Input => input,
+        };
+        match lookup(root, &path.segments(), strict) {
             Ok(shape) => shape,
             Err(why) => {
-                self.problem(state, format!("{field} reads {path}: {why}"));
-                json!({})
+                self.problem(state, format!("{field} reads {}: {why}", path.text()));
+                anything()
             }
         }
     }
 
-    /// A `Parameters`-style template's shape.
-    fn template(&mut self, state: &str, field: &str, template: &Value, input: &Value) -> Value {
+    /// `InputPath` or `OutputPath` applied to `shape`.
+    fn select(
+        &mut self,
+        state: &str,
+        field: &str,
+        path: InputOutputPath<'_>,
+        shape: Value,
+    ) -> Value {
+        match path {
+            InputOutputPath::Whole => shape,
+            InputOutputPath::Empty => json!({ "const": {} }),
+            InputOutputPath::Select(path) => self.read(state, field, path, &shape, true),
+        }
+    }
+
+    /// A payload template's shape (`Parameters`, `ResultSelector`).
+    fn template(
+        &mut self,
+        state: &str,
+        field: &str,
+        template: &Template<'_>,
+        input: &Value,
+    ) -> Value {
         match template {
-            Value::Object(map) => {
+            Template::Constant(value) => constant_shape(value),
+            Template::Object(fields) => {
                 let mut properties = Map::new();
-                for (key, value) in map {
-                    let location = format!("{field}.{key}");
-                    if let Some(name) = key.strip_suffix(".$") {
-                        let shape = match value.as_str() {
-                            Some(expr) if expr.starts_with("States.") => {
-                                self.intrinsic_arguments(state, &location, expr, input);
-                                json!({})
-                            }
-                            Some(path) => self.read(state, &location, path, input, true),
-                            None => {
-                                self.problem(state, format!("{location} is not a path string"));
-                                json!({})
-                            }
-                        };
-                        properties.insert(name.to_owned(), shape);
-                    } else {
-                        let shape = self.template(state, &location, value, input);
-                        properties.insert(key.clone(), shape);
-                    }
+                for (key, value) in fields {
+                    let written = match value {
+                        Template::Path { field, .. } | Template::Call { field, .. } => field,
+                        _ => key,
+                    };
+                    let location = format!("{field}.{written}");
+                    let shape = self.template(state, &location, value, input);
+                    properties.insert((*key).to_owned(), shape);
                 }
                 let required: Vec<Value> = properties.keys().map(|k| json!(k)).collect();
                 json!({"type": "object", "properties": properties, "required": required})
             }
-            other => json!({ "const": other }),
-        }
-    }
-
-    fn intrinsic_arguments(&mut self, state: &str, field: &str, expr: &str, input: &Value) {
-        for (start, _) in expr.match_indices('$') {
-            if start > 0 && expr.as_bytes()[start - 1] == b'$' {
-                continue;
+            Template::Array(items) => {
+                for (index, item) in items.iter().enumerate() {
+                    self.template(state, &format!("{field}[{index}]"), item, input);
+                }
+                json!({"type": "array"})
             }
-            let path: String = expr[start..]
-                .chars()
-                .take_while(|c| !matches!(c, ',' | ')' | ' '))
-                .collect();
-            self.read(state, field, &path, input, true);
+            Template::Path { path, .. } => self.read(state, field, *path, input, true),
+            Template::Call { call, .. } => {
+                for path in call.paths() {
+                    self.read(state, field, path, input, true);
+                }
+                anything()
+            }
         }
     }
 
     fn walk_state(
         &mut self,
         label: &str,
-        state: &Value,
+        state: State<'_>,
         raw_input: Value,
     ) -> (Vec<(String, Value)>, Vec<Value>) {
-        let kind = state.get("Type").and_then(Value::as_str).unwrap_or("");
-        let next = state.get("Next").and_then(Value::as_str).map(str::to_owned);
-        let end = state.get("End").and_then(Value::as_bool).unwrap_or(false)
-            || matches!(kind, "Succeed" | "Fail");
-        let input = match state.get("InputPath").and_then(Value::as_str) {
-            Some(path) => self.read(label, "InputPath", path, &raw_input, true),
-            None => raw_input.clone(),
-        };
+        let input = self.select(label, "InputPath", state.input_path(), raw_input.clone());
         let mut transitions = Vec::new();
 
-        let output = match kind {
-            "Choice" => {
-                for (index, rule) in state
-                    .get("Choices")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .enumerate()
-                {
+        let output = match state.kind() {
+            StateKind::Choice => {
+                let Some(choice) = state.choice() else {
+                    return (transitions, Vec::new());
+                };
+                for (index, rule) in choice.rules().enumerate() {
                     let field = format!("Choices[{index}]");
-                    let narrowed = self.choice_rule(label, &field, rule, &input);
-                    if let Some(target) = rule.get("Next").and_then(Value::as_str) {
-                        transitions.push((target.to_owned(), narrowed));
-                    }
+                    let narrowed = self.choice_rule(label, &field, &rule.condition(), &input);
+                    transitions.push((rule.next().to_owned(), narrowed));
                 }
-                if let Some(default) = state.get("Default").and_then(Value::as_str) {
+                if let Some(default) = choice.default() {
                     transitions.push((default.to_owned(), input.clone()));
                 }
                 return (transitions, Vec::new());
             }
-            "Fail" => {
-                for field in ["ErrorPath", "CausePath"] {
-                    if let Some(path) = state.get(field).and_then(Value::as_str) {
-                        self.read(label, field, path, &input, true);
+            StateKind::Fail => {
+                let Some(fail) = state.fail() else {
+                    return (Vec::new(), Vec::new());
+                };
+                for (field, value) in [("ErrorPath", fail.error()), ("CausePath", fail.cause())] {
+                    match value {
+                        Some(FailField::Path(path)) => {
+                            self.read(label, field, path, &input, true);
+                        }
+                        Some(FailField::Call(call)) => {
+                            for path in call.paths() {
+                                self.read(label, field, path, &input, true);
+                            }
+                        }
+                        Some(FailField::Literal(_)) | None => {}
                     }
                 }
                 return (Vec::new(), Vec::new());
             }
-            "Succeed" => input.clone(),
-            "Pass" => {
-                let result = match (state.get("Parameters"), state.get("Result")) {
-                    (Some(template), _) => self.template(label, "Parameters", template, &input),
-                    (None, Some(result)) => json!({ "const": result }),
+            StateKind::Succeed => input.clone(),
+            StateKind::Pass => {
+                // As the engine does: a fixed `Result` wins over `Parameters`.
+                let result = match (state.pass_result(), state.parameters()) {
+                    (Some(result), _) => json!({ "const": result }),
+                    (None, Some(template)) => self.template(label, "Parameters", &template, &input),
                     (None, None) => input.clone(),
                 };
-                self.result_path(label, state, &raw_input, result)
+                self.result_path(label, state.result_path(), &raw_input, result)
             }
-            "Task" => {
-                let parameters = state
-                    .get("Parameters")
-                    .map(|t| self.template(label, "Parameters", t, &input))
-                    .unwrap_or_else(|| input.clone());
+            StateKind::Task => {
+                let parameters = match state.parameters() {
+                    Some(template) => self.template(label, "Parameters", &template, &input),
+                    None => input.clone(),
+                };
                 let result = self.task_result(label, state, &parameters);
                 let result = self.selected(label, state, result);
                 self.catches(label, state, &raw_input, &mut transitions);
-                self.result_path(label, state, &raw_input, result)
+                self.result_path(label, state.result_path(), &raw_input, result)
             }
-            "Parallel" => {
+            StateKind::Parallel => {
+                let branch_input = match state.parameters() {
+                    Some(template) => self.template(label, "Parameters", &template, &input),
+                    None => input.clone(),
+                };
                 let mut branch_outputs = Vec::new();
-                for (index, branch) in state
-                    .get("Branches")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .enumerate()
-                {
+                for (index, branch) in state.branches().into_iter().enumerate() {
                     let outputs = self.walk_machine(
                         branch,
-                        input.clone(),
+                        branch_input.clone(),
                         &format!("{label}.Branches[{index}]."),
                     );
                     branch_outputs.push(union(outputs));
@@ -432,46 +445,46 @@ impl Walker<'_> {
                 let result = json!({"type": "array", "prefixItems": branch_outputs});
                 let result = self.selected(label, state, result);
                 self.catches(label, state, &raw_input, &mut transitions);
-                self.result_path(label, state, &raw_input, result)
+                self.result_path(label, state.result_path(), &raw_input, result)
             }
-            other => {
+            other @ (StateKind::Wait | StateKind::Map) => {
                 self.problem(
                     label,
-                    format!("the checker does not model {other:?} states"),
+                    format!("the checker does not model {:?} states", other.as_str()),
                 );
                 return (Vec::new(), Vec::new());
             }
         };
-        let output = match state.get("OutputPath").and_then(Value::as_str) {
-            Some(path) => self.read(label, "OutputPath", path, &output, true),
-            None => output,
-        };
-        match (next, end) {
-            (Some(target), _) => {
-                transitions.push((target, output));
+        let output = self.select(label, "OutputPath", state.output_path(), output);
+        match state.transition() {
+            Transition::Next(target) => {
+                transitions.push((target.to_owned(), output));
                 (transitions, Vec::new())
             }
-            (None, true) => (transitions, vec![output]),
-            (None, false) => {
-                self.problem(label, "has neither Next nor End");
-                (transitions, Vec::new())
-            }
+            Transition::End => (transitions, vec![output]),
+            Transition::Choice | Transition::Fail => (transitions, Vec::new()),
         }
     }
 
     /// Checks a Choice rule's paths and narrows the input to what the rule proves present.
-    fn choice_rule(&mut self, label: &str, field: &str, rule: &Value, input: &Value) -> Value {
+    fn choice_rule(
+        &mut self,
+        label: &str,
+        field: &str,
+        condition: &Condition<'_>,
+        input: &Value,
+    ) -> Value {
         let mut present = Vec::new();
-        collect_present(rule, &mut present);
-        self.choice_paths(label, field, rule, input);
+        collect_present(condition, &mut present);
+        self.choice_paths(label, field, condition, input);
         let mut shape = input.clone();
         if let Some(options) = variants(input) {
             let kept: Vec<Value> = options
                 .iter()
                 .filter(|variant| {
-                    present.iter().all(|path| {
-                        parse_path(path).is_ok_and(|(_, s)| lookup(variant, &s, false).is_ok())
-                    })
+                    present
+                        .iter()
+                        .all(|path| lookup(variant, &path.segments(), false).is_ok())
                 })
                 .cloned()
                 .collect();
@@ -479,55 +492,62 @@ impl Walker<'_> {
         }
         // Past `IsPresent: true`, an optional field is there: a Pass state may copy it.
         for path in &present {
-            if let Ok((false, segments)) = parse_path(path) {
-                shape = require(&shape, &segments);
+            if path.root() == PathRoot::Input {
+                shape = require(&shape, &path.segments());
             }
         }
         shape
     }
 
-    fn choice_paths(&mut self, label: &str, field: &str, rule: &Value, input: &Value) {
-        for combinator in ["And", "Or"] {
-            for (index, inner) in rule
-                .get(combinator)
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .enumerate()
-            {
-                self.choice_paths(
-                    label,
-                    &format!("{field}.{combinator}[{index}]"),
-                    inner,
-                    input,
-                );
+    fn choice_paths(&mut self, label: &str, field: &str, condition: &Condition<'_>, input: &Value) {
+        match condition {
+            Condition::And(inner) | Condition::Or(inner) => {
+                let combinator = if matches!(condition, Condition::And(_)) {
+                    "And"
+                } else {
+                    "Or"
+                };
+                for (index, inner) in inner.iter().enumerate() {
+                    self.choice_paths(
+                        label,
+                        &format!("{field}.{combinator}[{index}]"),
+                        inner,
+                        input,
+                    );
+                }
             }
-        }
-        if let Some(inner) = rule.get("Not") {
-            self.choice_paths(label, &format!("{field}.Not"), inner, input);
-        }
-        if let Some(path) = rule.get("Variable").and_then(Value::as_str) {
-            // IsPresent exists to test optional fields: the path need only be possible.
-            let strict = rule.get("IsPresent").is_none();
-            self.read(label, &format!("{field}.Variable"), path, input, strict);
+            Condition::Not(inner) => {
+                self.choice_paths(label, &format!("{field}.Not"), inner, input)
+            }
+            Condition::Compare(comparison) => {
+                // IsPresent exists to test optional fields: the path need only be possible.
+                let strict = comparison.operator() != "IsPresent";
+                let variable = format!("{field}.Variable");
+                self.read(label, &variable, comparison.variable(), input, strict);
+                if let Operand::Path(other) = comparison.operand() {
+                    let operand = format!("{field}.{}", comparison.operator());
+                    self.read(label, &operand, other, input, true);
+                }
+            }
         }
     }
 
-    fn task_result(&mut self, label: &str, state: &Value, parameters: &Value) -> Value {
-        let resource = state.get("Resource").and_then(Value::as_str).unwrap_or("");
+    fn task_result(&mut self, label: &str, state: State<'_>, parameters: &Value) -> Value {
+        let resource = state.task().map_or("", |task| task.resource());
         if resource != "arn:aws:states:::lambda:invoke" {
-            return json!({});
+            return anything();
         }
         let function = state
-            .pointer("/Parameters/FunctionName")
-            .and_then(Value::as_str)
+            .parameters()
+            .as_ref()
+            .and_then(|template| constant_field(template, "FunctionName"))
             .and_then(contract_of_function);
         let Some(function) = function else {
             self.problem(label, "FunctionName is not a ${…FunctionArn} substitution");
-            return json!({});
+            return anything();
         };
-        let payload = lookup(parameters, &[Segment::Field("Payload".to_owned())], true)
-            .unwrap_or_else(|_| json!({}));
+        let payload = lookup(parameters, &[PathSegment::Field("Payload")], true)
+            .unwrap_or_else(|_| anything());
         match self.contracts.schema(&format!("{function}.input")) {
             Ok(expected) => {
                 for why in conforms(&payload, &expected, "Payload") {
@@ -541,7 +561,7 @@ impl Walker<'_> {
             .schema(&format!("{function}.output"))
             .unwrap_or_else(|why| {
                 self.report.problems.push(format!("{label}: {why}"));
-                json!({})
+                anything()
             });
         json!({
             "type": "object",
@@ -550,9 +570,9 @@ impl Walker<'_> {
         })
     }
 
-    fn selected(&mut self, label: &str, state: &Value, result: Value) -> Value {
-        match state.get("ResultSelector") {
-            Some(template) => self.template(label, "ResultSelector", template, &result),
+    fn selected(&mut self, label: &str, state: State<'_>, result: Value) -> Value {
+        match state.result_selector() {
+            Some(template) => self.template(label, "ResultSelector", &template, &result),
             None => result,
         }
     }
@@ -560,7 +580,7 @@ impl Walker<'_> {
     fn catches(
         &mut self,
         label: &str,
-        state: &Value,
+        state: State<'_>,
         raw_input: &Value,
         transitions: &mut Vec<(String, Value)>,
     ) {
@@ -569,65 +589,54 @@ impl Walker<'_> {
             "required": ["Error", "Cause"],
             "properties": {"Error": {"type": "string"}, "Cause": {"type": "string"}}
         });
-        for catcher in state
-            .get("Catch")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let shape = self.result_path(label, catcher, raw_input, error.clone());
-            if let Some(target) = catcher.get("Next").and_then(Value::as_str) {
-                transitions.push((target.to_owned(), shape));
-            }
+        for catcher in state.catchers() {
+            let shape = self.result_path(label, catcher.result_path(), raw_input, error.clone());
+            transitions.push((catcher.next().to_owned(), shape));
         }
     }
 
     fn result_path(
         &mut self,
         label: &str,
-        state: &Value,
+        path: ResultPath<'_>,
         raw_input: &Value,
         result: Value,
     ) -> Value {
-        match state.get("ResultPath") {
-            Some(Value::Null) => raw_input.clone(),
-            None => result,
-            Some(Value::String(path)) => match parse_path(path) {
-                Ok((false, segments)) => set(raw_input, &segments, result),
-                _ => {
+        match path {
+            ResultPath::Discard => raw_input.clone(),
+            ResultPath::Replace => result,
+            ResultPath::At(path) => {
+                let segments = path.segments();
+                if segments.iter().all(|s| matches!(s, PathSegment::Field(_))) {
+                    set(raw_input, &segments, result)
+                } else {
                     self.problem(
                         label,
-                        format!("ResultPath {path} is not a path into the input"),
+                        format!("ResultPath {} is not a path of field names", path.text()),
                     );
-                    json!({})
+                    anything()
                 }
-            },
-            Some(other) => {
-                self.problem(label, format!("ResultPath {other} is not a path"));
-                json!({})
             }
         }
     }
 }
 
-fn collect_present(rule: &Value, present: &mut Vec<String>) {
-    if rule.get("IsPresent") == Some(&Value::Bool(true)) {
-        if let Some(path) = rule.get("Variable").and_then(Value::as_str) {
-            present.push(path.to_owned());
+/// The paths a condition proves present: `IsPresent: true`, alone or under `And`.
+fn collect_present<'a>(condition: &Condition<'a>, present: &mut Vec<JsonPath<'a>>) {
+    match condition {
+        Condition::Compare(comparison)
+            if comparison.operator() == "IsPresent"
+                && matches!(comparison.operand(), Operand::Flag(true)) =>
+        {
+            present.push(comparison.variable());
         }
-    }
-    for inner in rule
-        .get("And")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        collect_present(inner, present);
+        Condition::And(inner) => inner.iter().for_each(|c| collect_present(c, present)),
+        _ => {}
     }
 }
 
 /// `shape` with every field along `segments` required, as a Choice rule's `IsPresent` proves.
-fn require(shape: &Value, segments: &[Segment]) -> Value {
+fn require(shape: &Value, segments: &[PathSegment<'_>]) -> Value {
     let Some((first, rest)) = segments.split_first() else {
         return shape.clone();
     };
@@ -640,7 +649,8 @@ fn require(shape: &Value, segments: &[Segment]) -> Value {
         None => return shape.clone(),
     };
     match first {
-        Segment::Field(name) => {
+        PathSegment::Field(name) => {
+            let name = *name;
             let Some(inner) = object.get("properties").and_then(|p| p.get(name)).cloned() else {
                 return shape.clone();
             };
@@ -649,7 +659,7 @@ fn require(shape: &Value, segments: &[Segment]) -> Value {
                 .and_then(Value::as_object)
                 .cloned()
                 .unwrap_or_default();
-            properties.insert(name.clone(), require(&inner, rest));
+            properties.insert(name.to_owned(), require(&inner, rest));
             let mut required: Vec<Value> = object
                 .get("required")
                 .and_then(Value::as_array)
@@ -661,11 +671,12 @@ fn require(shape: &Value, segments: &[Segment]) -> Value {
             object.insert("properties".to_owned(), Value::Object(properties));
             object.insert("required".to_owned(), Value::Array(required));
         }
-        Segment::Index(_) => {
+        PathSegment::Index(_) => {
             if let Some(items) = object.get("items").cloned() {
                 object.insert("items".to_owned(), require(&items, rest));
             }
         }
+        _ => {}
     }
     Value::Object(object)
 }
@@ -680,7 +691,7 @@ fn union(mut shapes: Vec<Value>) -> Value {
 }
 
 /// `shape` with `value` placed at `segments` (creating objects on the way), as ResultPath does.
-fn set(shape: &Value, segments: &[Segment], value: Value) -> Value {
+fn set(shape: &Value, segments: &[PathSegment<'_>], value: Value) -> Value {
     let Some((first, rest)) = segments.split_first() else {
         return value;
     };
@@ -691,7 +702,7 @@ fn set(shape: &Value, segments: &[Segment], value: Value) -> Value {
             .collect();
         return json!({ "anyOf": updated });
     }
-    let Segment::Field(name) = first else {
+    let PathSegment::Field(name) = *first else {
         return shape.clone();
     };
     let mut object = shape.as_object().cloned().unwrap_or_default();
@@ -702,7 +713,7 @@ fn set(shape: &Value, segments: &[Segment], value: Value) -> Value {
         .cloned()
         .unwrap_or_default();
     let inner = properties.get(name).cloned().unwrap_or(json!({}));
-    properties.insert(name.clone(), set(&inner, rest, value));
+    properties.insert(name.to_owned(), set(&inner, rest, value));
     let mut required: Vec<Value> = object
         .get("required")
         .and_then(Value::as_array)
@@ -767,7 +778,7 @@ fn conforms(produced: &Value, expected: &Value, at: &str) -> Vec<String> {
             .cloned()
             .unwrap_or_default();
         for name in required.iter().filter_map(Value::as_str) {
-            match lookup(produced, &[Segment::Field(name.to_owned())], true) {
+            match lookup(produced, &[PathSegment::Field(name)], true) {
                 Ok(shape) => {
                     if let Some(schema) = expected_props.get(name) {
                         problems.extend(conforms(&shape, schema, &format!("{at}.{name}")));
@@ -854,28 +865,22 @@ pub struct WorstCase {
 /// part of that, never more. A state that is caught has used the same budget before its Catch
 /// routes on. A Parallel lasts as long as its slowest branch; every state entered adds
 /// [`TRANSITION_ALLOWANCE_SECONDS`].
+///
+/// The definition is read through the engine's own model, so one the engine refuses is an error.
 pub fn worst_case(definition: &Value) -> Result<WorstCase, String> {
-    let mut memo = HashMap::new();
-    longest_from(
-        definition,
-        start_of(definition)?,
-        &mut memo,
-        &mut Vec::new(),
-    )
-}
-
-fn start_of(machine: &Value) -> Result<&str, String> {
-    machine["StartAt"]
-        .as_str()
-        .ok_or_else(|| "no StartAt".to_owned())
+    let machine =
+        parse(definition).map_err(|refused| format!("the engine refuses it: {refused}"))?;
+    let states = machine.states();
+    longest_from(states, states.start(), &mut HashMap::new(), &mut Vec::new())
 }
 
 fn longest_from(
-    machine: &Value,
-    name: &str,
+    states: States<'_>,
+    state: State<'_>,
     memo: &mut HashMap<String, WorstCase>,
     walking: &mut Vec<String>,
 ) -> Result<WorstCase, String> {
+    let name = state.name();
     if let Some(known) = memo.get(name) {
         return Ok(known.clone());
     }
@@ -885,14 +890,14 @@ fn longest_from(
             walking.join(" -> ")
         ));
     }
-    let state = machine["States"]
-        .get(name)
-        .ok_or_else(|| format!("no state {name:?}"))?;
     walking.push(name.to_owned());
-    let own = state_worst_case(name, state)?;
+    let own = state_worst_case(state)?;
     let mut slowest_next: Option<WorstCase> = None;
-    for next in successors(state) {
-        let after = longest_from(machine, next, memo, walking)?;
+    for (_, next) in state.successors() {
+        let next = states
+            .get(next)
+            .ok_or_else(|| format!("no state {next:?}"))?;
+        let after = longest_from(states, next, memo, walking)?;
         if slowest_next
             .as_ref()
             .is_none_or(|slowest| after.seconds > slowest.seconds)
@@ -912,31 +917,24 @@ fn longest_from(
     Ok(result)
 }
 
-/// Every state `state` can hand over to.
-fn successors(state: &Value) -> Vec<&str> {
-    let mut next: Vec<&str> = Vec::new();
-    next.extend(state["Next"].as_str());
-    next.extend(state["Default"].as_str());
-    for list in ["Choices", "Catch"] {
-        if let Some(rules) = state[list].as_array() {
-            next.extend(rules.iter().filter_map(|rule| rule["Next"].as_str()));
-        }
-    }
-    next
-}
-
 /// One state's own worst case, with its retries, not counting what follows it.
-fn state_worst_case(name: &str, state: &Value) -> Result<WorstCase, String> {
+fn state_worst_case(state: State<'_>) -> Result<WorstCase, String> {
+    let name = state.name();
     let mut path = vec![name.to_owned()];
-    let attempt = match state["Type"].as_str() {
-        Some("Task") => state["TimeoutSeconds"].as_f64().ok_or_else(|| {
-            format!("{name}: a Task without TimeoutSeconds has no bound on an attempt")
-        })?,
-        Some("Parallel") => {
+    let attempt = match state.kind() {
+        StateKind::Task => match state.task().and_then(|task| task.timeout()) {
+            Some(FixedOrPath::Fixed(seconds)) => seconds as f64,
+            _ => {
+                return Err(format!(
+                    "{name}: a Task without TimeoutSeconds has no bound on an attempt"
+                ))
+            }
+        },
+        StateKind::Parallel => {
             let mut slowest: Option<WorstCase> = None;
-            for branch in state["Branches"].as_array().into_iter().flatten() {
-                let start = start_of(branch).map_err(|e| format!("{name}: a branch has {e}"))?;
-                let run = longest_from(branch, start, &mut HashMap::new(), &mut Vec::new())?;
+            for branch in state.branches() {
+                let run =
+                    longest_from(branch, branch.start(), &mut HashMap::new(), &mut Vec::new())?;
                 if slowest.as_ref().is_none_or(|s| run.seconds > s.seconds) {
                     slowest = Some(run);
                 }
@@ -945,33 +943,31 @@ fn state_worst_case(name: &str, state: &Value) -> Result<WorstCase, String> {
             path.extend(slowest.path);
             slowest.seconds
         }
-        Some("Wait") => state["Seconds"]
-            .as_f64()
-            .ok_or_else(|| format!("{name}: only a Wait with fixed Seconds has a worst case"))?,
-        Some("Pass" | "Choice" | "Succeed" | "Fail") => 0.0,
-        other => {
+        StateKind::Wait => match state.wait() {
+            Some(Wait::Seconds(seconds)) => seconds as f64,
+            _ => {
+                return Err(format!(
+                    "{name}: only a Wait with fixed Seconds has a worst case"
+                ))
+            }
+        },
+        StateKind::Pass | StateKind::Choice | StateKind::Succeed | StateKind::Fail => 0.0,
+        other @ StateKind::Map => {
             return Err(format!(
-                "{name}: no worst case for a state of type {other:?}"
+                "{name}: no worst case for a state of type {:?}",
+                other.as_str()
             ))
         }
     };
     let mut attempts = 1.0;
     let mut waits = 0.0;
-    for (index, retrier) in state["Retry"].as_array().into_iter().flatten().enumerate() {
-        let field = |key: &str, default: f64| {
-            retrier.get(key).map_or(Ok(default), |v| {
-                v.as_f64()
-                    .ok_or_else(|| format!("{name}: Retry[{index}].{key} is not a number"))
-            })
-        };
-        let max_attempts = field("MaxAttempts", 3.0)?;
-        let interval = field("IntervalSeconds", 1.0)?;
-        let backoff = field("BackoffRate", 2.0)?;
-        let cap = field("MaxDelaySeconds", f64::INFINITY)?;
-        attempts += max_attempts;
-        // MaxAttempts is a whole number of retries; the cast only drives the loop.
-        for retry in 0..max_attempts as i32 {
-            waits += (interval * backoff.powi(retry)).min(cap);
+    for retrier in state.retriers() {
+        let max_attempts = retrier.max_attempts();
+        let cap = retrier.max_delay_seconds().unwrap_or(f64::INFINITY);
+        attempts += f64::from(max_attempts);
+        for retry in 0..max_attempts {
+            let exponent = i32::try_from(retry).unwrap_or(i32::MAX);
+            waits += (retrier.interval_seconds() * retrier.backoff_rate().powi(exponent)).min(cap);
         }
     }
     Ok(WorstCase {

@@ -89,7 +89,7 @@ fn the_arithmetic_counts_every_attempt_and_every_capped_wait() {
                 "Branches": [
                     {"StartAt": "Short", "States": {"Short": {"Type": "Wait", "Seconds": 5, "End": true}}},
                     {"StartAt": "Long", "States": {
-                        "Long": {"Type": "Task", "Resource": "x", "TimeoutSeconds": 20, "End": true}}}
+                        "Long": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "TimeoutSeconds": 20, "End": true}}}
                 ],
                 "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 2, "MaxAttempts": 1}],
                 "Next": "Done"

@@ -196,3 +196,14 @@ fn analyser_tasks_retry_throttling_with_capped_full_jitter() {
             .contains(&Value::from("Lambda.TooManyRequestsException"))));
     }
 }
+
+#[test]
+fn a_definition_the_engine_refuses_is_reported_with_the_engines_problems() {
+    let problems = broken("/States/Analyze/Next", Value::from("Nowhere"));
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("/States/Analyze/Next") && p.contains("Nowhere")),
+        "{problems:#?}"
+    );
+}

@@ -121,11 +121,35 @@ impl fmt::Display for Problem {
 }
 
 /// A definition Step Functions would refuse (or that uses what this engine cannot run), with
-/// every problem found, not only the first.
+/// every problem found, not only the first. There is always at least one: a refusal says why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DefinitionError {
-    /// Every problem, in document order.
-    pub problems: Vec<Problem>,
+    /// Every problem, in document order; never empty.
+    problems: Vec<Problem>,
+}
+
+impl DefinitionError {
+    /// A refusal for `first` and any `more` problems.
+    pub fn new(first: Problem, more: impl IntoIterator<Item = Problem>) -> Self {
+        let mut problems = vec![first];
+        problems.extend(more);
+        DefinitionError { problems }
+    }
+
+    /// A refusal for `problems`, or `None` when there are none (nothing to refuse).
+    pub fn from_problems(problems: Vec<Problem>) -> Option<Self> {
+        (!problems.is_empty()).then_some(DefinitionError { problems })
+    }
+
+    /// Every problem, in document order; never empty.
+    pub fn problems(&self) -> &[Problem] {
+        &self.problems
+    }
+
+    /// The problems, owned.
+    pub fn into_problems(self) -> Vec<Problem> {
+        self.problems
+    }
 }
 
 impl fmt::Display for DefinitionError {
@@ -143,6 +167,35 @@ impl fmt::Display for DefinitionError {
 }
 
 impl std::error::Error for DefinitionError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problem(message: &str) -> Problem {
+        Problem {
+            code: "SCHEMA_VALIDATION_FAILED",
+            pointer: "/States".into(),
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn a_refusal_always_says_why() {
+        assert_eq!(DefinitionError::from_problems(Vec::new()), None);
+        let refused = DefinitionError::new(problem("one"), [problem("two")]);
+        assert_eq!(refused.problems().len(), 2);
+        assert_eq!(
+            refused.to_string(),
+            "Invalid State Machine Definition: 2 problem(s)\n  \
+             SCHEMA_VALIDATION_FAILED: one at /States\n  SCHEMA_VALIDATION_FAILED: two at /States"
+        );
+        assert_eq!(
+            DefinitionError::from_problems(vec![problem("one")]),
+            Some(DefinitionError::new(problem("one"), []))
+        );
+    }
+}
 
 /// What went wrong in the engine itself, never in the state machine: a bug, or a task invoker
 /// that panicked. Not a `States.*` error, so no Retry or Catch ever sees it.

@@ -122,10 +122,10 @@ pub fn definition(data: &[u8]) {
         }
         Err(error) => {
             assert!(
-                !error.problems.is_empty(),
+                !error.problems().is_empty(),
                 "a refused definition must say why"
             );
-            for problem in &error.problems {
+            for problem in error.problems() {
                 assert!(!problem.message.is_empty(), "{problem:?}");
                 assert!(
                     problem.pointer.is_empty() || problem.pointer.starts_with('/'),

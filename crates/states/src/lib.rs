@@ -74,6 +74,7 @@ mod mock;
 mod path;
 mod run;
 mod states;
+pub mod view;
 
 use rand::SeedableRng;
 use serde_json::Value;
@@ -85,13 +86,17 @@ pub use clock::{Clock, SystemClock, TokioClock};
 pub use definition::StateMachine;
 pub use error::{names, DefinitionError, EngineError, Problem, StatesError};
 pub use history::{
-    DataDetails, EventDetails, EventSink, EventType, ExecutionHistory,
-    ExecutionStartedEventDetails, FailureDetails, History, HistoryEvent, MapIterationEventDetails,
-    MapStateStartedEventDetails, OutputDetails, StateEnteredEventDetails, StateExitedEventDetails,
-    TaskFailureDetails, TaskResource, TaskScheduledEventDetails, TaskSucceededEventDetails,
+    attribute, AttemptFailure, Attribution, DataDetails, EventDetails, EventFacts, EventSink,
+    EventType, ExecutionHistory, ExecutionStartedEventDetails, FailureDetails, History,
+    HistoryEvent, HistoryRecord, MapIterationEventDetails, MapStateStartedEventDetails,
+    OutputDetails, StateActivity, StateEnteredEventDetails, StateEntry, StateExitedEventDetails,
+    StateOutcome, TaskFailureDetails, TaskResource, TaskScheduledEventDetails,
+    TaskSucceededEventDetails,
 };
+pub use intrinsics::{CallError, CallErrorKind, ExpressionError, FailureReason, FunctionFailure};
 pub use invoke::{InvokerFn, OwnedTaskRequest, TaskInvoker, TaskRequest};
 pub use mock::{MockConfig, MockError, MockInvoker, MockResponse};
+pub use path::{PathError, PathErrorKind};
 pub use run::{ExecutionResult, Status};
 
 /// A boxed, sendable future, as the engine's traits return.

@@ -75,52 +75,174 @@ enum Operand {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Missing(pub String);
 
+/// Why a path was refused at load: what was wrong, and where in the text parsing stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathError {
+    text: Box<str>,
+    position: usize,
+    kind: PathErrorKind,
+}
+
+/// What was wrong with a refused path.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PathErrorKind {
+    /// The text does not start with `$`.
+    #[error("it must start with '$'")]
+    MissingRoot,
+    /// Something follows a complete path.
+    #[error("unexpected '{0}'")]
+    Trailing(String),
+    /// `.` with no name after it.
+    #[error("a name is missing after '.'")]
+    MissingName,
+    /// `[?` not followed by `(`.
+    #[error("a filter must be written [?(…)]")]
+    FilterWithoutParenthesis,
+    /// `[?(…` with no closing `)`.
+    #[error("a filter is missing its closing ')'")]
+    UnclosedFilter,
+    /// `[…` with no closing `]`.
+    #[error("a '[' is not closed")]
+    UnclosedBracket,
+    /// A union of names holds something other than a quoted name.
+    #[error("expected a quoted name")]
+    ExpectedQuotedName,
+    /// A quoted name runs to the end of the text.
+    #[error("a quoted name is not closed")]
+    UnclosedQuote,
+    /// Digits that do not make an index (too large).
+    #[error("'{0}' is not an index")]
+    InvalidIndex(String),
+    /// `[]` holding nothing a path can select with.
+    #[error("expected an index, a quoted name, '*' or a filter inside '[]'")]
+    ExpectedSelector,
+    /// A union of indexes with a `,` not followed by an index.
+    #[error("expected an index after ','")]
+    ExpectedIndex,
+    /// A `(` inside a filter with no closing `)`.
+    #[error("a '(' in a filter is not closed")]
+    UnclosedParenthesis,
+    /// `=~`, which Step Functions' JSONPath does not take.
+    #[error("regular expressions (=~) in filters are not supported")]
+    RegularExpression,
+    /// A filter operand that is no path, string, number, boolean or null.
+    #[error("'{0}' is not a value a filter can compare")]
+    InvalidLiteral(String),
+    /// The text ends inside a filter.
+    #[error("a filter ends too early")]
+    FilterEndsEarly,
+    /// Filters, parentheses and `!` nested past [`MAX_NESTING`].
+    #[error("filters, parentheses and '!' are nested more than {MAX_NESTING} deep")]
+    TooDeep,
+    /// A wildcard, slice, union or filter where only a reference path is allowed.
+    #[error("wildcards, slices, unions and filters are not allowed here")]
+    NotAReferencePath,
+}
+
+impl PathError {
+    fn new(text: &str, position: usize, kind: PathErrorKind) -> Self {
+        PathError {
+            text: text.into(),
+            position,
+            kind,
+        }
+    }
+
+    /// The path as written.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The byte offset in [`PathError::text`] where parsing stopped.
+    pub fn position(&self) -> usize {
+        self.position
+    }
+
+    /// What was wrong.
+    pub fn kind(&self) -> &PathErrorKind {
+        &self.kind
+    }
+}
+
+impl std::fmt::Display for PathError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = match self.kind {
+            PathErrorKind::NotAReferencePath => "reference path",
+            _ => "JSONPath",
+        };
+        write!(
+            f,
+            "'{}' is not a valid {what}: {} (at character {})",
+            self.text,
+            self.kind,
+            character_number(&self.text, self.position)
+        )
+    }
+}
+
+impl std::error::Error for PathError {}
+
+/// The 1-based number of the character at byte `position` of `text`, as people count them.
+pub(crate) fn character_number(text: &str, position: usize) -> usize {
+    let before = text.get(..position).unwrap_or(text);
+    before.chars().count() + 1
+}
+
 impl Path {
-    /// Parses a path. The error is a sentence for a definition problem.
-    pub fn parse(text: &str) -> Result<Path, String> {
+    /// Parses a path.
+    pub fn parse(text: &str) -> Result<Path, PathError> {
+        Path::parse_marking_indefinite(text).map(|(path, _)| path)
+    }
+
+    /// Parses a path, with the byte offset of its first indefinite segment, if any.
+    fn parse_marking_indefinite(text: &str) -> Result<(Path, Option<usize>), PathError> {
         let (root, rest) = if let Some(rest) = text.strip_prefix("$$") {
             (Root::Context, rest)
         } else if let Some(rest) = text.strip_prefix('$') {
             (Root::Input, rest)
         } else {
-            return Err(format!(
-                "'{text}' is not a valid JSONPath: it must start with '$'"
-            ));
+            return Err(PathError::new(text, 0, PathErrorKind::MissingRoot));
         };
+        let root_len = text.len() - rest.len();
         let mut p = Parser {
             s: rest.as_bytes(),
             src: rest,
             i: 0,
             embedded: false,
             depth: 0,
+            first_indefinite: None,
         };
         let segs = p
             .segments()
-            .map_err(|e| format!("'{text}' is not a valid JSONPath: {e}"))?;
+            .map_err(|kind| PathError::new(text, root_len + p.i, kind))?;
         if p.i != p.s.len() {
-            return Err(format!(
-                "'{text}' is not a valid JSONPath: unexpected '{}'",
-                &rest[p.i..]
+            return Err(PathError::new(
+                text,
+                root_len + p.i,
+                PathErrorKind::Trailing(rest[p.i..].to_string()),
             ));
         }
         let definite = segs
             .iter()
             .all(|s| matches!(s, Seg::Field(_) | Seg::Index(_)));
-        Ok(Path {
+        let path = Path {
             text: text.into(),
             root,
             segs,
             definite,
-        })
+        };
+        Ok((path, p.first_indefinite.map(|at| root_len + at)))
     }
 
     /// Parses a *reference path*: names and indexes only, one node.
-    pub fn parse_reference(text: &str) -> Result<Path, String> {
-        let p = Path::parse(text)?;
+    pub fn parse_reference(text: &str) -> Result<Path, PathError> {
+        let (p, first_indefinite) = Path::parse_marking_indefinite(text)?;
         if !p.definite {
-            return Err(format!(
-                "'{text}' is not a valid reference path: wildcards, slices, unions and filters \
-                 are not allowed here"
+            return Err(PathError::new(
+                text,
+                first_indefinite.unwrap_or(0),
+                PathErrorKind::NotAReferencePath,
             ));
         }
         Ok(p)
@@ -144,6 +266,11 @@ impl Path {
     /// True when the path can select at most one node (no wildcard, filter, …).
     pub fn is_definite(&self) -> bool {
         self.definite
+    }
+
+    /// The segments after the root, as the public read-only view shows them (`crate::view`).
+    pub(crate) fn segment_views(&self) -> Vec<crate::view::PathSegment<'_>> {
+        self.segs.iter().map(Seg::view).collect()
     }
 
     /// Evaluates the path on `doc`, as Step Functions does: a definite path yields its one node
@@ -244,6 +371,26 @@ impl Path {
                 Ok(())
             }
             _ => Err(()),
+        }
+    }
+}
+
+impl Seg {
+    fn view(&self) -> crate::view::PathSegment<'_> {
+        use crate::view::PathSegment;
+        match self {
+            Seg::Field(name) => PathSegment::Field(name),
+            Seg::Index(index) => PathSegment::Index(*index),
+            Seg::Wildcard => PathSegment::Wildcard,
+            Seg::Fields(names) => PathSegment::Fields(names),
+            Seg::Indexes(indexes) => PathSegment::Indexes(indexes),
+            Seg::Slice(start, end, step) => PathSegment::Slice {
+                start: *start,
+                end: *end,
+                step: *step,
+            },
+            Seg::Filter(_) => PathSegment::Filter,
+            Seg::Descend(inner) => PathSegment::Descendants(Box::new(inner.view())),
         }
     }
 }
@@ -471,6 +618,8 @@ struct Parser<'s> {
     embedded: bool,
     /// How deep the filters, their parentheses and `!`s nest here (see [`MAX_NESTING`]).
     depth: usize,
+    /// Where the first segment that can select more than one node starts, outside filters.
+    first_indefinite: Option<usize>,
 }
 
 /// Found with the jsonpath fuzz target (a crafted input): the parser recurses once per filter,
@@ -502,10 +651,11 @@ impl Parser<'_> {
         }
     }
 
-    fn segments(&mut self) -> Result<Vec<Seg>, String> {
+    fn segments(&mut self) -> Result<Vec<Seg>, PathErrorKind> {
         let mut segs = Vec::new();
         loop {
-            match self.peek() {
+            let start = self.i;
+            let seg = match self.peek() {
                 Some(b'.') if self.peek_at(1) == Some(b'.') => {
                     self.i += 2;
                     let inner = if self.peek() == Some(b'[') {
@@ -513,19 +663,24 @@ impl Parser<'_> {
                     } else {
                         self.dot_member()?
                     };
-                    segs.push(Seg::Descend(Box::new(inner)));
+                    Seg::Descend(Box::new(inner))
                 }
                 Some(b'.') => {
                     self.i += 1;
-                    segs.push(self.dot_member()?);
+                    self.dot_member()?
                 }
-                Some(b'[') => segs.push(self.bracket()?),
+                Some(b'[') => self.bracket()?,
                 _ => return Ok(segs),
+            };
+            let indefinite = !matches!(seg, Seg::Field(_) | Seg::Index(_));
+            if indefinite && !self.embedded && self.first_indefinite.is_none() {
+                self.first_indefinite = Some(start);
             }
+            segs.push(seg);
         }
     }
 
-    fn dot_member(&mut self) -> Result<Seg, String> {
+    fn dot_member(&mut self) -> Result<Seg, PathErrorKind> {
         if self.eat(b'*') {
             return Ok(Seg::Wildcard);
         }
@@ -544,12 +699,12 @@ impl Parser<'_> {
             self.i += 1;
         }
         if self.i == start {
-            return Err("a name is missing after '.'".into());
+            return Err(PathErrorKind::MissingName);
         }
         Ok(Seg::Field(self.src[start..self.i].to_string()))
     }
 
-    fn bracket(&mut self) -> Result<Seg, String> {
+    fn bracket(&mut self) -> Result<Seg, PathErrorKind> {
         self.i += 1; // '['
         self.ws();
         let seg = match self.peek() {
@@ -561,12 +716,12 @@ impl Parser<'_> {
                 self.i += 1;
                 self.ws();
                 if !self.eat(b'(') {
-                    return Err("a filter must be written [?(…)]".into());
+                    return Err(PathErrorKind::FilterWithoutParenthesis);
                 }
                 let f = self.nested(Parser::filter_or)?;
                 self.ws();
                 if !self.eat(b')') {
-                    return Err("a filter is missing its closing ')'".into());
+                    return Err(PathErrorKind::UnclosedFilter);
                 }
                 Seg::Filter(Box::new(f))
             }
@@ -588,18 +743,18 @@ impl Parser<'_> {
         };
         self.ws();
         if !self.eat(b']') {
-            return Err("a '[' is not closed".into());
+            return Err(PathErrorKind::UnclosedBracket);
         }
         Ok(seg)
     }
 
-    fn quoted(&mut self) -> Result<String, String> {
+    fn quoted(&mut self) -> Result<String, PathErrorKind> {
         // Found by fuzzing: after a ',' in a union the next byte was taken as the quote, even a
         // letter (`$['a',xyx]` selected "y") or the first byte of a multi-byte character (a
         // panic on slicing inside it).
         let q = match self.peek() {
             Some(q @ (b'\'' | b'"')) => q,
-            _ => return Err("expected a quoted name".into()),
+            _ => return Err(PathErrorKind::ExpectedQuotedName),
         };
         self.i += 1;
         let mut out = String::new();
@@ -607,13 +762,13 @@ impl Parser<'_> {
             let rest = &self.src[self.i..];
             let mut chars = rest.chars();
             match chars.next() {
-                None => return Err("a quoted name is not closed".into()),
+                None => return Err(PathErrorKind::UnclosedQuote),
                 Some(c) if c as u32 == u32::from(q) => {
                     self.i += 1;
                     return Ok(out);
                 }
                 Some('\\') => {
-                    let n = chars.next().ok_or("a quoted name is not closed")?;
+                    let n = chars.next().ok_or(PathErrorKind::UnclosedQuote)?;
                     out.push(n);
                     self.i += 1 + n.len_utf8();
                 }
@@ -625,7 +780,7 @@ impl Parser<'_> {
         }
     }
 
-    fn int(&mut self) -> Result<Option<i64>, String> {
+    fn int(&mut self) -> Result<Option<i64>, PathErrorKind> {
         self.ws();
         let start = self.i;
         if self.peek() == Some(b'-') {
@@ -640,10 +795,10 @@ impl Parser<'_> {
         self.src[start..self.i]
             .parse::<i64>()
             .map(Some)
-            .map_err(|_| format!("'{}' is not an index", &self.src[start..self.i]))
+            .map_err(|_| PathErrorKind::InvalidIndex(self.src[start..self.i].to_string()))
     }
 
-    fn index_or_slice(&mut self) -> Result<Seg, String> {
+    fn index_or_slice(&mut self) -> Result<Seg, PathErrorKind> {
         let first = self.int()?;
         self.ws();
         if self.peek() == Some(b':') {
@@ -653,11 +808,11 @@ impl Parser<'_> {
             let step = if self.eat(b':') { self.int()? } else { None };
             return Ok(Seg::Slice(first, end, step));
         }
-        let first = first.ok_or("expected an index, a quoted name, '*' or a filter inside '[]'")?;
+        let first = first.ok_or(PathErrorKind::ExpectedSelector)?;
         let mut idx = vec![first];
         self.ws();
         while self.eat(b',') {
-            idx.push(self.int()?.ok_or("expected an index after ','")?);
+            idx.push(self.int()?.ok_or(PathErrorKind::ExpectedIndex)?);
             self.ws();
         }
         Ok(if idx.len() == 1 {
@@ -667,7 +822,7 @@ impl Parser<'_> {
         })
     }
 
-    fn filter_or(&mut self) -> Result<Filter, String> {
+    fn filter_or(&mut self) -> Result<Filter, PathErrorKind> {
         let mut left = self.filter_and()?;
         loop {
             self.ws();
@@ -681,7 +836,7 @@ impl Parser<'_> {
         }
     }
 
-    fn filter_and(&mut self) -> Result<Filter, String> {
+    fn filter_and(&mut self) -> Result<Filter, PathErrorKind> {
         let mut left = self.filter_unary()?;
         loop {
             self.ws();
@@ -695,7 +850,7 @@ impl Parser<'_> {
         }
     }
 
-    fn filter_unary(&mut self) -> Result<Filter, String> {
+    fn filter_unary(&mut self) -> Result<Filter, PathErrorKind> {
         self.ws();
         if self.peek() == Some(b'!') && self.peek_at(1) != Some(b'=') {
             self.i += 1;
@@ -705,7 +860,7 @@ impl Parser<'_> {
             let f = self.nested(Parser::filter_or)?;
             self.ws();
             if !self.eat(b')') {
-                return Err("a '(' in a filter is not closed".into());
+                return Err(PathErrorKind::UnclosedParenthesis);
             }
             return Ok(f);
         }
@@ -724,7 +879,7 @@ impl Parser<'_> {
         } else if self.peek() == Some(b'>') {
             Some((CmpOp::Gt, 1))
         } else if self.s[self.i..].starts_with(b"=~") {
-            return Err("regular expressions (=~) in filters are not supported".into());
+            return Err(PathErrorKind::RegularExpression);
         } else {
             None
         };
@@ -738,7 +893,7 @@ impl Parser<'_> {
         }
     }
 
-    fn operand(&mut self) -> Result<Operand, String> {
+    fn operand(&mut self) -> Result<Operand, PathErrorKind> {
         self.ws();
         match self.peek() {
             Some(b'@') => {
@@ -763,22 +918,20 @@ impl Parser<'_> {
                     "null" => Value::Null,
                     _ => serde_json::from_str::<serde_json::Number>(word)
                         .map(Value::Number)
-                        .map_err(|_| format!("'{word}' is not a value a filter can compare"))?,
+                        .map_err(|_| PathErrorKind::InvalidLiteral(word.to_string()))?,
                 };
                 Ok(Operand::Literal(v))
             }
-            None => Err("a filter ends too early".into()),
+            None => Err(PathErrorKind::FilterEndsEarly),
         }
     }
 
     fn nested<T>(
         &mut self,
-        parse: impl FnOnce(&mut Self) -> Result<T, String>,
-    ) -> Result<T, String> {
+        parse: impl FnOnce(&mut Self) -> Result<T, PathErrorKind>,
+    ) -> Result<T, PathErrorKind> {
         if self.depth == MAX_NESTING {
-            return Err(format!(
-                "filters, parentheses and '!' are nested more than {MAX_NESTING} deep"
-            ));
+            return Err(PathErrorKind::TooDeep);
         }
         self.depth += 1;
         let parsed = parse(self);
@@ -786,7 +939,7 @@ impl Parser<'_> {
         parsed
     }
 
-    fn embedded_segments(&mut self) -> Result<Vec<Seg>, String> {
+    fn embedded_segments(&mut self) -> Result<Vec<Seg>, PathErrorKind> {
         let was = self.embedded;
         self.embedded = true;
         let r = self.segments();
@@ -887,5 +1040,45 @@ mod tests {
         }
         assert!(Path::parse_reference("$.a[*]").is_err());
         assert!(Path::parse_reference("$$.Execution.Id").is_ok());
+    }
+
+    #[test]
+    fn refusals_say_what_and_where() {
+        let refused = |text: &str| Path::parse(text).unwrap_err();
+        let e = refused("a.b");
+        assert_eq!((e.position(), e.kind()), (0, &PathErrorKind::MissingRoot));
+        let e = refused("$.a.");
+        assert_eq!((e.position(), e.kind()), (4, &PathErrorKind::MissingName));
+        assert_eq!(
+            e.to_string(),
+            "'$.a.' is not a valid JSONPath: a name is missing after '.' (at character 5)"
+        );
+        let e = refused("$$.a[1");
+        assert_eq!(
+            (e.position(), e.kind()),
+            (6, &PathErrorKind::UnclosedBracket)
+        );
+        let e = refused("$.a[?(@.x =~ /a/)]");
+        assert_eq!(e.kind(), &PathErrorKind::RegularExpression);
+        assert_eq!(&e.text()[e.position()..e.position() + 2], "=~");
+        let e = refused("$['a']x");
+        assert_eq!(
+            (e.position(), e.kind()),
+            (6, &PathErrorKind::Trailing("x".into()))
+        );
+        // Characters, not bytes, in the message: "é" is two bytes.
+        let e = refused("$.é[");
+        assert_eq!(e.position(), 5);
+        assert!(e.to_string().ends_with("(at character 5)"), "{e}");
+
+        let e = Path::parse_reference("$.a.b[*].c").unwrap_err();
+        assert_eq!(e.kind(), &PathErrorKind::NotAReferencePath);
+        assert_eq!(e.position(), 5);
+        assert!(e
+            .to_string()
+            .starts_with("'$.a.b[*].c' is not a valid reference path"));
+        // A filter's own wildcard is not what makes the path indefinite; the filter is.
+        let e = Path::parse_reference("$.a[?(@.b[*])]").unwrap_err();
+        assert_eq!(e.position(), 3);
     }
 }

@@ -38,10 +38,11 @@ pub(crate) struct Shared {
     ids: AtomicU64,
 }
 
-/// Where a branch of the execution is in the history: the id of its last event.
+/// Where a branch of the execution is in the history: the id of its last event, which the
+/// next event it records points back to (`previousEventId`).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Thread {
-    pub last: u64,
+pub(crate) struct HistoryCursor {
+    pub last_event_id: u64,
 }
 
 impl Shared {
@@ -69,10 +70,10 @@ impl Shared {
         self.sink.is_some()
     }
 
-    /// Numbers an event, records it if a history is kept, and moves the thread on.
+    /// Numbers an event, records it if a history is kept, and moves the cursor on.
     pub fn emit(
         &self,
-        th: &mut Thread,
+        cursor: &mut HistoryCursor,
         kind: EventType,
         details: impl FnOnce() -> Option<EventDetails>,
     ) -> u64 {
@@ -82,11 +83,11 @@ impl Shared {
                 timestamp: self.clock.now(),
                 kind,
                 id,
-                previous_event_id: th.last,
+                previous_event_id: cursor.last_event_id,
                 details: details(),
             });
         }
-        th.last = id;
+        cursor.last_event_id = id;
         id
     }
 
@@ -101,10 +102,10 @@ impl Shared {
 
 /// Runs the states of `body` from its start until one ends it.
 pub(crate) fn run_body<'a>(
-    sh: &'a Arc<Shared>,
+    shared: &'a Arc<Shared>,
     body: &'a Body,
     input: Value,
-    th: &'a mut Thread,
+    cursor: &'a mut HistoryCursor,
 ) -> BoxFuture<'a, Result<Value, Interrupt>> {
     Box::pin(async move {
         let mut idx = body.start;
@@ -113,7 +114,7 @@ pub(crate) fn run_body<'a>(
             let state = body.states.get(idx).ok_or_else(|| {
                 EngineError::Internal(format!("transition to state #{idx}, which does not exist"))
             })?;
-            let (next, out) = run_state(sh, state, data, th).await?;
+            let (next, out) = run_state(shared, state, data, cursor).await?;
             match next {
                 Some(n) => {
                     idx = n;
@@ -126,38 +127,38 @@ pub(crate) fn run_body<'a>(
 }
 
 async fn run_state(
-    sh: &Arc<Shared>,
+    shared: &Arc<Shared>,
     state: &State,
     raw: Value,
-    th: &mut Thread,
+    cursor: &mut HistoryCursor,
 ) -> Result<(Option<usize>, Value), Interrupt> {
     let (entered, exited) = state.kind.events();
-    let entered_id = sh.emit(th, entered, || {
+    let entered_id = shared.emit(cursor, entered, || {
         Some(EventDetails::StateEntered(StateEnteredEventDetails {
             name: state.name.to_string(),
             input: raw.to_string(),
             input_details: DataDetails::default(),
         }))
     });
-    let mut step = Step {
-        sh,
+    let mut state_run = StateRun {
+        shared,
         state,
         entered_id,
-        entered_time: sh.clock.now(),
+        entered_time: shared.clock.now(),
         retry_count: 0,
-        th,
+        cursor,
     };
-    let outcome = match step.check_limit(&raw, "has an input") {
-        Ok(()) => step.execute(&raw).await,
+    let outcome = match state_run.check_limit(&raw, "has an input") {
+        Ok(()) => state_run.execute(&raw).await,
         Err(e) => Err(e.into()),
     };
     let (next, out) = match outcome {
         Ok(done) => done,
-        Err(Interrupt::States(e)) => step.catch(&raw, e)?,
+        Err(Interrupt::States(e)) => state_run.catch(&raw, e)?,
         Err(engine) => return Err(engine),
     };
     if let Some(exited) = exited {
-        sh.emit(step.th, exited, || {
+        shared.emit(state_run.cursor, exited, || {
             Some(EventDetails::StateExited(StateExitedEventDetails {
                 name: state.name.to_string(),
                 output: out.to_string(),
@@ -168,26 +169,27 @@ async fn run_state(
     Ok((next, out))
 }
 
-/// One state being run: what its kind-specific code needs from the engine.
-pub(crate) struct Step<'a> {
-    pub sh: &'a Arc<Shared>,
+/// One state being run, from its entry to its exit (all its attempts and retries): what its
+/// kind-specific code needs from the engine.
+pub(crate) struct StateRun<'a> {
+    pub shared: &'a Arc<Shared>,
     pub state: &'a State,
     pub entered_id: u64,
     pub entered_time: DateTime<Utc>,
     pub retry_count: u32,
-    pub th: &'a mut Thread,
+    pub cursor: &'a mut HistoryCursor,
 }
 
-impl<'a> Step<'a> {
+impl<'a> StateRun<'a> {
     /// A scope over `input` for paths and intrinsics.
     pub fn scope<'s>(&'s self, input: &'s Value) -> Scope<'s> {
         Scope::new(
             input,
-            &self.sh.exec,
+            &self.shared.exec,
             &self.state.name,
             self.entered_time,
             self.retry_count,
-            &self.sh.rng,
+            &self.shared.rng,
         )
     }
 
@@ -358,7 +360,7 @@ impl<'a> Step<'a> {
                     _ => None,
                 };
                 if let Some(kind) = failed {
-                    self.sh.emit(self.th, kind, || None);
+                    self.shared.emit(self.cursor, kind, || None);
                 }
                 return Err(e.into());
             };
@@ -370,12 +372,12 @@ impl<'a> Step<'a> {
                 delay = delay.min(max);
             }
             if r.full_jitter {
-                delay = self.sh.jitter(delay);
+                delay = self.shared.jitter(delay);
             }
             counts[k] += 1;
             self.retry_count += 1;
             if delay.is_finite() && delay > 0.0 {
-                self.sh
+                self.shared
                     .clock
                     .sleep(Duration::from_secs_f64(delay.min(1.0e9)))
                     .await;
@@ -491,21 +493,21 @@ pub struct ExecutionResult {
 /// Runs a whole execution: `ExecutionStarted`, the states, and how it ended.
 pub(crate) async fn execute(
     machine: &StateMachine,
-    sh: Arc<Shared>,
+    shared: Arc<Shared>,
     input: Value,
 ) -> Result<ExecutionResult, EngineError> {
-    let mut th = Thread { last: 0 };
-    sh.emit(&mut th, EventType::ExecutionStarted, || {
+    let mut cursor = HistoryCursor { last_event_id: 0 };
+    shared.emit(&mut cursor, EventType::ExecutionStarted, || {
         Some(EventDetails::ExecutionStarted(
             ExecutionStartedEventDetails {
                 input: input.to_string(),
                 input_details: DataDetails::default(),
-                role_arn: sh.exec.role_arn.clone(),
+                role_arn: shared.exec.role_arn.clone(),
             },
         ))
     });
     // Observed on AWS: the first state's event points back to 0, not to ExecutionStarted.
-    th.last = 0;
+    cursor.last_event_id = 0;
     let outcome = if json_len(&input) > MAX_PAYLOAD_BYTES {
         // AWS refuses such a StartExecution call outright; here the execution fails instead.
         Some(Err(Interrupt::States(StatesError::new(
@@ -513,10 +515,10 @@ pub(crate) async fn execute(
             "The execution input has a size exceeding the maximum number of bytes service limit.",
         ))))
     } else {
-        let run = run_body(&sh, &machine.root, input, &mut th);
+        let run = run_body(&shared, &machine.root, input, &mut cursor);
         match machine.timeout_seconds {
             Some(secs) => {
-                let clock = sh.clock.clone();
+                let clock = shared.clock.clone();
                 tokio::select! {
                     r = run => Some(r),
                     () = clock.sleep(Duration::from_secs(secs)) => None,
@@ -530,12 +532,12 @@ pub(crate) async fn execute(
         output: None,
         error: None,
         cause: None,
-        execution_arn: sh.exec.id.clone(),
+        execution_arn: shared.exec.id.clone(),
         history: None,
     };
     match outcome {
         Some(Ok(out)) => {
-            sh.emit(&mut th, EventType::ExecutionSucceeded, || {
+            shared.emit(&mut cursor, EventType::ExecutionSucceeded, || {
                 Some(EventDetails::ExecutionSucceeded(OutputDetails {
                     output: out.to_string(),
                     output_details: DataDetails::default(),
@@ -546,7 +548,7 @@ pub(crate) async fn execute(
         Some(Err(Interrupt::States(e))) => {
             // A Fail state without `Error` fails with no error name at all.
             let error = (!e.error.is_empty()).then_some(e.error);
-            sh.emit(&mut th, EventType::ExecutionFailed, || {
+            shared.emit(&mut cursor, EventType::ExecutionFailed, || {
                 Some(EventDetails::ExecutionFailed(FailureDetails {
                     error: error.clone(),
                     cause: e.cause.clone(),
@@ -559,7 +561,7 @@ pub(crate) async fn execute(
         Some(Err(Interrupt::Engine(e))) => return Err(e),
         None => {
             let cause = "The execution has timed out.".to_string(); // Guess at AWS's wording.
-            sh.emit(&mut th, EventType::ExecutionTimedOut, || {
+            shared.emit(&mut cursor, EventType::ExecutionTimedOut, || {
                 Some(EventDetails::ExecutionTimedOut(FailureDetails {
                     error: Some(names::TIMEOUT.into()),
                     cause: Some(cause.clone()),

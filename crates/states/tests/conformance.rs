@@ -165,7 +165,7 @@ fn run_case(dir: &Path) -> Result<(), Vec<String>> {
                 return Err(vec![format!("the definition was refused:\n{e}")]);
             };
             for w in want {
-                let found = e.problems.iter().any(|p| {
+                let found = e.problems().iter().any(|p| {
                     w.get("code")
                         .and_then(Value::as_str)
                         .is_none_or(|c| c == p.code)
@@ -181,10 +181,10 @@ fn run_case(dir: &Path) -> Result<(), Vec<String>> {
                 }
             }
             if let Some(n) = expected.get("problemCount").and_then(Value::as_u64) {
-                if e.problems.len() as u64 != n {
+                if e.problems().len() as u64 != n {
                     errors.push(format!(
                         "expected {n} problems, got {}:\n{e}",
-                        e.problems.len()
+                        e.problems().len()
                     ));
                 }
             }

@@ -5,10 +5,10 @@
 //! `Variable` (or `…Path` operand) that selects nothing is a `States.Runtime` error — except for
 //! `IsPresent`, whose whole point is to ask.
 
-use crate::definition::{Cx, Obj};
+use crate::definition::{DefinitionReader, Obj};
 use crate::error::{names, StatesError};
 use crate::path::Path;
-use crate::run::Step;
+use crate::run::StateRun;
 use chrono::{DateTime, FixedOffset};
 use serde_json::Value;
 use std::cmp::Ordering;
@@ -17,20 +17,26 @@ pub(crate) const FIELDS: &[&str] = &["Choices", "Default", "InputPath", "OutputP
 
 #[derive(Debug)]
 pub(crate) struct Choice {
-    rules: Vec<(Rule, usize)>,
-    default: Option<usize>,
+    pub rules: Vec<(Rule, usize)>,
+    pub default: Option<usize>,
 }
 
 #[derive(Debug)]
-enum Rule {
+pub(crate) enum Rule {
     And(Vec<Rule>),
     Or(Vec<Rule>),
     Not(Box<Rule>),
-    Test { var: Path, op: Op, rhs: Rhs },
+    /// `operator` is the comparison's key as written (`StringEqualsPath`), for the public view.
+    Test {
+        var: Path,
+        op: Op,
+        rhs: Rhs,
+        operator: Box<str>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ty {
+pub(crate) enum Ty {
     Str,
     Num,
     Bool,
@@ -38,7 +44,7 @@ enum Ty {
 }
 
 #[derive(Debug, Clone, Copy)]
-enum Op {
+pub(crate) enum Op {
     Cmp(Ty, Ordering, bool /* or equal */),
     Eq(Ty),
     Matches,
@@ -51,15 +57,19 @@ enum Op {
 }
 
 #[derive(Debug)]
-enum Rhs {
+pub(crate) enum Rhs {
     Value(Value),
     Path(Path),
-    Pattern(Vec<Glob>),
+    /// `StringMatches`: the pattern as written, and compiled.
+    Pattern {
+        text: String,
+        glob: Vec<Glob>,
+    },
     Flag(bool),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Glob {
+pub(crate) enum Glob {
     Lit(char),
     Star,
 }
@@ -159,16 +169,16 @@ pub(crate) fn timestamp(s: &str) -> Option<DateTime<FixedOffset>> {
 
 const RULE_KEYS: &[&str] = &["Variable", "Next", "And", "Or", "Not", "Comment"];
 
-fn parse_rule(cx: &mut Cx, v: &Value, top: bool) -> Option<Rule> {
+fn parse_rule(reader: &mut DefinitionReader, v: &Value, top: bool) -> Option<Rule> {
     let Some(obj) = v.as_object() else {
-        cx.problem("A choice rule must be an object");
+        reader.problem("A choice rule must be an object");
         return None;
     };
     if top && !obj.contains_key("Next") {
-        cx.problem("A choice rule must have 'Next'");
+        reader.problem("A choice rule must have 'Next'");
     }
     if !top && obj.contains_key("Next") {
-        cx.problem_at("Next", "Only top-level choice rules can have 'Next'");
+        reader.problem_at("Next", "Only top-level choice rules can have 'Next'");
     }
     let combos: Vec<&str> = ["And", "Or", "Not"]
         .into_iter()
@@ -180,7 +190,7 @@ fn parse_rule(cx: &mut Cx, v: &Value, top: bool) -> Option<Rule> {
         .collect();
     for k in &ops {
         if operator(k).is_none() {
-            cx.problem_at(
+            reader.problem_at(
                 k,
                 format!("The field \"{k}\" is not supported by Step Functions"),
             );
@@ -188,23 +198,23 @@ fn parse_rule(cx: &mut Cx, v: &Value, top: bool) -> Option<Rule> {
     }
     let ops: Vec<&String> = ops.into_iter().filter(|k| operator(k).is_some()).collect();
     if combos.len() + ops.len() != 1 {
-        cx.problem(
+        reader.problem(
             "A choice rule must have exactly one comparison operator, or one of And, Or, Not",
         );
         return None;
     }
     if let Some(&c) = combos.first() {
         if obj.contains_key("Variable") {
-            cx.problem_at("Variable", format!("'{c}' rules cannot have a 'Variable'"));
+            reader.problem_at("Variable", format!("'{c}' rules cannot have a 'Variable'"));
         }
         let inner = obj.get(c)?;
-        return cx.at(c, |cx| match (c, inner) {
-            ("Not", v) => parse_rule(cx, v, false).map(|r| Rule::Not(Box::new(r))),
+        return reader.at(c, |reader| match (c, inner) {
+            ("Not", v) => parse_rule(reader, v, false).map(|r| Rule::Not(Box::new(r))),
             (_, Value::Array(items)) if !items.is_empty() => {
                 let rules: Vec<Option<Rule>> = items
                     .iter()
                     .enumerate()
-                    .map(|(i, v)| cx.at(i.to_string(), |cx| parse_rule(cx, v, false)))
+                    .map(|(i, v)| reader.at(i.to_string(), |reader| parse_rule(reader, v, false)))
                     .collect();
                 let rules: Option<Vec<Rule>> = rules.into_iter().collect();
                 rules.map(|r| {
@@ -216,7 +226,7 @@ fn parse_rule(cx: &mut Cx, v: &Value, top: bool) -> Option<Rule> {
                 })
             }
             _ => {
-                cx.problem(format!("'{c}' must be a non-empty array of choice rules"));
+                reader.problem(format!("'{c}' must be a non-empty array of choice rules"));
                 None
             }
         });
@@ -224,15 +234,15 @@ fn parse_rule(cx: &mut Cx, v: &Value, top: bool) -> Option<Rule> {
     let key = ops[0].as_str();
     let (op, is_path) = operator(key)?;
     let var = match obj.get("Variable") {
-        Some(_) => cx.path_field(obj, "Variable", false),
+        Some(_) => reader.path_field(obj, "Variable", false),
         None => {
-            cx.problem("A comparison must have a 'Variable'");
+            reader.problem("A comparison must have a 'Variable'");
             None
         }
     };
     let raw = &obj[key];
     let rhs = if is_path {
-        cx.path_field(obj, key, true).map(Rhs::Path)
+        reader.path_field(obj, key, true).map(Rhs::Path)
     } else {
         let ok = match op {
             Op::Eq(Ty::Str) | Op::Cmp(Ty::Str, ..) => raw.is_string(),
@@ -243,14 +253,17 @@ fn parse_rule(cx: &mut Cx, v: &Value, top: bool) -> Option<Rule> {
             _ => raw.is_boolean(),
         };
         if !ok {
-            cx.problem_at(
+            reader.problem_at(
                 key,
                 format!("The value of '{key}' has the wrong type: {raw}"),
             );
             None
         } else {
             Some(match (op, raw) {
-                (Op::Matches, Value::String(p)) => Rhs::Pattern(glob(p)),
+                (Op::Matches, Value::String(p)) => Rhs::Pattern {
+                    text: p.clone(),
+                    glob: glob(p),
+                },
                 (Op::Eq(_) | Op::Cmp(..), v) => Rhs::Value(v.clone()),
                 (_, v) => Rhs::Flag(v.as_bool().unwrap_or(false)),
             })
@@ -260,39 +273,43 @@ fn parse_rule(cx: &mut Cx, v: &Value, top: bool) -> Option<Rule> {
         var: var?,
         op,
         rhs: rhs?,
+        operator: key.into(),
     })
 }
 
-pub(crate) fn parse(cx: &mut Cx, obj: &Obj) -> Option<Choice> {
-    let default = cx
+pub(crate) fn parse(reader: &mut DefinitionReader, obj: &Obj) -> Option<Choice> {
+    let default = reader
         .str_field(obj, "Default")
-        .map(|d| cx.target("Default", d));
+        .and_then(|d| reader.target("Default", d));
     let items = match obj.get("Choices") {
         Some(Value::Array(items)) if !items.is_empty() => items,
         Some(_) => {
-            cx.problem_at(
+            reader.problem_at(
                 "Choices",
                 "Choices must be a non-empty array of choice rules",
             );
             return None;
         }
         None => {
-            cx.problem("The field 'Choices' is required");
+            reader.problem("The field 'Choices' is required");
             return None;
         }
     };
     let mut rules = Vec::with_capacity(items.len());
     let mut ok = true;
-    cx.at("Choices", |cx| {
+    reader.at("Choices", |reader| {
         for (i, item) in items.iter().enumerate() {
-            cx.at(i.to_string(), |cx| {
-                let rule = parse_rule(cx, item, true);
-                let next = item
-                    .get("Next")
-                    .and_then(Value::as_str)
-                    .map(|n| cx.target("Next", n));
+            reader.at(i.to_string(), |reader| {
+                let rule = parse_rule(reader, item, true);
+                let next = item.get("Next").and_then(Value::as_str);
                 match (rule, next) {
-                    (Some(r), Some(n)) => rules.push((r, n)),
+                    // A rule whose target does not exist is left out: the machine is refused
+                    // anyway, and it leads nowhere the reachability check could follow.
+                    (Some(r), Some(name)) => {
+                        if let Some(n) = reader.target("Next", name) {
+                            rules.push((r, n));
+                        }
+                    }
                     _ => ok = false,
                 }
             });
@@ -308,11 +325,15 @@ impl Choice {
     }
 
     /// The next state and the output.
-    pub fn run(&self, step: &Step<'_>, raw: &Value) -> Result<(usize, Value), StatesError> {
-        let effective = step.input_path(raw)?;
+    pub fn run(
+        &self,
+        state_run: &StateRun<'_>,
+        raw: &Value,
+    ) -> Result<(usize, Value), StatesError> {
+        let effective = state_run.input_path(raw)?;
         let mut next = self.default;
         for (rule, target) in &self.rules {
-            if self.holds(step, rule, &effective)? {
+            if self.holds(state_run, rule, &effective)? {
                 next = Some(*target);
                 break;
             }
@@ -321,17 +342,22 @@ impl Choice {
             // Guess at the cause's wording; the error name is AWS's.
             return Err(StatesError::new(
                 names::NO_CHOICE_MATCHED,
-                step.cause("No choice rule matched, and the Choice state has no Default."),
+                state_run.cause("No choice rule matched, and the Choice state has no Default."),
             ));
         };
-        Ok((next, step.output_path(effective.into_owned())?))
+        Ok((next, state_run.output_path(effective.into_owned())?))
     }
 
-    fn holds(&self, step: &Step<'_>, rule: &Rule, input: &Value) -> Result<bool, StatesError> {
+    fn holds(
+        &self,
+        state_run: &StateRun<'_>,
+        rule: &Rule,
+        input: &Value,
+    ) -> Result<bool, StatesError> {
         Ok(match rule {
             Rule::And(rs) => {
                 for r in rs {
-                    if !self.holds(step, r, input)? {
+                    if !self.holds(state_run, r, input)? {
                         return Ok(false);
                     }
                 }
@@ -339,15 +365,15 @@ impl Choice {
             }
             Rule::Or(rs) => {
                 for r in rs {
-                    if self.holds(step, r, input)? {
+                    if self.holds(state_run, r, input)? {
                         return Ok(true);
                     }
                 }
                 false
             }
-            Rule::Not(r) => !self.holds(step, r, input)?,
-            Rule::Test { var, op, rhs } => {
-                let scope = step.scope(input);
+            Rule::Not(r) => !self.holds(state_run, r, input)?,
+            Rule::Test { var, op, rhs, .. } => {
+                let scope = state_run.scope(input);
                 let value = scope.select(var).ok();
                 if let Op::IsPresent = op {
                     let present = match &value {
@@ -358,7 +384,7 @@ impl Choice {
                     return Ok(matches!(rhs, Rhs::Flag(f) if *f == present));
                 }
                 let Some(value) = value else {
-                    return Err(step.runtime(format!(
+                    return Err(state_run.runtime(format!(
                         "Invalid path '{}': The choice state's condition path references an invalid value.",
                         var.text()
                     )));
@@ -376,14 +402,14 @@ impl Choice {
                         };
                         return Ok(is == *f);
                     }
-                    Rhs::Pattern(p) => {
+                    Rhs::Pattern { glob, .. } => {
                         let chars: Option<Vec<char>> = value.as_str().map(|s| s.chars().collect());
-                        return Ok(chars.is_some_and(|c| glob_match(p, &c)));
+                        return Ok(chars.is_some_and(|c| glob_match(glob, &c)));
                     }
                     Rhs::Value(v) => v,
                     Rhs::Path(p) => {
                         rhs_value = scope.select(p).map_err(|_| {
-                            step.runtime(format!(
+                            state_run.runtime(format!(
                                 "Invalid path '{}': The choice state's condition path references an invalid value.",
                                 p.text()
                             ))

@@ -1,15 +1,15 @@
 //! `Fail`: ends with an error, fixed (`Error`, `Cause`) or read from the input (`ErrorPath`,
 //! `CausePath`, which may also be intrinsic calls).
 
-use crate::definition::{Cx, Obj, PathOrCall, Template};
+use crate::definition::{DefinitionReader, Obj, PathOrCall, Template};
 use crate::error::StatesError;
-use crate::run::Step;
+use crate::run::StateRun;
 use serde_json::Value;
 
 pub(crate) const FIELDS: &[&str] = &["Error", "Cause", "ErrorPath", "CausePath"];
 
 #[derive(Debug)]
-enum Src {
+pub(crate) enum Src {
     Absent,
     Literal(String),
     /// `ErrorPath`/`CausePath`, compiled as a one-field payload template.
@@ -18,20 +18,23 @@ enum Src {
 
 #[derive(Debug)]
 pub(crate) struct Fail {
-    error: Src,
-    cause: Src,
+    pub error: Src,
+    pub cause: Src,
 }
 
-fn src(cx: &mut Cx, obj: &Obj, lit: &str, dynamic: &str) -> Src {
-    match (cx.str_field(obj, lit), obj.contains_key(dynamic)) {
+fn src(reader: &mut DefinitionReader, obj: &Obj, lit: &str, dynamic: &str) -> Src {
+    match (reader.str_field(obj, lit), obj.contains_key(dynamic)) {
         (Some(_), true) => {
-            cx.problem(format!(
+            reader.problem(format!(
                 "A Fail state cannot have both '{lit}' and '{dynamic}'"
             ));
             Src::Absent
         }
         (Some(s), false) => Src::Literal(s.to_string()),
-        (None, true) => match cx.str_field(obj, dynamic).map(|t| cx.path_or_call(t)) {
+        (None, true) => match reader
+            .str_field(obj, dynamic)
+            .map(|t| reader.path_or_call(t))
+        {
             Some(Ok(PathOrCall::Path(path))) => Src::Dynamic(Template::Path {
                 path,
                 field: dynamic.into(),
@@ -41,7 +44,7 @@ fn src(cx: &mut Cx, obj: &Obj, lit: &str, dynamic: &str) -> Src {
                 field: dynamic.into(),
             }),
             Some(Err(e)) => {
-                cx.problem_at(dynamic, format!("The value for the field '{dynamic}' must be a valid JSONPath or intrinsic function call: {e}"));
+                reader.problem_at(dynamic, format!("The value for the field '{dynamic}' must be a valid JSONPath or intrinsic function call: {e}"));
                 Src::Absent
             }
             None => Src::Absent,
@@ -50,26 +53,26 @@ fn src(cx: &mut Cx, obj: &Obj, lit: &str, dynamic: &str) -> Src {
     }
 }
 
-pub(crate) fn parse(cx: &mut Cx, obj: &Obj) -> Fail {
+pub(crate) fn parse(reader: &mut DefinitionReader, obj: &Obj) -> Fail {
     Fail {
-        error: src(cx, obj, "Error", "ErrorPath"),
-        cause: src(cx, obj, "Cause", "CausePath"),
+        error: src(reader, obj, "Error", "ErrorPath"),
+        cause: src(reader, obj, "Cause", "CausePath"),
     }
 }
 
 impl Fail {
     /// The error this state ends with (or a `States.Runtime` error if a path is missing).
-    pub fn run(&self, step: &Step<'_>, raw: &Value) -> Result<StatesError, StatesError> {
+    pub fn run(&self, state_run: &StateRun<'_>, raw: &Value) -> Result<StatesError, StatesError> {
         let read = |s: &Src, field: &str| -> Result<Option<String>, StatesError> {
             let v = match s {
                 Src::Absent => return Ok(None),
                 Src::Literal(s) => return Ok(Some(s.clone())),
                 // Through the payload-template code, so the messages are the same.
-                Src::Dynamic(t) => step.template(t, raw)?,
+                Src::Dynamic(t) => state_run.template(t, raw)?,
             };
             match v {
                 Value::String(s) => Ok(Some(s)),
-                other => Err(step.runtime(format!(
+                other => Err(state_run.runtime(format!(
                     "The value of the field '{field}' must be a string, but was: {other}"
                 ))),
             }

@@ -7,13 +7,13 @@
 //! with `States.ExceedToleratedFailureThreshold`. `ProcessorConfig.Mode: DISTRIBUTED` is
 //! accepted and run inline (no Map Run, no child executions).
 
-use crate::definition::{Body, Cx, Obj, Template};
+use crate::definition::{Body, DefinitionReader, Obj, Template};
 use crate::error::{names, EngineError, Interrupt, StatesError};
 use crate::history::{
     EventDetails, EventType, MapIterationEventDetails, MapStateStartedEventDetails,
 };
 use crate::path::Path;
-use crate::run::{run_body, Step, Thread};
+use crate::run::{run_body, HistoryCursor, StateRun};
 use serde_json::Value;
 use std::sync::Arc;
 use tokio::sync::Semaphore;
@@ -44,54 +44,54 @@ pub(crate) const FIELDS: &[&str] = &[
 
 /// A number given literally or read from the input.
 #[derive(Debug)]
-enum Num<T> {
+pub(crate) enum Num<T> {
     Fixed(T),
     Path(Path),
 }
 
 #[derive(Debug)]
 pub(crate) struct Map {
-    processor: Arc<Body>,
-    items_path: Option<Path>,
-    selector: Option<Template>,
-    max_concurrency: Option<Num<u64>>,
-    tolerated_count: Option<Num<u64>>,
-    tolerated_percentage: Option<Num<f64>>,
+    pub processor: Arc<Body>,
+    pub items_path: Option<Path>,
+    pub selector: Option<Template>,
+    pub max_concurrency: Option<Num<u64>>,
+    pub tolerated_count: Option<Num<u64>>,
+    pub tolerated_percentage: Option<Num<f64>>,
 }
 
 fn num<T>(
-    cx: &mut Cx,
+    reader: &mut DefinitionReader,
     obj: &Obj,
     key: &str,
-    read: impl FnOnce(&mut Cx, &Obj) -> Option<T>,
+    read: impl FnOnce(&mut DefinitionReader, &Obj) -> Option<T>,
 ) -> Option<Num<T>> {
     let path_key = format!("{key}Path");
     match (obj.contains_key(key), obj.contains_key(&path_key)) {
         (true, true) => {
-            cx.problem(format!(
+            reader.problem(format!(
                 "A Map state cannot have both '{key}' and '{path_key}'"
             ));
             None
         }
-        (true, false) => read(cx, obj).map(Num::Fixed),
-        (false, true) => cx.path_field(obj, &path_key, true).map(Num::Path),
+        (true, false) => read(reader, obj).map(Num::Fixed),
+        (false, true) => reader.path_field(obj, &path_key, true).map(Num::Path),
         (false, false) => None,
     }
 }
 
-pub(crate) fn parse(cx: &mut Cx, obj: &Obj) -> Option<Map> {
+pub(crate) fn parse(reader: &mut DefinitionReader, obj: &Obj) -> Option<Map> {
     let processor_key = match (
         obj.contains_key("ItemProcessor"),
         obj.contains_key("Iterator"),
     ) {
         (true, true) => {
-            cx.problem("A Map state cannot have both 'ItemProcessor' and 'Iterator'");
+            reader.problem("A Map state cannot have both 'ItemProcessor' and 'Iterator'");
             return None;
         }
         (true, false) => "ItemProcessor",
         (false, true) => "Iterator",
         (false, false) => {
-            cx.problem("A Map state must have 'ItemProcessor' (or the older 'Iterator')");
+            reader.problem("A Map state must have 'ItemProcessor' (or the older 'Iterator')");
             return None;
         }
     };
@@ -100,65 +100,65 @@ pub(crate) fn parse(cx: &mut Cx, obj: &Obj) -> Option<Map> {
         obj.contains_key("Parameters"),
     ) {
         (true, true) => {
-            cx.problem("A Map state cannot have both 'ItemSelector' and 'Parameters'");
+            reader.problem("A Map state cannot have both 'ItemSelector' and 'Parameters'");
             None
         }
         (true, false) => Some("ItemSelector"),
         (false, true) => Some("Parameters"),
         (false, false) => None,
     };
-    let selector = selector_key.and_then(|k| cx.template(obj, k));
+    let selector = selector_key.and_then(|k| reader.template(obj, k));
     let items_path = if obj.contains_key("ItemsPath") {
-        cx.path_field(obj, "ItemsPath", true)
+        reader.path_field(obj, "ItemsPath", true)
     } else {
         None
     };
-    let max_concurrency = num(cx, obj, "MaxConcurrency", |cx, o| {
-        cx.uint_field(o, "MaxConcurrency", 0)
+    let max_concurrency = num(reader, obj, "MaxConcurrency", |reader, o| {
+        reader.uint_field(o, "MaxConcurrency", 0)
     });
-    let tolerated_count = num(cx, obj, "ToleratedFailureCount", |cx, o| {
-        cx.uint_field(o, "ToleratedFailureCount", 0)
+    let tolerated_count = num(reader, obj, "ToleratedFailureCount", |reader, o| {
+        reader.uint_field(o, "ToleratedFailureCount", 0)
     });
-    let tolerated_percentage = num(cx, obj, "ToleratedFailurePercentage", |cx, o| {
-        let p = cx.num_field(o, "ToleratedFailurePercentage")?;
+    let tolerated_percentage = num(reader, obj, "ToleratedFailurePercentage", |reader, o| {
+        let p = reader.num_field(o, "ToleratedFailurePercentage")?;
         if (0.0..=100.0).contains(&p) {
             Some(p)
         } else {
-            cx.problem_at(
+            reader.problem_at(
                 "ToleratedFailurePercentage",
                 "ToleratedFailurePercentage must be between 0 and 100",
             );
             None
         }
     });
-    let processor = cx.at(processor_key, |cx| {
+    let processor = reader.at(processor_key, |reader| {
         let Some(p) = obj.get(processor_key).and_then(Value::as_object) else {
-            cx.problem(format!(
+            reader.problem(format!(
                 "{processor_key} must be an object with StartAt and States"
             ));
             return None;
         };
-        cx.check_fields(
+        reader.check_fields(
             p,
             &["StartAt", "States", "ProcessorConfig", "QueryLanguage"],
         );
-        cx.query_language(p);
+        reader.query_language(p);
         if let Some(config) = p.get("ProcessorConfig") {
-            cx.at("ProcessorConfig", |cx| match config.as_object() {
+            reader.at("ProcessorConfig", |reader| match config.as_object() {
                 Some(c) => {
-                    cx.check_fields(c, &["Mode", "ExecutionType"]);
-                    match cx.str_field(c, "Mode") {
+                    reader.check_fields(c, &["Mode", "ExecutionType"]);
+                    match reader.str_field(c, "Mode") {
                         None | Some("INLINE" | "DISTRIBUTED") => {}
-                        Some(m) => cx.problem_at(
+                        Some(m) => reader.problem_at(
                             "Mode",
                             format!("Mode must be INLINE or DISTRIBUTED, not {m}"),
                         ),
                     }
                 }
-                None => cx.problem("ProcessorConfig must be an object"),
+                None => reader.problem("ProcessorConfig must be an object"),
             });
         }
-        cx.body(p).map(Arc::new)
+        reader.body(p).map(Arc::new)
     })?;
     Some(Map {
         processor,
@@ -173,7 +173,7 @@ pub(crate) fn parse(cx: &mut Cx, obj: &Obj) -> Option<Map> {
 impl Map {
     fn read_u64(
         &self,
-        step: &Step<'_>,
+        state_run: &StateRun<'_>,
         n: &Option<Num<u64>>,
         key: &str,
         input: &Value,
@@ -182,16 +182,18 @@ impl Map {
             None => Ok(None),
             Some(Num::Fixed(v)) => Ok(Some(*v)),
             Some(Num::Path(p)) => {
-                let v = step.select(p, input)?;
+                let v = state_run.select(p, input)?;
                 match v.as_i64() {
-                    Some(n) if n < 0 => Err(step.runtime(format!("{key} cannot be negative."))),
+                    Some(n) if n < 0 => {
+                        Err(state_run.runtime(format!("{key} cannot be negative.")))
+                    }
                     Some(n) => Ok(Some(n as u64)),
                     None => {
                         let shown = v
                             .as_str()
                             .map(str::to_string)
                             .unwrap_or_else(|| v.to_string());
-                        Err(step.runtime(format!(
+                        Err(state_run.runtime(format!(
                             "The {key}Path field refers to value \"{shown}\" which is not a valid integer: {}",
                             p.text()
                         )))
@@ -201,23 +203,28 @@ impl Map {
         }
     }
 
-    fn read_percentage(&self, step: &Step<'_>, input: &Value) -> Result<Option<f64>, StatesError> {
+    fn read_percentage(
+        &self,
+        state_run: &StateRun<'_>,
+        input: &Value,
+    ) -> Result<Option<f64>, StatesError> {
         match &self.tolerated_percentage {
             None => Ok(None),
             Some(Num::Fixed(v)) => Ok(Some(*v)),
             Some(Num::Path(p)) => {
-                let v = step.select(p, input)?;
+                let v = state_run.select(p, input)?;
                 match v.as_f64() {
                     Some(n) if (0.0..=100.0).contains(&n) => Ok(Some(n)),
                     Some(_) => {
-                        Err(step.runtime("ToleratedFailurePercentage must be between 0 and 100."))
+                        Err(state_run
+                            .runtime("ToleratedFailurePercentage must be between 0 and 100."))
                     }
                     None => {
                         let shown = v
                             .as_str()
                             .map(str::to_string)
                             .unwrap_or_else(|| v.to_string());
-                        Err(step.runtime(format!(
+                        Err(state_run.runtime(format!(
                             "The ToleratedFailurePercentagePath field refers to value \"{shown}\" which is not a valid float: {}",
                             p.text()
                         )))
@@ -230,29 +237,34 @@ impl Map {
     /// One attempt: the items, their selectors, then every iteration.
     pub async fn attempt(
         &self,
-        step: &mut Step<'_>,
+        state_run: &mut StateRun<'_>,
         effective: &Value,
     ) -> Result<Value, Interrupt> {
         let items = match &self.items_path {
-            Some(p) => step.select(p, effective)?,
+            Some(p) => state_run.select(p, effective)?,
             None => effective.clone(),
         };
         let Value::Array(items) = items else {
             // Guess: AWS's JSONPath wording; this is the one it uses for JSONata.
-            return Err(step
+            return Err(state_run
                 .runtime(format!("Map state input must be an array but was: {items}"))
                 .into());
         };
         let max_concurrency = self
-            .read_u64(step, &self.max_concurrency, "MaxConcurrency", effective)?
+            .read_u64(
+                state_run,
+                &self.max_concurrency,
+                "MaxConcurrency",
+                effective,
+            )?
             .unwrap_or(0);
         let tolerated_count = self.read_u64(
-            step,
+            state_run,
             &self.tolerated_count,
             "ToleratedFailureCount",
             effective,
         )?;
-        let tolerated_percentage = self.read_percentage(step, effective)?;
+        let tolerated_percentage = self.read_percentage(state_run, effective)?;
         let tolerant = tolerated_count.is_some() || tolerated_percentage.is_some();
 
         let total = items.len();
@@ -260,27 +272,27 @@ impl Map {
         for (i, item) in items.into_iter().enumerate() {
             inputs.push(match &self.selector {
                 Some(t) => {
-                    let mut scope = step.scope(effective);
+                    let mut scope = state_run.scope(effective);
                     scope.map_item = Some((i, &item));
-                    step.template_in(t, &scope)?
+                    state_run.template_in(t, &scope)?
                 }
                 None => item,
             });
         }
 
-        let sh = step.sh;
-        let started = sh.emit(step.th, EventType::MapStateStarted, || {
+        let shared = state_run.shared;
+        let started = shared.emit(state_run.cursor, EventType::MapStateStarted, || {
             Some(EventDetails::MapStateStarted(MapStateStartedEventDetails {
                 length: total as u64,
             }))
         });
         let limit = usize::try_from(max_concurrency).unwrap_or(usize::MAX);
         let semaphore = (limit > 0 && limit < total).then(|| Arc::new(Semaphore::new(limit)));
-        let name: Arc<str> = step.state.name.clone();
+        let name: Arc<str> = state_run.state.name.clone();
         let mut set = JoinSet::new();
         for (i, input) in inputs.into_iter().enumerate() {
-            let (sh, body, name, semaphore) = (
-                sh.clone(),
+            let (shared, body, name, semaphore) = (
+                shared.clone(),
                 self.processor.clone(),
                 name.clone(),
                 semaphore.clone(),
@@ -295,29 +307,31 @@ impl Map {
                     },
                     None => None,
                 };
-                let mut th = Thread { last: started };
-                let details = |sh: &crate::run::Shared| {
-                    sh.recording().then(|| MapIterationEventDetails {
+                let mut cursor = HistoryCursor {
+                    last_event_id: started,
+                };
+                let details = |shared: &crate::run::Shared| {
+                    shared.recording().then(|| MapIterationEventDetails {
                         name: name.to_string(),
                         index: i as u64,
                     })
                 };
-                let d = details(&sh);
-                sh.emit(&mut th, EventType::MapIterationStarted, || {
+                let d = details(&shared);
+                shared.emit(&mut cursor, EventType::MapIterationStarted, || {
                     d.map(EventDetails::MapIterationStarted)
                 });
-                let r = run_body(&sh, &body, input, &mut th).await;
-                let d = details(&sh);
+                let r = run_body(&shared, &body, input, &mut cursor).await;
+                let d = details(&shared);
                 if r.is_ok() {
-                    sh.emit(&mut th, EventType::MapIterationSucceeded, || {
+                    shared.emit(&mut cursor, EventType::MapIterationSucceeded, || {
                         d.map(EventDetails::MapIterationSucceeded)
                     });
                 } else {
-                    sh.emit(&mut th, EventType::MapIterationFailed, || {
+                    shared.emit(&mut cursor, EventType::MapIterationFailed, || {
                         d.map(EventDetails::MapIterationFailed)
                     });
                 }
-                (i, r, th.last)
+                (i, r, cursor.last_event_id)
             });
         }
 
@@ -345,7 +359,7 @@ impl Map {
                 continue;
             }
             set.abort_all();
-            step.th.last = last;
+            state_run.cursor.last_event_id = last;
             let e = if tolerant && e.error != names::RUNTIME {
                 StatesError::new(
                     names::EXCEED_TOLERATED_FAILURE_THRESHOLD,
@@ -356,8 +370,8 @@ impl Map {
             };
             return Err(e.into());
         }
-        step.th.last = last;
-        sh.emit(step.th, EventType::MapStateSucceeded, || None);
+        state_run.cursor.last_event_id = last;
+        shared.emit(state_run.cursor, EventType::MapStateSucceeded, || None);
         Ok(Value::Array(outputs))
     }
 }

@@ -2,10 +2,10 @@
 //! outputs, in branch order. The first branch to fail fails the state with its own error and
 //! cause (as AWS does), and the other branches are stopped.
 
-use crate::definition::{Body, Cx, Obj};
+use crate::definition::{Body, DefinitionReader, Obj};
 use crate::error::{EngineError, Interrupt};
 use crate::history::EventType;
-use crate::run::{run_body, Step, Thread};
+use crate::run::{run_body, HistoryCursor, StateRun};
 use serde_json::Value;
 use std::sync::Arc;
 use tokio::task::JoinSet;
@@ -25,33 +25,33 @@ pub(crate) const FIELDS: &[&str] = &[
 
 #[derive(Debug)]
 pub(crate) struct Parallel {
-    branches: Vec<Arc<Body>>,
+    pub branches: Vec<Arc<Body>>,
 }
 
-pub(crate) fn parse(cx: &mut Cx, obj: &Obj) -> Option<Parallel> {
+pub(crate) fn parse(reader: &mut DefinitionReader, obj: &Obj) -> Option<Parallel> {
     let Some(Value::Array(items)) = obj
         .get("Branches")
         .filter(|v| v.as_array().is_some_and(|a| !a.is_empty()))
     else {
-        cx.problem_at(
+        reader.problem_at(
             "Branches",
             "Branches must be a non-empty array of state machines",
         );
         return None;
     };
-    let branches: Vec<Option<Arc<Body>>> = cx.at("Branches", |cx| {
+    let branches: Vec<Option<Arc<Body>>> = reader.at("Branches", |reader| {
         items
             .iter()
             .enumerate()
             .map(|(i, b)| {
-                cx.at(i.to_string(), |cx| {
+                reader.at(i.to_string(), |reader| {
                     let Some(b) = b.as_object() else {
-                        cx.problem("A branch must be an object with StartAt and States");
+                        reader.problem("A branch must be an object with StartAt and States");
                         return None;
                     };
-                    cx.check_fields(b, &["StartAt", "States", "QueryLanguage"]);
-                    cx.query_language(b);
-                    cx.body(b).map(Arc::new)
+                    reader.check_fields(b, &["StartAt", "States", "QueryLanguage"]);
+                    reader.query_language(b);
+                    reader.body(b).map(Arc::new)
                 })
             })
             .collect()
@@ -65,22 +65,24 @@ impl Parallel {
     /// One attempt: `Parameters`, then every branch.
     pub async fn attempt(
         &self,
-        step: &mut Step<'_>,
+        state_run: &mut StateRun<'_>,
         effective: &Value,
     ) -> Result<Value, Interrupt> {
-        let input = match &step.state.flow.parameters {
-            Some(t) => step.template(t, effective)?,
+        let input = match &state_run.state.flow.parameters {
+            Some(t) => state_run.template(t, effective)?,
             None => effective.clone(),
         };
-        let sh = step.sh;
-        let started = sh.emit(step.th, EventType::ParallelStateStarted, || None);
+        let shared = state_run.shared;
+        let started = shared.emit(state_run.cursor, EventType::ParallelStateStarted, || None);
         let mut set = JoinSet::new();
         for (k, body) in self.branches.iter().enumerate() {
-            let (sh, body, input) = (sh.clone(), body.clone(), input.clone());
+            let (shared, body, input) = (shared.clone(), body.clone(), input.clone());
             set.spawn(async move {
-                let mut th = Thread { last: started };
-                let r = run_body(&sh, &body, input, &mut th).await;
-                (k, r, th.last)
+                let mut cursor = HistoryCursor {
+                    last_event_id: started,
+                };
+                let r = run_body(&shared, &body, input, &mut cursor).await;
+                (k, r, cursor.last_event_id)
             });
         }
         let mut outputs = vec![Value::Null; self.branches.len()];
@@ -92,13 +94,13 @@ impl Parallel {
                 Ok(v) => outputs[k] = v,
                 Err(e) => {
                     set.abort_all();
-                    step.th.last = last;
+                    state_run.cursor.last_event_id = last;
                     return Err(e);
                 }
             }
         }
-        step.th.last = last;
-        sh.emit(step.th, EventType::ParallelStateSucceeded, || None);
+        state_run.cursor.last_event_id = last;
+        shared.emit(state_run.cursor, EventType::ParallelStateSucceeded, || None);
         Ok(Value::Array(outputs))
     }
 }

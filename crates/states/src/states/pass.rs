@@ -1,8 +1,8 @@
 //! `Pass`: passes its input on, or a fixed `Result`, or its `Parameters`.
 
-use crate::definition::{Cx, Obj};
+use crate::definition::{DefinitionReader, Obj};
 use crate::error::StatesError;
-use crate::run::Step;
+use crate::run::StateRun;
 use serde_json::Value;
 
 pub(crate) const FIELDS: &[&str] = &[
@@ -17,23 +17,23 @@ pub(crate) const FIELDS: &[&str] = &[
 
 #[derive(Debug)]
 pub(crate) struct Pass {
-    result: Option<Value>,
+    pub result: Option<Value>,
 }
 
-pub(crate) fn parse(_: &mut Cx, obj: &Obj) -> Pass {
+pub(crate) fn parse(_: &mut DefinitionReader, obj: &Obj) -> Pass {
     Pass {
         result: obj.get("Result").cloned(),
     }
 }
 
 impl Pass {
-    pub fn run(&self, step: &Step<'_>, raw: &Value) -> Result<Value, StatesError> {
-        let effective = step.input_path(raw)?;
-        let result = match (&self.result, &step.state.flow.parameters) {
+    pub fn run(&self, state_run: &StateRun<'_>, raw: &Value) -> Result<Value, StatesError> {
+        let effective = state_run.input_path(raw)?;
+        let result = match (&self.result, &state_run.state.flow.parameters) {
             (Some(r), _) => r.clone(),
-            (None, Some(t)) => step.template(t, &effective)?,
+            (None, Some(t)) => state_run.template(t, &effective)?,
             (None, None) => effective.into_owned(),
         };
-        step.finish(raw, result)
+        state_run.finish(raw, result)
     }
 }

@@ -1,7 +1,7 @@
 //! `Task`: hands the resolved parameters to the caller's [`TaskInvoker`](crate::TaskInvoker),
 //! within `TimeoutSeconds`, and reports `TaskScheduled`, `TaskStarted` and how it ended.
 
-use crate::definition::{Cx, Obj};
+use crate::definition::{DefinitionReader, Obj};
 use crate::error::{names, Interrupt, StatesError};
 use crate::history::{
     DataDetails, EventDetails, EventType, TaskFailureDetails, TaskResource,
@@ -9,7 +9,7 @@ use crate::history::{
 };
 use crate::invoke::TaskRequest;
 use crate::path::Path;
-use crate::run::{json_len, Step, MAX_PAYLOAD_BYTES};
+use crate::run::{json_len, StateRun, MAX_PAYLOAD_BYTES};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -32,19 +32,19 @@ pub(crate) const FIELDS: &[&str] = &[
 ];
 
 #[derive(Debug)]
-enum Seconds {
+pub(crate) enum Seconds {
     Fixed(u64),
     Path(Path),
 }
 
 #[derive(Debug)]
 pub(crate) struct Task {
-    resource: String,
+    pub resource: String,
     resource_type: String,
     resource_name: String,
-    timeout: Option<Seconds>,
-    heartbeat: Option<Seconds>,
-    credentials: Option<Value>,
+    pub timeout: Option<Seconds>,
+    pub heartbeat: Option<Seconds>,
+    pub credentials: Option<Value>,
 }
 
 /// `arn:aws:states:::lambda:invoke` → (`lambda`, `invoke`); `arn:aws:states:::aws-sdk:s3:getObject`
@@ -62,35 +62,35 @@ fn split_resource(arn: &str) -> (String, String) {
     )
 }
 
-fn seconds(cx: &mut Cx, obj: &Obj, fixed: &str, path: &str) -> Option<Seconds> {
+fn seconds(reader: &mut DefinitionReader, obj: &Obj, fixed: &str, path: &str) -> Option<Seconds> {
     match (obj.contains_key(fixed), obj.contains_key(path)) {
         (true, true) => {
-            cx.problem(format!(
+            reader.problem(format!(
                 "A Task state cannot have both '{fixed}' and '{path}'"
             ));
             None
         }
-        (true, false) => cx.uint_field(obj, fixed, 1).map(Seconds::Fixed),
-        (false, true) => cx.path_field(obj, path, true).map(Seconds::Path),
+        (true, false) => reader.uint_field(obj, fixed, 1).map(Seconds::Fixed),
+        (false, true) => reader.path_field(obj, path, true).map(Seconds::Path),
         (false, false) => None,
     }
 }
 
-pub(crate) fn parse(cx: &mut Cx, obj: &Obj) -> Option<Task> {
-    let resource = cx.required_str(obj, "Resource");
+pub(crate) fn parse(reader: &mut DefinitionReader, obj: &Obj) -> Option<Task> {
+    let resource = reader.required_str(obj, "Resource");
     if let Some(r) = resource {
         if !r.starts_with("arn:") {
-            cx.problem_at(
+            reader.problem_at(
                 "Resource",
                 format!("Value is not a valid resource ARN: {r}"),
             );
         }
     }
-    let timeout = seconds(cx, obj, "TimeoutSeconds", "TimeoutSecondsPath");
-    let heartbeat = seconds(cx, obj, "HeartbeatSeconds", "HeartbeatSecondsPath");
+    let timeout = seconds(reader, obj, "TimeoutSeconds", "TimeoutSecondsPath");
+    let heartbeat = seconds(reader, obj, "HeartbeatSeconds", "HeartbeatSecondsPath");
     if let (Some(Seconds::Fixed(t)), Some(Seconds::Fixed(h))) = (&timeout, &heartbeat) {
         if h >= t {
-            cx.problem_at(
+            reader.problem_at(
                 "HeartbeatSeconds",
                 "HeartbeatSeconds must be smaller than TimeoutSeconds",
             );
@@ -111,7 +111,7 @@ pub(crate) fn parse(cx: &mut Cx, obj: &Obj) -> Option<Task> {
 impl Task {
     fn seconds(
         &self,
-        step: &Step<'_>,
+        state_run: &StateRun<'_>,
         s: &Option<Seconds>,
         input: &Value,
     ) -> Result<Option<u64>, StatesError> {
@@ -119,10 +119,10 @@ impl Task {
             None => Ok(None),
             Some(Seconds::Fixed(n)) => Ok(Some(*n)),
             Some(Seconds::Path(p)) => {
-                let v = step.select(p, input)?;
+                let v = state_run.select(p, input)?;
                 match v.as_u64() {
                     Some(n) if n > 0 => Ok(Some(n)),
-                    _ => Err(step.runtime(format!(
+                    _ => Err(state_run.runtime(format!(
                         "The value at '{}' must be a positive integer, but was: {v}",
                         p.text()
                     ))),
@@ -143,27 +143,27 @@ impl Task {
     /// One attempt: `Parameters`, then the call.
     pub async fn attempt(
         &self,
-        step: &mut Step<'_>,
+        state_run: &mut StateRun<'_>,
         effective: &Value,
     ) -> Result<Value, Interrupt> {
-        let params = match &step.state.flow.parameters {
-            Some(t) => step.template(t, effective)?,
+        let params = match &state_run.state.flow.parameters {
+            Some(t) => state_run.template(t, effective)?,
             None => effective.clone(),
         };
-        let timeout = self.seconds(step, &self.timeout, effective)?;
-        let heartbeat = self.seconds(step, &self.heartbeat, effective)?;
-        let sh = step.sh;
-        sh.emit(step.th, EventType::TaskScheduled, || {
+        let timeout = self.seconds(state_run, &self.timeout, effective)?;
+        let heartbeat = self.seconds(state_run, &self.heartbeat, effective)?;
+        let shared = state_run.shared;
+        shared.emit(state_run.cursor, EventType::TaskScheduled, || {
             Some(EventDetails::TaskScheduled(TaskScheduledEventDetails {
                 resource_type: self.resource_type.clone(),
                 resource: self.resource_name.clone(),
-                region: sh.region.clone(),
+                region: shared.region.clone(),
                 parameters: params.to_string(),
                 timeout_in_seconds: timeout,
                 heartbeat_in_seconds: heartbeat,
             }))
         });
-        sh.emit(step.th, EventType::TaskStarted, || {
+        shared.emit(state_run.cursor, EventType::TaskStarted, || {
             Some(EventDetails::TaskStarted(TaskResource {
                 resource_type: self.resource_type.clone(),
                 resource: self.resource_name.clone(),
@@ -172,20 +172,20 @@ impl Task {
         let request = TaskRequest {
             resource: &self.resource,
             parameters: params,
-            state_name: &step.state.name,
-            retry_count: step.retry_count,
-            execution_id: &sh.exec.id,
-            state_machine_name: &sh.exec.state_machine_name,
+            state_name: &state_run.state.name,
+            retry_count: state_run.retry_count,
+            execution_id: &shared.exec.id,
+            state_machine_name: &shared.exec.state_machine_name,
             credentials: self.credentials.as_ref(),
             timeout: timeout.map(Duration::from_secs),
         };
-        let call = sh.invoker.invoke(request);
+        let call = shared.invoker.invoke(request);
         // Heartbeats are accepted but not enforced: no task here can send one.
         let outcome = match timeout {
             Some(secs) => {
                 tokio::select! {
                     r = call => Some(r),
-                    () = sh.clock.sleep(Duration::from_secs(secs)) => None,
+                    () = shared.clock.sleep(Duration::from_secs(secs)) => None,
                 }
             }
             None => Some(call.await),
@@ -205,12 +205,12 @@ impl Task {
                             "The state/task '{label}' returned a result with a size exceeding the maximum number of bytes service limit."
                         ),
                     );
-                    sh.emit(step.th, EventType::TaskFailed, || {
+                    shared.emit(state_run.cursor, EventType::TaskFailed, || {
                         Some(EventDetails::TaskFailed(self.failure(&e)))
                     });
                     return Err(e.into());
                 }
-                sh.emit(step.th, EventType::TaskSucceeded, || {
+                shared.emit(state_run.cursor, EventType::TaskSucceeded, || {
                     Some(EventDetails::TaskSucceeded(TaskSucceededEventDetails {
                         resource_type: self.resource_type.clone(),
                         resource: self.resource_name.clone(),
@@ -221,14 +221,14 @@ impl Task {
                 Ok(result)
             }
             Some(Err(e)) => {
-                sh.emit(step.th, EventType::TaskFailed, || {
+                shared.emit(state_run.cursor, EventType::TaskFailed, || {
                     Some(EventDetails::TaskFailed(self.failure(&e)))
                 });
                 Err(e.into())
             }
             None => {
                 let e = StatesError::bare(names::TIMEOUT);
-                sh.emit(step.th, EventType::TaskTimedOut, || {
+                shared.emit(state_run.cursor, EventType::TaskTimedOut, || {
                     Some(EventDetails::TaskTimedOut(self.failure(&e)))
                 });
                 Err(e.into())

@@ -1,10 +1,10 @@
 //! `Wait`: waits for `Seconds`, until a `Timestamp`, or for what `SecondsPath` /
 //! `TimestampPath` read from the input — on the injected clock.
 
-use crate::definition::{Cx, Obj};
+use crate::definition::{DefinitionReader, Obj};
 use crate::error::StatesError;
 use crate::path::Path;
-use crate::run::Step;
+use crate::run::StateRun;
 use crate::states::choice::timestamp;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -29,23 +29,26 @@ pub(crate) enum Wait {
     TimestampPath(Path),
 }
 
-pub(crate) fn parse(cx: &mut Cx, obj: &Obj) -> Option<Wait> {
+pub(crate) fn parse(reader: &mut DefinitionReader, obj: &Obj) -> Option<Wait> {
     let present: Vec<&str> = ["Seconds", "Timestamp", "SecondsPath", "TimestampPath"]
         .into_iter()
         .filter(|k| obj.contains_key(*k))
         .collect();
     if present.len() != 1 {
-        cx.problem(
+        reader.problem(
             "A Wait state must have exactly one of Seconds, Timestamp, SecondsPath, TimestampPath",
         );
         return None;
     }
     match present[0] {
-        "Seconds" => cx.uint_field(obj, "Seconds", 0).map(Wait::Seconds),
-        "Timestamp" => match cx.str_field(obj, "Timestamp").map(|s| (s, timestamp(s))) {
+        "Seconds" => reader.uint_field(obj, "Seconds", 0).map(Wait::Seconds),
+        "Timestamp" => match reader
+            .str_field(obj, "Timestamp")
+            .map(|s| (s, timestamp(s)))
+        {
             Some((_, Some(t))) => Some(Wait::Timestamp(t.with_timezone(&Utc))),
             Some((s, None)) => {
-                cx.problem_at(
+                reader.problem_at(
                     "Timestamp",
                     format!("'{s}' is not an ISO-8601 extended offset date-time"),
                 );
@@ -53,27 +56,27 @@ pub(crate) fn parse(cx: &mut Cx, obj: &Obj) -> Option<Wait> {
             }
             None => None,
         },
-        "SecondsPath" => cx
+        "SecondsPath" => reader
             .path_field(obj, "SecondsPath", true)
             .map(Wait::SecondsPath),
-        _ => cx
+        _ => reader
             .path_field(obj, "TimestampPath", true)
             .map(Wait::TimestampPath),
     }
 }
 
 impl Wait {
-    pub async fn run(&self, step: &Step<'_>, raw: &Value) -> Result<Value, StatesError> {
-        let effective = step.input_path(raw)?;
-        let now = step.sh.clock.now();
+    pub async fn run(&self, state_run: &StateRun<'_>, raw: &Value) -> Result<Value, StatesError> {
+        let effective = state_run.input_path(raw)?;
+        let now = state_run.shared.clock.now();
         let until = match self {
             Wait::Seconds(s) => {
                 now + chrono::Duration::seconds(i64::try_from(*s).unwrap_or(i64::MAX / 1000))
             }
             Wait::Timestamp(t) => *t,
             Wait::SecondsPath(p) => {
-                let v = step.scope(&effective).select(p).map_err(|_| {
-                    step.runtime(format!(
+                let v = state_run.scope(&effective).select(p).map_err(|_| {
+                    state_run.runtime(format!(
                         "The SecondsPath parameter does not reference an input value: {}",
                         p.text()
                     ))
@@ -83,13 +86,13 @@ impl Wait {
                     _ => None,
                 }
                 .ok_or_else(|| {
-                    step.runtime(format!(
+                    state_run.runtime(format!(
                         "The SecondsPath parameter cannot be parsed as a long value: {} == {v}",
                         p.text()
                     ))
                 })?;
                 if secs < 0 {
-                    return Err(step.runtime(format!(
+                    return Err(state_run.runtime(format!(
                         "The SecondsPath parameter references a negative value: {} == {secs}",
                         p.text()
                     )));
@@ -97,8 +100,8 @@ impl Wait {
                 now + chrono::Duration::seconds(secs.min(i64::MAX / 1000))
             }
             Wait::TimestampPath(p) => {
-                let v = step.scope(&effective).select(p).map_err(|_| {
-                    step.runtime(format!(
+                let v = state_run.scope(&effective).select(p).map_err(|_| {
+                    state_run.runtime(format!(
                         "The TimestampPath parameter does not reference an input value: {}",
                         p.text()
                     ))
@@ -108,7 +111,7 @@ impl Wait {
                     .map(str::to_string)
                     .unwrap_or_else(|| v.to_string());
                 v.as_str().and_then(timestamp).map(|t| t.with_timezone(&Utc)).ok_or_else(|| {
-                    step.runtime(format!(
+                    state_run.runtime(format!(
                         "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {} == {shown}",
                         p.text()
                     ))
@@ -117,9 +120,9 @@ impl Wait {
         };
         if let Ok(d) = (until - now).to_std() {
             if d > Duration::ZERO {
-                step.sh.clock.sleep(d).await;
+                state_run.shared.clock.sleep(d).await;
             }
         }
-        step.output_path(effective.into_owned())
+        state_run.output_path(effective.into_owned())
     }
 }

@@ -6,10 +6,19 @@
 //!
 //! Timestamps are serialised as RFC 3339 with milliseconds (`2024-01-01T00:00:00.000Z`), as the
 //! AWS CLI prints them (the raw API sends epoch seconds).
+//!
+//! [`attribute`] reads a history back, state by state: what each entry into a state did.
+
+mod attribution;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
+
+pub use attribution::{
+    attribute, AttemptFailure, Attribution, EventFacts, HistoryRecord, StateActivity, StateEntry,
+    StateOutcome,
+};
 
 /// One event of an execution's history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,10 +55,32 @@ mod millis {
     }
 }
 
-/// The event types this engine produces (a subset of Step Functions' `HistoryEventType`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[allow(missing_docs)]
-pub enum EventType {
+/// Declares [`EventType`] and its names from one list, so the two cannot drift apart.
+macro_rules! event_types {
+    ($($name:ident),* $(,)?) => {
+        /// The event types this engine produces (a subset of Step Functions'
+        /// `HistoryEventType`).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[allow(missing_docs)]
+        pub enum EventType {
+            $($name),*
+        }
+
+        impl EventType {
+            /// Every event type, in declaration order.
+            pub const ALL: &'static [EventType] = &[$(EventType::$name),*];
+
+            /// The name, as `GetExecutionHistory` writes it (`TaskStateEntered`, …).
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(EventType::$name => stringify!($name)),*
+                }
+            }
+        }
+    };
+}
+
+event_types! {
     ExecutionStarted,
     ExecutionSucceeded,
     ExecutionFailed,
