@@ -2,6 +2,7 @@
 //! does any work; `commands` turns these into a configuration first.
 
 use clap::{ArgAction, Args, Parser, Subcommand};
+use spotlight_core::contracts::ExecutionStatus;
 use std::path::PathBuf;
 
 /// Spotlight screens photos: validates them, analyses them three ways (labels, moderation,
@@ -301,9 +302,9 @@ pub enum ExecutionsCommand {
 /// Arguments of `spotlight executions list`.
 #[derive(Debug, Args)]
 pub struct ExecutionsListArgs {
-    /// Only executions with this status: succeeded, failed, timed_out, running (any case).
-    #[arg(long, value_name = "STATUS")]
-    pub status: Option<String>,
+    /// Only executions with this status (any case).
+    #[arg(long, value_name = "STATUS", ignore_case = true)]
+    pub status: Option<ExecutionStatus>,
 
     /// Only executions started at or after this time (RFC 3339, e.g. 2026-11-25T10:00:00Z).
     #[arg(long, value_name = "TIME")]
@@ -427,5 +428,26 @@ mod tests {
     #[test]
     fn the_command_tree_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_status_filter_takes_every_execution_status_in_any_case() {
+        let status = |given: &str| -> Result<Option<ExecutionStatus>, clap::Error> {
+            let cli = Cli::try_parse_from(["spotlight", "executions", "list", "--status", given])?;
+            match cli.command {
+                Command::Executions(ExecutionsCommand::List(args)) => Ok(args.status),
+                other => panic!("parsed as {other:?}"),
+            }
+        };
+        for expected in ExecutionStatus::ALL {
+            assert_eq!(status(expected.as_str()).unwrap(), Some(expected));
+            let lower = expected.as_str().to_ascii_lowercase();
+            assert_eq!(status(&lower).unwrap(), Some(expected));
+        }
+        let refused = status("pending_redrive").unwrap_err().to_string();
+        assert!(
+            refused.contains("[possible values: running, succeeded, failed, timed_out, aborted]"),
+            "{refused}"
+        );
     }
 }

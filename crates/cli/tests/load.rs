@@ -144,7 +144,7 @@ fn seed(store_path: &Path, photos: &Path, records: usize) -> Seeded {
                         bucket: bucket.clone(),
                         key: key.clone(),
                         record_id: record.id.clone(),
-                        status: "SUCCEEDED".to_owned(),
+                        status: spotlight_core::contracts::ExecutionStatus::Succeeded,
                         start_time: start + chrono::Duration::seconds(index as i64),
                         stop_time: Some(start + chrono::Duration::seconds(index as i64 + 1)),
                         input: input.clone(),

@@ -84,7 +84,7 @@ fn filled_store(dir: &Path) -> std::path::PathBuf {
                     bucket: bucket.clone(),
                     key: key.to_owned(),
                     record_id: spotlight_core::record_id(&bucket, key),
-                    status: "SUCCEEDED".to_owned(),
+                    status: spotlight_core::contracts::ExecutionStatus::Succeeded,
                     start_time: chrono::Utc::now(),
                     stop_time: Some(chrono::Utc::now()),
                     input,

@@ -11,12 +11,14 @@ pub mod encoding;
 pub mod error;
 #[cfg(feature = "test-support")]
 pub mod fakes;
+pub mod limits;
 pub mod policy;
 pub mod ports;
 pub mod revision;
 pub mod search;
 #[cfg(feature = "test-support")]
 pub mod store_suite;
+pub mod text;
 pub mod themes;
 
 mod record_id;

@@ -22,7 +22,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, TransactionBehavior};
-use spotlight_core::contracts::{ExecutionSummary, ImageRecord, RecordStatus, WriteOutcome};
+use spotlight_core::contracts::{
+    ExecutionStatus, ExecutionSummary, ImageRecord, RecordStatus, UnknownExecutionStatus,
+    WriteOutcome,
+};
 use spotlight_core::ports::{Page, PageFiller, RecordStore, SearchQuery, StoreError};
 use spotlight_core::revision::decide_write;
 use spotlight_core::{record_id, search};
@@ -158,7 +161,7 @@ fn jitter(attempt: u32) -> Duration {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ExecutionFilter {
     /// Only this status.
-    pub status: Option<String>,
+    pub status: Option<ExecutionStatus>,
     /// Only those that started at or after this time.
     pub since: Option<DateTime<Utc>>,
     /// Only those that started before this time.
@@ -410,7 +413,7 @@ impl SqliteStore {
         history: Option<&serde_json::Value>,
     ) -> Result<(), StoreError> {
         let json = |v: &serde_json::Value| v.to_string();
-        let owner = if execution.status == "RUNNING" {
+        let owner = if execution.status == ExecutionStatus::Running {
             self.owner_id()
         } else {
             None
@@ -437,7 +440,7 @@ impl SqliteStore {
                         execution.bucket,
                         execution.key,
                         execution.record_id,
-                        execution.status,
+                        execution.status.as_str(),
                         execution.start_time.to_rfc3339(),
                         execution.stop_time.map(|t| t.to_rfc3339()),
                         input,
@@ -467,9 +470,9 @@ impl SqliteStore {
                        FROM executions WHERE 1 = 1"
             .to_owned();
         let mut values: Vec<String> = Vec::new();
-        if let Some(status) = &filter.status {
+        if let Some(status) = filter.status {
             sql.push_str(" AND status = ?");
-            values.push(status.to_ascii_uppercase());
+            values.push(status.as_str().to_owned());
         }
         if let Some(since) = filter.since {
             sql.push_str(" AND start_time >= ?");
@@ -731,12 +734,15 @@ fn execution_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ExecutionSummary> 
     let stop: Option<String> = row.get(6)?;
     let input: String = row.get(7)?;
     let output: Option<String> = row.get(8)?;
+    let status: String = row.get(4)?;
     Ok(ExecutionSummary {
         id: row.get(0)?,
         bucket: row.get(1)?,
         key: row.get(2)?,
         record_id: row.get(3)?,
-        status: row.get(4)?,
+        status: status.parse().map_err(|e: UnknownExecutionStatus| {
+            rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, Box::new(e))
+        })?,
         start_time: time(start).unwrap_or_default(),
         stop_time: stop.and_then(|s| time(s).ok()),
         input: serde_json::from_str(&input).unwrap_or(serde_json::Value::Null),

@@ -2,7 +2,7 @@
 //! shared store suite, survives reopening, and keeps executions.
 
 use chrono::Utc;
-use spotlight_core::contracts::RecordStatus;
+use spotlight_core::contracts::{ExecutionStatus, RecordStatus};
 use spotlight_core::fakes::label;
 use spotlight_core::ports::{ObjectReader, ReadError, RecordStore};
 use spotlight_core::store_suite::{check_store, suite_record};
@@ -31,7 +31,7 @@ async fn a_sqlite_file_keeps_records_and_executions_across_opens() {
         bucket: record.bucket.clone(),
         key: record.key.clone(),
         record_id: record.id.clone(),
-        status: "SUCCEEDED".into(),
+        status: ExecutionStatus::Succeeded,
         start_time: Utc::now(),
         stop_time: Some(Utc::now()),
         input: serde_json::json!({"bucket": record.bucket, "key": "a.jpg"}),
@@ -62,7 +62,7 @@ async fn a_sqlite_file_keeps_records_and_executions_across_opens() {
     assert_eq!(found, execution);
     assert_eq!(history.unwrap()["events"][0]["type"], "ExecutionStarted");
     let failed_only = ExecutionFilter {
-        status: Some("failed".into()),
+        status: Some(ExecutionStatus::Failed),
         ..ExecutionFilter::default()
     };
     assert!(store.executions(&failed_only).unwrap().is_empty());
@@ -181,7 +181,7 @@ fn running(id: &str, key: &str) -> ExecutionSummary {
         bucket: "/photos".into(),
         key: key.into(),
         record_id: spotlight_core::record_id("/photos", key),
-        status: "RUNNING".into(),
+        status: ExecutionStatus::Running,
         start_time: Utc::now(),
         stop_time: None,
         input: serde_json::json!({"bucket": "/photos", "key": key}),
@@ -200,7 +200,7 @@ fn a_running_execution_is_aborted_once_its_owner_is_gone_never_before() {
         .save_execution(&running("exec-1", "a.jpg"), None)
         .unwrap();
     let finished = ExecutionSummary {
-        status: "SUCCEEDED".into(),
+        status: ExecutionStatus::Succeeded,
         stop_time: Some(Utc::now()),
         ..running("exec-2", "b.jpg")
     };
@@ -220,14 +220,14 @@ fn a_running_execution_is_aborted_once_its_owner_is_gone_never_before() {
             .map(|e| (e.id, e.status))
             .collect::<std::collections::BTreeMap<_, _>>()
     };
-    assert_eq!(statuses(&other)["exec-1"], "RUNNING");
+    assert_eq!(statuses(&other)["exec-1"], ExecutionStatus::Running);
 
     // The owner goes without ending it (as a `run` that stopped at an error leaves the
     // photos still in flight); SIGKILL is the CLI's crash test.
     drop(owner);
     let aborted = other
         .executions(&ExecutionFilter {
-            status: Some("aborted".into()),
+            status: Some(ExecutionStatus::Aborted),
             ..ExecutionFilter::default()
         })
         .unwrap();
@@ -240,7 +240,7 @@ fn a_running_execution_is_aborted_once_its_owner_is_gone_never_before() {
         "{cause}"
     );
     assert!(aborted[0].stop_time.is_some());
-    assert_eq!(statuses(&other)["exec-2"], "SUCCEEDED");
+    assert_eq!(statuses(&other)["exec-2"], ExecutionStatus::Succeeded);
     // Reopening finds nothing more to do, and the lock files are gone.
     assert_eq!(
         SqliteStore::open(&path).unwrap().abort_abandoned().unwrap(),
@@ -269,7 +269,7 @@ fn a_store_made_before_owners_opens_and_keeps_its_executions() {
     // Without an owner it cannot be judged: left as it was.
     let listed = store.executions(&ExecutionFilter::default()).unwrap();
     assert_eq!(listed.len(), 1);
-    assert_eq!(listed[0].status, "RUNNING");
+    assert_eq!(listed[0].status, ExecutionStatus::Running);
     store
         .save_execution(&running("new-1", "b.jpg"), None)
         .unwrap();

@@ -35,7 +35,7 @@ impl Default for Limits {
         Limits {
             max_bytes: 15 * 1024 * 1024,
             min_side: 80,
-            max_side: 10_000,
+            max_side: spotlight_core::limits::MAX_IMAGE_SIDE,
         }
     }
 }

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use serde_json::Value;
+use spotlight_core::contracts::ExecutionStatus;
 use spotlight_states::ExecutionHistory;
 
 use crate::cli::BenchArgs;
@@ -98,7 +99,7 @@ pub fn execute(args: BenchArgs) -> anyhow::Result<Exit> {
     let peak_rss_mb = peak_rss_kib().map(|kib| kib as f64 / 1024.0);
     let failed = results
         .iter()
-        .filter(|r| r.execution_status.as_deref() != Some("SUCCEEDED"))
+        .filter(|r| r.execution_status != Some(ExecutionStatus::Succeeded))
         .count();
     let mut report = serde_json::json!({
         "images": results.len(),

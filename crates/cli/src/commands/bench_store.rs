@@ -11,7 +11,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use chrono::Duration;
 use serde_json::{json, Value};
-use spotlight_core::contracts::ImageRecord;
+use spotlight_core::contracts::{ExecutionStatus, ImageRecord};
 use spotlight_core::ports::RecordStore;
 use spotlight_core::record_id;
 use spotlight_core::revision::revision;
@@ -55,14 +55,14 @@ fn write_copies(
             id: record.execution.id.clone(),
             key: record.key.clone(),
             record_id: record.id.clone(),
-            status: "RUNNING".to_owned(),
+            status: ExecutionStatus::Running,
             stop_time: None,
             ..execution.clone()
         };
         let started = Instant::now();
         store.save_execution(&summary, None)?;
         runtime.block_on(store.put(&record))?;
-        summary.status = execution.status.clone();
+        summary.status = execution.status;
         summary.stop_time = execution.stop_time;
         store.save_execution(&summary, history.as_ref())?;
         samples.push(started.elapsed().as_secs_f64() * 1000.0);

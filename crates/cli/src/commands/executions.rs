@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use serde_json::Value;
-use spotlight_states::{EventDetails, ExecutionHistory, HistoryEvent};
+use spotlight_core::text::cut;
+use spotlight_states::view::StateKind;
+use spotlight_states::{attribute, ExecutionHistory, HistoryEvent};
 use spotlight_storage::{ExecutionFilter, ExecutionSummary};
 
 use crate::cli::ExecutionsCommand;
@@ -49,18 +50,6 @@ impl Config {
     pub fn from_cli(command: ExecutionsCommand, store: PathBuf) -> anyhow::Result<Config> {
         Ok(match command {
             ExecutionsCommand::List(args) => {
-                let status = args
-                    .status
-                    .map(|s| {
-                        let upper = s.to_ascii_uppercase();
-                        anyhow::ensure!(
-                            ["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]
-                                .contains(&upper.as_str()),
-                            "--status must be running, succeeded, failed, timed_out or aborted, not {s:?}"
-                        );
-                        Ok(upper)
-                    })
-                    .transpose()?;
                 let since = args
                     .since
                     .as_deref()
@@ -74,7 +63,7 @@ impl Config {
                 Config::List {
                     store,
                     filter: ExecutionFilter {
-                        status,
+                        status: args.status,
                         since,
                         until,
                         record_id: None,
@@ -184,65 +173,38 @@ pub(crate) struct StateRow {
     attempts: u32,
 }
 
-/// The states an execution went through, in the order it entered them.
+/// The states an execution went through, in the order it entered them, as the engine's one
+/// reading of a history ([`spotlight_states::attribute`]) tells them.
 pub(crate) fn state_rows(events: &[HistoryEvent]) -> Vec<StateRow> {
-    let mut rows: Vec<StateRow> = Vec::new();
-    for event in events {
-        let kind = serde_json::to_value(event.kind).ok();
-        let kind = kind.as_ref().and_then(Value::as_str).unwrap_or("");
-        match &event.details {
-            Some(EventDetails::StateEntered(details)) => rows.push(StateRow {
-                name: details.name.clone(),
-                kind: kind.trim_end_matches("StateEntered").to_owned(),
-                entered: event.timestamp,
-                exited: None,
-                input: Some(details.input.clone()),
-                output: None,
-                error: None,
-                attempts: 0,
-            }),
-            Some(EventDetails::StateExited(details)) => {
-                if let Some(row) = rows
-                    .iter_mut()
-                    .rev()
-                    .find(|r| r.name == details.name && r.exited.is_none())
-                {
-                    row.exited = Some(event.timestamp);
-                    row.output = Some(details.output.clone());
-                }
-            }
-            other => {
-                let open = rows
-                    .iter_mut()
-                    .rev()
-                    .find(|r| r.exited.is_none() && r.kind == "Task");
-                if kind == "TaskScheduled" {
-                    if let Some(row) = open {
-                        row.attempts += 1;
-                    }
-                } else if let (Some(details), true) = (
-                    other,
-                    kind.ends_with("Failed") || kind.ends_with("TimedOut"),
-                ) {
-                    let value = serde_json::to_value(details).unwrap_or(Value::Null);
-                    let error = value
-                        .as_object()
-                        .and_then(|o| o.values().next())
-                        .cloned()
-                        .unwrap_or(Value::Null);
-                    let text = format!(
-                        "{}: {}",
-                        error["error"].as_str().unwrap_or(""),
-                        error["cause"].as_str().unwrap_or("")
-                    );
-                    if let Some(row) = rows.iter_mut().rev().find(|r| r.exited.is_none()) {
-                        row.error = Some(text);
-                    }
-                }
-            }
-        }
-    }
-    rows
+    attribute(events)
+        .entries()
+        .iter()
+        .filter_map(|entry| {
+            // The engine names every state it enters and stamps every event.
+            let name = entry.name.clone()?;
+            let entered = entry.entered_at?;
+            // The last failed attempt (a retried state shows why it was retried), else how
+            // the execution failed in it (a Fail state, a Choice that matched nothing).
+            let error = entry
+                .failures
+                .last()
+                .or(entry.execution_failure.as_ref())
+                .map(|failure| {
+                    let error = failure.error.as_deref().unwrap_or(&failure.event_type);
+                    format!("{error}: {}", failure.cause.as_deref().unwrap_or(""))
+                });
+            Some(StateRow {
+                name,
+                kind: entry.kind.map_or("?", StateKind::as_str).to_owned(),
+                entered,
+                exited: entry.exited_at,
+                input: entry.input.clone(),
+                output: entry.output.clone(),
+                error,
+                attempts: entry.attempts,
+            })
+        })
+        .collect()
 }
 
 fn describe(
@@ -285,13 +247,13 @@ fn describe(
         };
         out.push_str(&format!("  {} ({}{attempts}) {took}\n", row.name, row.kind));
         if let Some(input) = &row.input {
-            out.push_str(&format!("      input  {}\n", cut(input)));
+            out.push_str(&format!("      input  {}\n", cut(input, FIELD_CHARS)));
         }
         if let Some(output) = &row.output {
-            out.push_str(&format!("      output {}\n", cut(output)));
+            out.push_str(&format!("      output {}\n", cut(output, FIELD_CHARS)));
         }
         if let Some(error) = &row.error {
-            out.push_str(&format!("      error  {}\n", cut(error)));
+            out.push_str(&format!("      error  {}\n", cut(error, FIELD_CHARS)));
         }
     }
     if events {
@@ -301,10 +263,6 @@ fn describe(
     out
 }
 
-fn cut(text: &str) -> String {
-    const MAX: usize = 160;
-    match text.char_indices().nth(MAX) {
-        Some((at, _)) => format!("{}…", &text[..at]),
-        None => text.to_owned(),
-    }
-}
+/// How many characters of a state's input, output or error `show` prints, counting the `…` that
+/// ends a cut one.
+const FIELD_CHARS: usize = 161;

@@ -15,7 +15,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use spotlight_core::contracts::RecordStatus;
+use spotlight_core::contracts::{ExecutionStatus, RecordStatus};
 use spotlight_core::ports::{LabelDetector, ModerationDetector, RecordStore, TextDetector};
 use spotlight_core::revision::revision;
 use spotlight_pipeline::Pipeline;
@@ -125,7 +125,7 @@ pub struct PhotoResult {
     /// The execution, when one ran.
     pub execution_id: Option<String>,
     /// How the execution ended.
-    pub execution_status: Option<String>,
+    pub execution_status: Option<ExecutionStatus>,
     /// The error of a rejected or failed photo.
     pub error: Option<String>,
     /// Its labels, best first.
@@ -202,7 +202,7 @@ where
             bucket: photo.bucket.clone(),
             key: photo.key.clone(),
             record_id: spotlight_core::record_id(&photo.bucket, &photo.key),
-            status: "RUNNING".to_owned(),
+            status: ExecutionStatus::Running,
             start_time: Utc::now(),
             stop_time: None,
             input: input.clone(),
@@ -222,7 +222,7 @@ where
             Ok(outcome) => outcome,
             Err(error) => {
                 // An engine bug, not the photo's: the execution ends here, saying so.
-                execution.status = "FAILED".to_owned();
+                execution.status = ExecutionStatus::Failed;
                 execution.stop_time = Some(Utc::now());
                 execution.error = Some("States.Runtime".to_owned());
                 execution.cause = Some(format!("{error:#}"));
@@ -238,16 +238,16 @@ where
             );
         }
         let status = match outcome.status {
-            Status::Succeeded => "SUCCEEDED",
-            Status::Failed => "FAILED",
-            Status::TimedOut => "TIMED_OUT",
+            Status::Succeeded => ExecutionStatus::Succeeded,
+            Status::Failed => ExecutionStatus::Failed,
+            Status::TimedOut => ExecutionStatus::TimedOut,
         };
         let history = outcome
             .history
             .as_ref()
             .map(serde_json::to_value)
             .transpose()?;
-        execution.status = status.to_owned();
+        execution.status = status;
         execution.stop_time = Some(Utc::now());
         execution.output = outcome.output.clone();
         execution.error = outcome.error.clone();
@@ -255,7 +255,7 @@ where
         self.store.save_execution(&execution, history.as_ref())?;
         result.millis = started.elapsed().as_millis();
         result.execution_id = Some(outcome.execution_arn.clone());
-        result.execution_status = Some(status.to_owned());
+        result.execution_status = Some(status);
         result.write = outcome
             .output
             .as_ref()

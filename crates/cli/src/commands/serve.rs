@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use spotlight_console::{
-    serve_until, ConsoleState, Limits, Photos, Rerun, RerunFuture, Rerunner, ThemesHome,
+    serve_until, ConsoleState, Limits, Photos, Rerun, RerunError, RerunFuture, Rerunner, ThemesHome,
 };
 use spotlight_storage::SqliteStore;
 use tokio::sync::OnceCell;
@@ -67,7 +67,11 @@ impl SharedRerunner {
 impl Rerunner for SharedRerunner {
     fn rerun(&self, bucket: String, key: String) -> RerunFuture {
         let this = self.clone();
-        Box::pin(async move { this.run(bucket, key).await.map_err(|e| format!("{e:#}")) })
+        Box::pin(async move {
+            this.run(bucket, key)
+                .await
+                .map_err(|error| RerunError::new("the photo could not be run again", error))
+        })
     }
 }
 

@@ -35,6 +35,7 @@ use crate::commands::Exit;
 use crate::output;
 use anyhow::{anyhow, bail, Context as _};
 use serde_json::{Map, Value};
+use spotlight_core::text::cut;
 use spotlight_states::{
     names, BoxFuture, EventDetails, EventType, ExecutionResult, HistoryEvent, MockConfig, Problem,
     RunOptions, StateMachine, StatesError, Status, TaskInvoker, TaskRequest,
@@ -48,8 +49,8 @@ use std::sync::Arc;
 /// The name of a state machine read from standard input, as Step Functions Local names one.
 const STDIN_MACHINE_NAME: &str = "StateMachine";
 
-/// How many characters of JSON an event line shows before it cuts with `…`.
-const SUMMARY_CHARS: usize = 100;
+/// How many characters of JSON an event line shows, counting the `…` that ends a cut one.
+const SUMMARY_CHARS: usize = 101;
 
 /// `spotlight states …`, resolved.
 #[derive(Debug)]
@@ -338,7 +339,7 @@ fn load_definition(
 ) -> anyhow::Result<Result<StateMachine, Vec<Problem>>> {
     let text = source.read("the definition")?;
     report_unsubstituted(&text, substitutions, running);
-    Ok(StateMachine::parse(&text, substitutions).map_err(|e| e.problems))
+    Ok(StateMachine::parse(&text, substitutions).map_err(|e| e.into_problems()))
 }
 
 fn problem_path(p: &Problem) -> &str {
@@ -641,18 +642,23 @@ fn summary(details: Option<&EventDetails>) -> String {
         return String::new();
     };
     match details {
-        EventDetails::ExecutionStarted(d) => format!("input {}", cut(&d.input)),
-        EventDetails::ExecutionSucceeded(d) => format!("output {}", cut(&d.output)),
+        EventDetails::ExecutionStarted(d) => format!("input {}", cut(&d.input, SUMMARY_CHARS)),
+        EventDetails::ExecutionSucceeded(d) => format!("output {}", cut(&d.output, SUMMARY_CHARS)),
         EventDetails::ExecutionFailed(d) | EventDetails::ExecutionTimedOut(d) => {
             failure(d.error.as_deref(), d.cause.as_deref())
         }
-        EventDetails::StateEntered(d) => format!("input {}", cut(&d.input)),
-        EventDetails::StateExited(d) => format!("output {}", cut(&d.output)),
+        EventDetails::StateEntered(d) => format!("input {}", cut(&d.input, SUMMARY_CHARS)),
+        EventDetails::StateExited(d) => format!("output {}", cut(&d.output, SUMMARY_CHARS)),
         EventDetails::TaskScheduled(d) => {
-            format!("{}:{} {}", d.resource_type, d.resource, cut(&d.parameters))
+            format!(
+                "{}:{} {}",
+                d.resource_type,
+                d.resource,
+                cut(&d.parameters, SUMMARY_CHARS)
+            )
         }
         EventDetails::TaskStarted(d) => format!("{}:{}", d.resource_type, d.resource),
-        EventDetails::TaskSucceeded(d) => format!("output {}", cut(&d.output)),
+        EventDetails::TaskSucceeded(d) => format!("output {}", cut(&d.output, SUMMARY_CHARS)),
         EventDetails::TaskFailed(d) | EventDetails::TaskTimedOut(d) => {
             failure(d.error.as_deref(), d.cause.as_deref())
         }
@@ -666,16 +672,8 @@ fn summary(details: Option<&EventDetails>) -> String {
 fn failure(error: Option<&str>, cause: Option<&str>) -> String {
     let error = error.unwrap_or("(no error name)");
     match cause {
-        Some(c) => format!("error {error}: {}", cut(c)),
+        Some(c) => format!("error {error}: {}", cut(c, SUMMARY_CHARS)),
         None => format!("error {error}"),
-    }
-}
-
-/// The first [`SUMMARY_CHARS`] characters of `text`, with `…` when cut.
-fn cut(text: &str) -> String {
-    match text.char_indices().nth(SUMMARY_CHARS) {
-        Some((at, _)) => format!("{}…", &text[..at]),
-        None => text.to_string(),
     }
 }
 
@@ -701,14 +699,5 @@ mod tests {
         for bad in ["", "a b", "a/b", "a:b", "a$b", "tab\t", &"x".repeat(81)] {
             assert!(check_machine_name(bad.into()).is_err(), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn summaries_cut_on_character_boundaries() {
-        let long = "é".repeat(SUMMARY_CHARS + 5);
-        let got = cut(&long);
-        assert_eq!(got.chars().count(), SUMMARY_CHARS + 1);
-        assert!(got.ends_with('…'));
-        assert_eq!(cut("short"), "short");
     }
 }

@@ -1,6 +1,9 @@
 //! The bodies of the query APIs: the search function's answer and the console's `/api/...`
 //! endpoints, so a script reads the same shapes whichever one it asks.
 
+use std::fmt;
+use std::str::FromStr;
+
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -56,6 +59,82 @@ pub struct RecordPage {
     pub next_cursor: Option<String>,
 }
 
+/// How an execution stands, spelled as Step Functions' `DescribeExecution` spells it.
+///
+/// Only the statuses Spotlight produces or accepts: AWS's `PENDING_REDRIVE` is left out, since
+/// nothing here redrives an execution (the starter, which reads AWS's answer, keeps its own
+/// open-ended reading of it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[cfg_attr(feature = "clap", value(rename_all = "snake_case"))]
+pub enum ExecutionStatus {
+    /// Started and not ended yet.
+    Running,
+    /// Ended at a Succeed state or an `End`.
+    Succeeded,
+    /// A state failed and nothing caught it.
+    Failed,
+    /// Ran past the machine's `TimeoutSeconds`.
+    TimedOut,
+    /// Stopped before it ended (locally: its process ended first).
+    Aborted,
+}
+
+impl ExecutionStatus {
+    /// Every status, in the order lists and menus show them.
+    pub const ALL: [ExecutionStatus; 5] = [
+        ExecutionStatus::Running,
+        ExecutionStatus::Succeeded,
+        ExecutionStatus::Failed,
+        ExecutionStatus::TimedOut,
+        ExecutionStatus::Aborted,
+    ];
+
+    /// `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMED_OUT` or `ABORTED`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ExecutionStatus::Running => "RUNNING",
+            ExecutionStatus::Succeeded => "SUCCEEDED",
+            ExecutionStatus::Failed => "FAILED",
+            ExecutionStatus::TimedOut => "TIMED_OUT",
+            ExecutionStatus::Aborted => "ABORTED",
+        }
+    }
+}
+
+impl fmt::Display for ExecutionStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A status that is not one of [`ExecutionStatus::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("an execution status is one of {}, not {given:?}", list_of_statuses())]
+pub struct UnknownExecutionStatus {
+    /// The text that was given.
+    pub given: String,
+}
+
+fn list_of_statuses() -> String {
+    ExecutionStatus::ALL.map(ExecutionStatus::as_str).join(", ")
+}
+
+impl FromStr for ExecutionStatus {
+    type Err = UnknownExecutionStatus;
+
+    /// Any case: `timed_out` is `TIMED_OUT`, as the CLI and the console's query string take it.
+    fn from_str(text: &str) -> Result<Self, UnknownExecutionStatus> {
+        ExecutionStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str().eq_ignore_ascii_case(text))
+            .ok_or_else(|| UnknownExecutionStatus {
+                given: text.to_owned(),
+            })
+    }
+}
+
 /// An execution as the local store keeps it: the counterpart of `DescribeExecution`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -68,8 +147,8 @@ pub struct ExecutionSummary {
     pub key: String,
     /// The record it wrote.
     pub record_id: String,
-    /// `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMED_OUT`, `ABORTED`.
-    pub status: String,
+    /// How it stands.
+    pub status: ExecutionStatus,
     /// When it started.
     pub start_time: DateTime<Utc>,
     /// When it ended.
@@ -123,4 +202,36 @@ pub struct ExecutionHistory {
 pub struct ApiError {
     /// For people: what was wrong.
     pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ExecutionStatus;
+
+    #[test]
+    fn statuses_are_spelled_as_step_functions_spells_them() {
+        for status in ExecutionStatus::ALL {
+            let json = serde_json::to_value(status).unwrap();
+            assert_eq!(json, status.as_str());
+            assert_eq!(status.to_string(), status.as_str());
+            assert_eq!(
+                serde_json::from_value::<ExecutionStatus>(json).unwrap(),
+                status
+            );
+        }
+        assert_eq!(ExecutionStatus::TimedOut.as_str(), "TIMED_OUT");
+    }
+
+    #[test]
+    fn statuses_parse_in_any_case() {
+        assert_eq!("timed_out".parse(), Ok(ExecutionStatus::TimedOut));
+        assert_eq!("Aborted".parse(), Ok(ExecutionStatus::Aborted));
+        assert_eq!("RUNNING".parse(), Ok(ExecutionStatus::Running));
+        let refused = "PENDING_REDRIVE".parse::<ExecutionStatus>().unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "an execution status is one of RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, \
+             not \"PENDING_REDRIVE\""
+        );
+    }
 }

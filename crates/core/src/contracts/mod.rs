@@ -16,8 +16,8 @@ pub use analysis::{
     ModerationResult, TextLine, TextResult, TextWord, Trimmed,
 };
 pub use api::{
-    ApiError, ExecutionEvent, ExecutionHistory, ExecutionList, ExecutionSummary, MatchedLabel,
-    RecordHit, RecordPage,
+    ApiError, ExecutionEvent, ExecutionHistory, ExecutionList, ExecutionStatus, ExecutionSummary,
+    MatchedLabel, RecordHit, RecordPage, UnknownExecutionStatus,
 };
 pub use image::{ImageFacts, ImageFormat};
 pub use input::{
