@@ -24,6 +24,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use spotlight_core::themes::Themes;
+use spotlight_states::{DefinitionError, StateMachine};
 use spotlight_storage::SqliteStore;
 
 mod api;
@@ -52,8 +53,38 @@ pub struct Rerun {
     pub summary: String,
 }
 
+/// Why a re-run could not run the photo: what failed, and the error that made it fail.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct RerunError {
+    message: String,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl RerunError {
+    /// `message`, caused by `source`.
+    pub fn new(
+        message: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        RerunError {
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// `message`, with nothing behind it.
+    pub fn without_source(message: impl Into<String>) -> Self {
+        RerunError {
+            message: message.into(),
+            source: None,
+        }
+    }
+}
+
 /// The future a [`Rerunner`] returns.
-pub type RerunFuture = Pin<Box<dyn Future<Output = Result<Rerun, String>> + Send>>;
+pub type RerunFuture = Pin<Box<dyn Future<Output = Result<Rerun, RerunError>> + Send>>;
 
 /// Runs one photo through the pipeline again: the console's re-run button calls it, and
 /// `spotlight serve` implements it with the very code `spotlight run` uses.
@@ -84,7 +115,7 @@ pub struct ConsoleState {
     photos: Arc<Photos>,
     limits: Arc<Limits>,
     drawing: Arc<Drawing>,
-    definition: Arc<serde_json::Value>,
+    machine: Machine,
     rerunner: Option<Arc<dyn Rerunner>>,
 }
 
@@ -115,7 +146,7 @@ impl ConsoleState {
             )),
             limits: Arc::new(Limits::default()),
             drawing: Arc::new(Drawing::new(&Limits::default())),
-            definition: Arc::new(serde_json::Value::Null),
+            machine: Machine::Absent,
             rerunner: None,
         }
     }
@@ -144,9 +175,21 @@ impl ConsoleState {
         self
     }
 
-    /// Draws executions on this state machine definition (ASL JSON).
+    /// Draws executions on this state machine definition (ASL JSON). A definition the engine
+    /// refuses is not drawn: the execution pages say why instead.
     pub fn with_definition(mut self, definition: serde_json::Value) -> Self {
-        self.definition = Arc::new(definition);
+        self.machine = if definition.is_null() {
+            Machine::Absent
+        } else {
+            // `${Name}` placeholders stay as written: the graph needs no resource ARNs.
+            match StateMachine::from_value(definition, &std::collections::HashMap::new()) {
+                Ok(machine) => Machine::Parsed(Arc::new(machine)),
+                Err(error) => {
+                    tracing::warn!(%error, "the console cannot draw its state machine");
+                    Machine::Unreadable(Arc::new(error))
+                }
+            }
+        };
         self
     }
 
@@ -210,6 +253,16 @@ pub async fn serve_until(
 ) -> std::io::Result<()> {
     let limits = Arc::clone(&state.limits);
     server::serve(listener, router(state), &limits, shutdown).await
+}
+
+/// The state machine the execution pages draw.
+#[derive(Debug, Clone)]
+enum Machine {
+    /// None was given: the pages show no graph.
+    Absent,
+    Parsed(Arc<StateMachine>),
+    /// The engine refused it, for these reasons.
+    Unreadable(Arc<DefinitionError>),
 }
 
 /// Turns at drawing photos: a semaphore sized to the cores, and a count of the requests
@@ -459,7 +512,56 @@ impl ConsoleState {
 
 #[cfg(test)]
 mod tests {
-    use super::is_loopback_authority;
+    use std::sync::Arc;
+
+    use serde_json::json;
+    use spotlight_core::themes::Themes;
+    use spotlight_storage::SqliteStore;
+
+    use super::{is_loopback_authority, ConsoleState, Machine};
+
+    #[test]
+    fn a_definition_the_engine_refuses_is_kept_with_its_reasons() {
+        let console = || {
+            let store = SqliteStore::in_memory().expect("an in-memory store");
+            ConsoleState::new(Arc::new(store), Themes::shipped(), None)
+        };
+        let shipped = serde_json::from_str(include_str!("../../../statemachine/pipeline.asl.json"))
+            .expect("the shipped definition is JSON");
+        assert!(matches!(
+            console().with_definition(shipped).machine,
+            Machine::Parsed(_)
+        ));
+        assert!(matches!(
+            console().with_definition(json!(null)).machine,
+            Machine::Absent
+        ));
+        let refused = [
+            json!({}),
+            json!([]),
+            json!("StartAt"),
+            json!({"StartAt": 5, "States": []}),
+            json!({"StartAt": "Nowhere", "States": {"A": {"Type": "Pass", "End": true}}}),
+            json!({"StartAt": "A", "States": {"A": 7, "B": [], "C": {"Type": 3, "Next": ["A"]}}}),
+            json!({"StartAt": "A", "States": {
+                "A": {"Type": "Pass", "Next": "B"},
+                "B": {"Type": "Pass", "Next": "C"},
+                "C": {"Type": "Choice", "Choices": [{"Next": "A"}, 5, {"Next": "Gone"}],
+                      "Default": "C"}
+            }}),
+            json!({"StartAt": "Me", "States": {"Me": {"Type": "Task", "Next": "Me",
+                "Catch": [{"Next": "Me"}, {"Next": 1}, "x"]}}}),
+            json!({"StartAt": "A", "States": {"A": {"Type": "<b>Task</b>", "End": true}}}),
+        ];
+        for definition in refused {
+            match console().with_definition(definition.clone()).machine {
+                Machine::Unreadable(error) => {
+                    assert!(!error.problems().is_empty(), "{definition}");
+                }
+                other => panic!("{definition} was taken: {other:?}"),
+            }
+        }
+    }
 
     #[test]
     fn only_loopback_names_are_our_own() {

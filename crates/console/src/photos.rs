@@ -66,8 +66,8 @@ pub struct Photos {
 /// than a 10,000 × 10,000 RGBA picture needs.
 fn limits() -> Limits {
     let mut limits = Limits::default();
-    limits.max_image_width = Some(10_000);
-    limits.max_image_height = Some(10_000);
+    limits.max_image_width = Some(spotlight_core::limits::MAX_IMAGE_SIDE);
+    limits.max_image_height = Some(spotlight_core::limits::MAX_IMAGE_SIDE);
     limits.max_alloc = Some(400 * 1024 * 1024);
     limits
 }

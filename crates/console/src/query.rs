@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use spotlight_core::contracts::ImageRecord;
+use spotlight_core::contracts::{ExecutionStatus, ImageRecord};
 use spotlight_core::parse_record_id;
 use spotlight_core::ports::{SearchQuery, StoreError};
 use spotlight_search::{parse_query, query_pairs, Hit};
@@ -17,10 +17,6 @@ use crate::ConsoleState;
 pub const MAX_EXECUTIONS: usize = 1000;
 /// How many executions a page lists when the query names no limit.
 pub const DEFAULT_EXECUTIONS: usize = 50;
-
-/// Statuses an execution can have.
-pub const EXECUTION_STATUSES: [&str; 5] =
-    ["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"];
 
 pub fn pairs(raw: Option<&str>) -> Vec<(String, String)> {
     raw.map(query_pairs).unwrap_or_default()
@@ -102,13 +98,12 @@ pub fn execution_filter(params: &[(String, String)]) -> Result<ExecutionFilter, 
         match name.as_str() {
             "status" | "since" | "until" if value.is_empty() => {}
             "status" => {
-                let status = value.to_ascii_uppercase();
-                if !EXECUTION_STATUSES.contains(&status.as_str()) {
-                    return Err(Failure::bad_request(format!(
+                let status = value.parse().map_err(|_| {
+                    Failure::bad_request(format!(
                         "status must be one of {}, not {value:?}",
-                        EXECUTION_STATUSES.join(", ")
-                    )));
-                }
+                        ExecutionStatus::ALL.map(ExecutionStatus::as_str).join(", ")
+                    ))
+                })?;
                 filter.status = Some(status);
             }
             "since" => filter.since = Some(time("since", value)?),

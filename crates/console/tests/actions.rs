@@ -8,8 +8,10 @@ use axum::body::{to_bytes, Body};
 use axum::http::{header, HeaderMap, Request, StatusCode};
 use axum::Router;
 use serde_json::{json, Value};
-use spotlight_console::{router, ConsoleState, Photos, Rerun, RerunFuture, Rerunner, ThemesHome};
-use spotlight_core::contracts::{ImageRecord, RecordStatus};
+use spotlight_console::{
+    router, ConsoleState, Photos, Rerun, RerunError, RerunFuture, Rerunner, ThemesHome,
+};
+use spotlight_core::contracts::{ExecutionStatus, ImageRecord, RecordStatus};
 use spotlight_core::fakes::label;
 use spotlight_core::ports::RecordStore;
 use spotlight_core::record_id;
@@ -145,9 +147,12 @@ async fn setup(token: Option<&str>, ran: bool, themes_home: Option<PathBuf>) -> 
         store.put(record).await.unwrap();
     }
     store.remember_folder(&folder).unwrap();
-    for (index, (name, status)) in [("beach.png", "SUCCEEDED"), ("bad.jpg", "SUCCEEDED")]
-        .into_iter()
-        .enumerate()
+    for (index, (name, status)) in [
+        ("beach.png", ExecutionStatus::Succeeded),
+        ("bad.jpg", ExecutionStatus::Succeeded),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let start_time = format!("2026-11-2{}T10:00:00Z", index + 1).parse().unwrap();
         store
@@ -157,7 +162,7 @@ async fn setup(token: Option<&str>, ran: bool, themes_home: Option<PathBuf>) -> 
                     bucket: folder.clone(),
                     key: name.to_owned(),
                     record_id: record_id(&folder, name),
-                    status: status.to_owned(),
+                    status,
                     start_time,
                     stop_time: Some(start_time),
                     input: json!({}),
@@ -425,6 +430,47 @@ async fn a_rerun_that_runs_nothing_says_why() {
     assert!(answer
         .text()
         .contains("Nothing ran: the file has not changed."));
+}
+
+/// Fails the way `spotlight serve`'s re-runner does when the pipeline cannot load.
+struct BrokenRerunner;
+
+impl Rerunner for BrokenRerunner {
+    fn rerun(&self, _: String, _: String) -> RerunFuture {
+        let missing = std::io::Error::new(std::io::ErrorKind::NotFound, "no model files");
+        Box::pin(async move {
+            Err(RerunError::new(
+                "the photo could not be run again",
+                RerunError::new("loading the pipeline stopped", missing),
+            ))
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_rerun_that_fails_says_why_with_every_cause() {
+    let setup = setup(None, false, None).await;
+    let app = router(
+        ConsoleState::new(Arc::clone(&setup.store), Themes::shipped(), None)
+            .with_rerunner(Arc::new(BrokenRerunner)),
+    );
+    let csrf = csrf_of(&get(&app, "/failures").await.text());
+    let answer = post(
+        &app,
+        &format!("/records/{}/rerun", id_path(&setup.folder, "bad.jpg")),
+        &format!("csrf={csrf}"),
+        &[],
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(
+        answer.text().contains(
+            "the re-run failed: the photo could not be run again: loading the pipeline \
+             stopped: no model files"
+        ),
+        "{}",
+        answer.text()
+    );
 }
 
 #[tokio::test]

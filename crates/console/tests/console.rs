@@ -6,7 +6,7 @@ use axum::body::{to_bytes, Body};
 use axum::http::{header, HeaderMap, Request, StatusCode};
 use axum::Router;
 use serde_json::{json, Value};
-use spotlight_console::{router, ConsoleState, CONTENT_SECURITY_POLICY};
+use spotlight_console::{router, ConsoleState};
 use spotlight_core::contracts::{
     ApiError, BoundingBox, ExecutionHistory, ExecutionList, ImageRecord, MatchedLabel, RecordPage,
     RecordStatus, TextLine,
@@ -41,6 +41,13 @@ impl Answer {
 }
 
 async fn console(token: Option<&str>) -> Console {
+    let definition =
+        serde_json::from_str(include_str!("../../../statemachine/pipeline.asl.json")).unwrap();
+    console_drawing(token, definition).await
+}
+
+/// A console drawing its executions on `definition`.
+async fn console_drawing(token: Option<&str>, definition: Value) -> Console {
     let store = SqliteStore::in_memory().unwrap();
     let mut dog = suite_record(
         "beach/dog.jpg",
@@ -91,7 +98,7 @@ async fn console(token: Option<&str>) -> Console {
         bucket: dog.bucket.clone(),
         key: dog.key.clone(),
         record_id: dog.id.clone(),
-        status: "SUCCEEDED".to_owned(),
+        status: spotlight_core::contracts::ExecutionStatus::Succeeded,
         start_time: dog.execution.start_time,
         stop_time: Some(dog.analysed_at),
         input: json!({"bucket": dog.bucket, "key": dog.key}),
@@ -112,8 +119,6 @@ async fn console(token: Option<&str>) -> Console {
          "previousEventId": 4, "executionSucceededEventDetails": {"output": "{}"}},
     ]});
     store.save_execution(&execution, Some(&history)).unwrap();
-    let definition =
-        serde_json::from_str(include_str!("../../../statemachine/pipeline.asl.json")).unwrap();
     let state = ConsoleState::new(Arc::new(store), Themes::shipped(), token.map(str::to_owned))
         .with_definition(definition);
     Console {
@@ -163,6 +168,56 @@ async fn the_gallery_is_safe_only_by_default() {
     assert!(form.body.contains("hidden.jpg"));
     assert!(form.body.contains("class=\"review\""));
     assert!(form.body.contains("Review mode: unsafe"));
+}
+
+/// Review mode has one parser and one meaning: the box is ticked exactly when unsafe photos
+/// are listed, and an empty `includeUnsafe` (what no HTML checkbox sends) is not a tick.
+#[tokio::test]
+async fn the_review_box_is_ticked_exactly_when_unsafe_photos_are_listed() {
+    let console = console(None).await;
+    let ticked_box = "name=\"includeUnsafe\" value=\"true\" checked>";
+    for (query, review) in [
+        ("", false),
+        ("?includeUnsafe=", false),
+        ("?includeUnsafe=+", false),
+        ("?includeUnsafe=false", false),
+        ("?includeUnsafe=0", false),
+        ("?includeUnsafe=true", true),
+        ("?includeUnsafe=1", true),
+        ("?includeUnsafe=+true", true),
+        ("?label=&includeUnsafe=true&text=", true),
+    ] {
+        let page = get(&console.app, &format!("/{query}")).await;
+        assert_eq!(page.status, StatusCode::OK, "{query}: {}", page.body);
+        let listed = page.body.contains("hidden.jpg");
+        let ticked = page.body.contains(ticked_box);
+        assert_eq!(listed, review, "{query}: unsafe photos listed");
+        assert_eq!(ticked, review, "{query}: the box");
+        assert_eq!(page.body.contains("Review mode: unsafe"), review, "{query}");
+    }
+    // A status of REJECTED or FAILED shows unsafe records too: the box says so.
+    let rejected = get(&console.app, "/?status=REJECTED").await;
+    assert!(rejected.body.contains("Review mode: unsafe"));
+    assert!(rejected.body.contains(ticked_box));
+    // A bad value is refused, the box unticked.
+    let refused = get(&console.app, "/?includeUnsafe=maybe").await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(!refused.body.contains(ticked_box));
+
+    // The photo's page and the API read it the same way.
+    let id = spotlight_console::html::url_part(&console.hidden.id);
+    let photo = get(&console.app, &format!("/records/{id}?includeUnsafe=")).await;
+    assert_eq!(photo.status, StatusCode::OK);
+    assert!(
+        photo.body.contains("hidden outside review mode"),
+        "{}",
+        photo.body
+    );
+    let api = get(&console.app, "/api/records?includeUnsafe=").await;
+    assert_eq!(api.status, StatusCode::OK, "{}", api.body);
+    assert!(!api.body.contains("hidden.jpg"), "{}", api.body);
+    let api = get(&console.app, "/api/records?includeUnsafe=true").await;
+    assert!(api.body.contains("hidden.jpg"), "{}", api.body);
 }
 
 #[tokio::test]
@@ -219,6 +274,59 @@ async fn everything_from_a_photo_is_escaped() {
     assert!(!page.body.contains(SCRIPT));
 }
 
+/// The policy's directives, by name, each with its sources.
+fn directives(policy: &str) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut directives = std::collections::BTreeMap::new();
+    for directive in policy.split(';').map(str::trim).filter(|d| !d.is_empty()) {
+        let mut words = directive.split_ascii_whitespace();
+        let name = words.next().unwrap().to_ascii_lowercase();
+        let sources = words.map(str::to_owned).collect();
+        assert!(
+            directives.insert(name.clone(), sources).is_none(),
+            "{name} twice in {policy}"
+        );
+    }
+    directives
+}
+
+/// Nothing but the console's own stylesheet, images and forms; no script of any kind; no
+/// framing; no `<base>`.
+fn assert_strict_policy(policy: &str, uri: &str) {
+    let directives = directives(policy);
+    let sources = |name: &str| -> Vec<&str> {
+        directives
+            .get(name)
+            .map(|s| s.iter().map(String::as_str).collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(sources("default-src"), ["'none'"], "{uri}: {policy}");
+    // Scripts fall back to default-src: none may be allowed, inline or not.
+    for script in [
+        "script-src",
+        "script-src-elem",
+        "script-src-attr",
+        "worker-src",
+    ] {
+        assert!(
+            sources(script).is_empty() || sources(script) == ["'none'"],
+            "{uri}: {script} in {policy}"
+        );
+    }
+    assert_eq!(sources("style-src"), ["'self'"], "{uri}: {policy}");
+    assert_eq!(sources("img-src"), ["'self'"], "{uri}: {policy}");
+    assert_eq!(sources("form-action"), ["'self'"], "{uri}: {policy}");
+    assert_eq!(sources("frame-ancestors"), ["'none'"], "{uri}: {policy}");
+    assert_eq!(sources("base-uri"), ["'none'"], "{uri}: {policy}");
+    for (name, sources) in &directives {
+        for source in sources {
+            let lax = source.starts_with("'unsafe-")
+                || source.contains('*')
+                || matches!(source.as_str(), "data:" | "blob:" | "http:" | "https:");
+            assert!(!lax, "{uri}: {name} allows {source} in {policy}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn every_response_carries_the_security_headers() {
     let console = console(None).await;
@@ -230,11 +338,10 @@ async fn every_response_carries_the_security_headers() {
         "/nowhere",
     ] {
         let answer = get(&console.app, uri).await;
-        assert_eq!(
-            answer.headers[header::CONTENT_SECURITY_POLICY],
-            CONTENT_SECURITY_POLICY,
-            "{uri}"
-        );
+        let policy = answer.headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap();
+        assert_strict_policy(policy, uri);
         assert_eq!(answer.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
         assert_eq!(answer.headers[header::REFERRER_POLICY], "no-referrer");
     }
@@ -327,9 +434,11 @@ async fn on_loopback_only_loopback_names_are_answered() {
     // A rebinding page's requests name its own host.
     let answer = send(&open.app, with_host("rebind.example:8787")).await;
     assert_eq!(answer.status, StatusCode::MISDIRECTED_REQUEST);
-    assert_eq!(
-        answer.headers[header::CONTENT_SECURITY_POLICY],
-        CONTENT_SECURITY_POLICY
+    assert_strict_policy(
+        answer.headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap(),
+        "a misdirected request",
     );
     // With a token any name may be used, since the token is what is checked.
     let guarded = console(Some("s3cret")).await;
@@ -556,6 +665,33 @@ async fn the_execution_pages_show_states_and_events() {
         "href=\"/records/{}\"",
         console.dog.id.replace('.', "%2E")
     )));
+}
+
+#[tokio::test]
+async fn the_execution_page_says_why_it_cannot_draw_a_refused_definition() {
+    let refused = json!({"StartAt": "Nowhere", "States": {"A": {"Type": "Pass", "End": true}}});
+    let console = console_drawing(None, refused).await;
+    let link = format!(
+        "/executions/{}",
+        spotlight_console::html::url_part(&console.dog.execution.id)
+    );
+    let page = get(&console.app, &link).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(!page.body.contains("<svg class=\"graph\""), "{}", page.body);
+    assert!(
+        page.body
+            .contains("<p class=\"error\">The state machine's definition cannot be drawn: "),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Nowhere"), "{}", page.body);
+    // The history is still shown, state by state.
+    assert!(page
+        .body
+        .contains("<a href=\"#state-Validate\">Validate</a>"));
+    assert!(page
+        .body
+        .contains("TaskFailed: Lambda.TooManyRequestsException"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -29,11 +29,13 @@ pub const DEFAULT_MIN_CONFIDENCE: f32 = 25.0;
 #[error("{0}")]
 pub struct QueryError(String);
 
-/// The value of `includeUnsafe` (review mode): `true`, `1` or empty, else `false` or `0`.
+/// The value of `includeUnsafe` (review mode): `true` or `1`, else `false`, `0` or empty. An
+/// HTML checkbox sends `includeUnsafe=true` when ticked and nothing when not, so an empty value
+/// is not a tick: it means what leaving the parameter out means.
 pub fn parse_include_unsafe(value: &str) -> Result<bool, QueryError> {
     match value.trim() {
-        "true" | "1" | "" => Ok(true),
-        "false" | "0" => Ok(false),
+        "true" | "1" => Ok(true),
+        "false" | "0" | "" => Ok(false),
         other => Err(QueryError(format!(
             "includeUnsafe must be true or false, not {other:?}"
         ))),
@@ -136,15 +138,8 @@ pub use spotlight_core::contracts::{MatchedLabel, RecordHit as Hit, RecordPage};
 
 /// The pairs of a raw query string (`a=1&b=x+y`), decoded as HTML forms encode them.
 pub fn query_pairs(raw: &str) -> Vec<(String, String)> {
-    raw.split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (
-                spotlight_core::encoding::form_decode(name),
-                spotlight_core::encoding::form_decode(value),
-            )
-        })
+    form_urlencoded::parse(raw.as_bytes())
+        .into_owned()
         .collect()
 }
 
