@@ -3,12 +3,11 @@
 //!
 //! ```sh
 //! SPOTLIGHT_MODEL_DIR=target/models SPOTLIGHT_REFERENCE_PYTHON=/path/to/venv/bin/python \
-//!     cargo bench -p spotlight-local [--features tract] [-- IMAGE...]
+//!     cargo bench -p spotlight-local [-- IMAGE...]
 //! ```
 //!
 //! Median of 5 runs after one warm-up. The reference's venv needs `onnxruntime==1.32.0`,
 //! `rapidocr-onnxruntime==1.4.4` and `pillow`; without it only our own numbers are printed.
-//! With `--features tract` the same models also run on tract-onnx.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -169,23 +168,12 @@ fn main() {
         .first()
         .and_then(|img| reference(&python, &cache, img, (640, 640)));
     let ours = per_model(&engine, &cache);
-    #[cfg(feature = "tract")]
-    let tract = per_model(&spotlight_local::tract::TractEngine, &cache);
     println!("\nper model, fixed input shapes");
     println!(
-        "{:<18} {:<16} {:>11} {:>13} {:>7}{}",
-        "model",
-        "shape",
-        "ort (ours)",
-        "reference",
-        "ratio",
-        if cfg!(feature = "tract") {
-            "      tract   ratio"
-        } else {
-            ""
-        }
+        "{:<18} {:<16} {:>11} {:>13} {:>7}",
+        "model", "shape", "ort (ours)", "reference", "ratio"
     );
-    for (i, (id, shape, ours_ms)) in ours.iter().enumerate() {
+    for (id, shape, ours_ms) in &ours {
         let reference_ms = first_reference
             .as_ref()
             .and_then(|r| r["per_model"][id.name()]["ms"].as_f64());
@@ -194,18 +182,8 @@ fn main() {
             .map(|d| d.to_string())
             .collect::<Vec<_>>()
             .join("×");
-        #[cfg(feature = "tract")]
-        let extra = {
-            let t = tract.get(i).and_then(|t| t.2);
-            format!(" {:>10} {:>7}", ms(t), ratio(t, reference_ms))
-        };
-        #[cfg(not(feature = "tract"))]
-        let extra = {
-            let _ = i;
-            String::new()
-        };
         println!(
-            "{:<18} {:<16} {:>11} {:>13} {:>7}{extra}",
+            "{:<18} {:<16} {:>11} {:>13} {:>7}",
             id.name(),
             shape_text,
             ms(*ours_ms),
@@ -214,12 +192,6 @@ fn main() {
         );
     }
 
-    #[cfg(feature = "tract")]
-    let tract_models = LocalModels::load_with(
-        LocalConfig::new(cache.clone()),
-        &spotlight_local::tract::TractEngine,
-    )
-    .ok();
     println!("\nwhole image: read + decode + labels + moderation + text");
     for image in &images {
         let Ok(bytes) = std::fs::read(image) else {
@@ -266,19 +238,6 @@ fn main() {
             ms(reference_ms),
             ratio(Some(whole), reference_ms)
         );
-        #[cfg(feature = "tract")]
-        if let Some(tract_models) = &tract_models {
-            let t = median_ms(|| {
-                if let Ok(prepared) = Prepared::decode(&bytes) {
-                    let _ = tract_models.analyze_image(&prepared);
-                }
-            });
-            println!(
-                "{name:<14} tract {:>8}   ratio {}",
-                ms(Some(t)),
-                ratio(Some(t), reference_ms)
-            );
-        }
     }
 }
 

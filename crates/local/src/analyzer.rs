@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 use std::future::Future;
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -34,8 +34,9 @@ pub const ENV_ANALYSIS_DEADLINE: &str = "SPOTLIGHT_ANALYSIS_DEADLINE";
 /// How long one analysis (read, decode, one model) may take: just under the state machine's
 /// `TimeoutSeconds` of 15 on the Detect tasks, so that a record's cause names the analysis that
 /// overran (`AnalyzerFailed`) rather than a bare `States.Timeout`, while a normal photo's
-/// slowest analysis (text, under 1 s on two idle cores) has fourteen times its time. Both are
-/// wall-clock: a machine loaded far past its cores can hit either.
+/// slowest analysis (text, under 1 s on two idle cores) has fourteen times its time. It counts
+/// from the analysis's turn to run (see [`LocalAnalyzer`]), not from the call; the state
+/// machine's timeout counts from the task's start, the wait for a turn included.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(14);
 
 /// Which model moderates.
@@ -463,44 +464,11 @@ pub trait ImageSource: Send + Sync + 'static {
         -> impl Future<Output = Result<Vec<u8>, DetectError>> + Send;
 }
 
-/// Local mode's layout: the bucket is a folder, the key a path relative to it (never escaping).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct FolderSource;
-
-impl ImageSource for FolderSource {
-    async fn read(&self, image: &ImageFacts) -> Result<Vec<u8>, DetectError> {
-        let key = Path::new(&image.key);
-        if key.is_absolute()
-            || key
-                .components()
-                .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
-        {
-            return Err(DetectError::Rejected {
-                reason: RejectReason::NotFound,
-                message: format!("key {:?} leaves its folder", image.key),
-            });
-        }
-        let path: PathBuf = Path::new(&image.bucket).join(key);
-        let read = path.clone();
-        blocking(move || std::fs::read(&read).map_err(|e| read_error(&read, e))).await
-    }
-}
-
-fn read_error(path: &Path, e: std::io::Error) -> DetectError {
-    if e.kind() == std::io::ErrorKind::NotFound {
-        DetectError::Rejected {
-            reason: RejectReason::NotFound,
-            message: format!("{} not found", path.display()),
-        }
-    } else {
-        DetectError::Failed {
-            message: format!("cannot read {}", path.display()),
-            source: Some(Box::new(e)),
-        }
-    }
-}
-
 /// Any [`ObjectReader`] (S3, a folder adapter, a test fake): reads `0..size_bytes`.
+///
+/// Local mode reads its folders with `ReaderSource(spotlight_storage::FolderObjects::new())`,
+/// the reader the validate step uses too, so a key resolves by one rule everywhere: never
+/// outside its folder, not through `..`, an absolute path or a symlink that points out.
 #[derive(Debug, Clone)]
 pub struct ReaderSource<R>(pub R);
 
@@ -530,20 +498,26 @@ type Slot = Arc<tokio::sync::OnceCell<Arc<Prepared>>>;
 const DECODED_IMAGES_KEPT: usize = 4;
 
 /// The three detector ports over local models. One decode per upload (bucket + key +
-/// revision) is shared by the three calls, which the pipeline makes in parallel.
+/// revision) is shared by the three calls, which the pipeline makes in parallel. At most
+/// [`LocalConfig::threads`] analyses run at once; the others wait for a turn, and the deadline
+/// of each counts from its turn.
 pub struct LocalAnalyzer<S> {
     models: Arc<LocalModels>,
     source: S,
     decoded: Mutex<VecDeque<(CacheKey, Slot)>>,
+    /// Turns to analyse: as many analyses run at once as the engine has intra-op threads.
+    turns: tokio::sync::Semaphore,
 }
 
 impl<S: ImageSource> LocalAnalyzer<S> {
     /// Analysers over loaded models, reading images from `source`.
     pub fn new(models: Arc<LocalModels>, source: S) -> Self {
+        let turns = tokio::sync::Semaphore::new(models.config.threads.max(1));
         LocalAnalyzer {
             models,
             source,
             decoded: Mutex::new(VecDeque::new()),
+            turns,
         }
     }
 
@@ -595,6 +569,13 @@ impl<S: ImageSource> LocalAnalyzer<S> {
         what: &'static str,
         f: fn(&LocalModels, &Prepared) -> Result<T, EngineError>,
     ) -> Result<T, DetectError> {
+        // The deadline counts from this analysis's turn, not from its call. Started all at
+        // once, the analyses of a few photos share the cores (and ONNX Runtime's pool of
+        // threads), so each one's wall-clock time grew with the queue, and a machine busy with
+        // something else (a build beside `spotlight run`) pushed ordinary photos past the
+        // deadline. One at a time per thread, an analysis's time is what its image costs, and
+        // a hostile image still fails at its own deadline. (The semaphore is never closed.)
+        let _turn = self.turns.acquire().await.ok();
         let started = Instant::now();
         let analysis = async {
             let prepared = self.prepared(image).await?;

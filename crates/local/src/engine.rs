@@ -1,6 +1,6 @@
-//! The inference engine behind one trait: ONNX Runtime (through the `ort` crate, loading the
-//! shared library fetched from the `onnxruntime` wheel) by default, `tract` behind the `tract`
-//! feature. The analysers only see [`Engine`] and [`Model`]: a float tensor in, float tensors out.
+//! The inference engine behind one trait: ONNX Runtime, through the `ort` crate, loading the
+//! shared library fetched from the `onnxruntime` wheel. The analysers only see [`Engine`] and
+//! [`Model`] (a float tensor in, float tensors out), so another engine needs no analyser change.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
@@ -53,7 +53,7 @@ pub trait Model: Send + Sync {
 
 /// Loads models.
 pub trait Engine: Send + Sync {
-    /// e.g. `onnxruntime 1.32.0` or `tract 0.23`.
+    /// e.g. `onnxruntime (libonnxruntime.so.1.32.0, 2 threads)`.
     fn name(&self) -> String;
     /// Loads the ONNX file at `path`.
     fn load(&self, path: &Path) -> Result<Box<dyn Model>, EngineError>;

@@ -1,9 +1,9 @@
 //! Decoding (once per image, EXIF orientation applied, size guarded) and resizing (once per model).
 //!
-//! What one photo may cost to decode, whatever its bytes say: at most [`MAX_SIDE`] pixels a side
-//! (checked from the header, before any pixel), at most [`MAX_DECODE_ALLOC`] bytes allocated
-//! by the decoder (the image crate's `Limits`) plus the RGB copy the models read (at most
-//! 300 MB at the largest sides), at most [`MAX_JPEG_SCANS`] scans in a JPEG, and at most
+//! What one photo may cost to decode, whatever its bytes say: at most [`MAX_IMAGE_SIDE`] pixels
+//! a side (checked from the header, before any pixel), at most [`MAX_DECODE_ALLOC`] bytes
+//! allocated by the decoder (the image crate's `Limits`) plus the RGB copy the models read (at
+//! most 300 MB at the largest sides), at most [`MAX_JPEG_SCANS`] scans in a JPEG, and at most
 //! [`MAX_PNG_METADATA`] bytes inflated from any compressed PNG metadata chunk. A file over a
 //! limit is rejected before its pixels are decoded; the analysers' deadline bounds the time.
 
@@ -12,11 +12,8 @@ use std::io::Cursor;
 use image::error::ImageError;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, RgbImage};
 use spotlight_core::error::RejectReason;
+use spotlight_core::limits::MAX_IMAGE_SIDE;
 use spotlight_core::ports::DetectError;
-
-/// The longest side the validate step accepts (Rekognition's limit); larger images are refused
-/// before their pixels are decoded.
-pub const MAX_SIDE: u32 = 10_000;
 
 /// The most the decoder may allocate for one image: a 10,000 × 10,000 RGBA buffer (400 MB) and
 /// the decoder's own tables fit; a header that asks for more is refused before allocating.
@@ -33,9 +30,10 @@ pub const MAX_JPEG_SCANS: usize = 100;
 pub const MAX_PNG_METADATA: usize = 16 * 1024 * 1024;
 
 /// Decodes a JPEG or PNG into 8-bit RGB: EXIF orientation applied, transparency composited over
-/// white. Refuses an image over [`MAX_SIDE`] from its header alone (`TooLarge`), another format
-/// (`UnsupportedFormat`), a file over the other limits of this module (`TooLarge`, or
-/// `Corrupt` for a structure that lies) and anything that does not decode (`Corrupt`).
+/// white. Refuses an image over [`MAX_IMAGE_SIDE`] (the validate step's limit) from its header
+/// alone (`TooLarge`), another format (`UnsupportedFormat`), a file over the other limits of this
+/// module (`TooLarge`, or `Corrupt` for a structure that lies) and anything that does not decode
+/// (`Corrupt`).
 pub fn decode(bytes: &[u8]) -> Result<RgbImage, DetectError> {
     let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
@@ -57,16 +55,16 @@ pub fn decode(bytes: &[u8]) -> Result<RgbImage, DetectError> {
         }
     }
     let mut limits = image::Limits::default();
-    limits.max_image_width = Some(MAX_SIDE);
-    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_image_width = Some(MAX_IMAGE_SIDE);
+    limits.max_image_height = Some(MAX_IMAGE_SIDE);
     limits.max_alloc = Some(MAX_DECODE_ALLOC);
     reader.limits(limits);
     let mut decoder = reader.into_decoder().map_err(decode_error)?;
     let (width, height) = decoder.dimensions();
-    if width > MAX_SIDE || height > MAX_SIDE {
+    if width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE {
         return Err(rejected(
             RejectReason::TooLarge,
-            format!("image is {width}×{height} px; the limit is {MAX_SIDE} px a side"),
+            format!("image is {width}×{height} px; the limit is {MAX_IMAGE_SIDE} px a side"),
         ));
     }
     if width == 0 || height == 0 {
@@ -89,7 +87,7 @@ fn decode_error(e: ImageError) -> DetectError {
         ImageError::Limits(limit) => rejected(
             RejectReason::TooLarge,
             format!(
-                "the image needs more than the decoder may use ({limit}; at most {MAX_SIDE} px a \
+                "the image needs more than the decoder may use ({limit}; at most {MAX_IMAGE_SIDE} px a \
                  side and {} MiB)",
                 MAX_DECODE_ALLOC / (1024 * 1024)
             ),

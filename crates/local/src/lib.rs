@@ -6,8 +6,7 @@
 //!   [`models::list`]. A missing or corrupt model is an error that names
 //!   `spotlight models fetch`.
 //! - [`engine`]: the [`engine::Engine`] trait; ONNX Runtime through `ort`, loading the shared
-//!   library fetched from the `onnxruntime` wheel (2 intra-op threads per model); `tract` behind
-//!   the `tract` feature.
+//!   library fetched from the `onnxruntime` wheel (2 intra-op threads shared by every model).
 //! - [`labels`] (EfficientNet-Lite0, ImageNet-1k, Rekognition-style names and parents),
 //!   [`moderation`] (open_nsfw by default, NudeNet optionally, in Rekognition's taxonomy),
 //!   [`text`] (PP-OCRv4 detection, angle, recognition; lines and words).
@@ -27,11 +26,9 @@ pub mod labels;
 pub mod models;
 pub mod moderation;
 pub mod text;
-#[cfg(feature = "tract")]
-pub mod tract;
 
 pub use analyzer::{
-    analyze, analyze_file, AnalysisReport, AnalyzeError, FolderSource, ImageSource, LocalAnalyzer,
-    LocalConfig, LocalModels, ModerationModel, Prepared, ReaderSource,
+    analyze, analyze_file, AnalysisReport, AnalyzeError, ImageSource, LocalAnalyzer, LocalConfig,
+    LocalModels, ModerationModel, Prepared, ReaderSource,
 };
 pub use models::{fetch, list, FetchOptions, ModelCache, ModelError, ModelId};

@@ -2,8 +2,9 @@
 //!
 //! The models come from the cache that `spotlight models fetch` fills
 //! (`SPOTLIGHT_MODEL_DIR`, a relative path taken from the workspace root; `target/models` when
-//! unset). Without them these tests print a notice and pass, unless `SPOTLIGHT_REQUIRE_MODELS`
-//! is set: then the helper runs the fetch itself and a missing model fails the test.
+//! unset). Without them these tests pass after writing a `SKIPPED <test>: …` line that
+//! `cargo test` shows, unless `SPOTLIGHT_REQUIRE_MODELS` is set: then the helper runs the fetch
+//! itself and a missing model fails the test.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -15,33 +16,27 @@ use spotlight_local::engine::{Engine, OrtEngine};
 use spotlight_local::models::FETCH_COMMAND;
 use spotlight_local::moderation::OpenNsfw;
 use spotlight_local::{
-    analyze_file, fetch, FetchOptions, FolderSource, ImageSource, LocalAnalyzer, LocalConfig,
-    LocalModels, ModelCache, ModelId, ModerationModel, Prepared,
+    analyze_file, fetch, FetchOptions, ImageSource, LocalAnalyzer, LocalConfig, LocalModels,
+    ModelCache, ModelId, ModerationModel, Prepared, ReaderSource,
 };
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use spotlight_storage::FolderObjects;
+use spotlight_testkit::skip::skipped;
 
 fn photos() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/photos")
 }
 
 fn cache() -> ModelCache {
-    let dir = std::env::var("SPOTLIGHT_MODEL_DIR")
-        .ok()
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("target/models"));
-    ModelCache::new(if dir.is_absolute() {
-        dir
-    } else {
-        workspace().join(dir)
-    })
+    ModelCache::new(spotlight_testkit::models::dir())
 }
 
-/// The loaded models, once per test binary; `None` (with a notice) when they are absent and not
-/// required.
+/// How local mode reads its folders (`spotlight run`'s source).
+fn folder_source() -> ReaderSource<FolderObjects> {
+    ReaderSource(FolderObjects::new())
+}
+
+/// The loaded models, once per test binary; `None` (saying that the calling test skipped) when
+/// they are absent and not required.
 fn models() -> Option<Arc<LocalModels>> {
     static MODELS: OnceLock<Result<Arc<LocalModels>, String>> = OnceLock::new();
     let required = std::env::var_os("SPOTLIGHT_REQUIRE_MODELS").is_some();
@@ -58,7 +53,7 @@ fn models() -> Option<Arc<LocalModels>> {
         Ok(models) => Some(models.clone()),
         Err(e) if required => panic!("models required (SPOTLIGHT_REQUIRE_MODELS): {e}"),
         Err(e) => {
-            eprintln!("skipped: the local models are not available ({e})");
+            skipped(spotlight_testkit::models::absent(e));
             None
         }
     }
@@ -360,7 +355,7 @@ impl ImageSource for CountingSource {
         if let Ok(mut reads) = self.reads.lock() {
             *reads += 1;
         }
-        FolderSource.read(image).await
+        folder_source().read(image).await
     }
 }
 
@@ -407,8 +402,13 @@ async fn an_undecodable_upload_is_rejected_as_corrupt() {
     let mut bytes = std::fs::read(photos().join("chelsea.jpg")).unwrap_or_else(|e| panic!("{e}"));
     bytes.truncate(600);
     std::fs::write(dir.join("broken.jpg"), &bytes).unwrap_or_else(|e| panic!("{e}"));
-    let analyzer = LocalAnalyzer::new(models, FolderSource);
+    // A good photo outside the folder, reached by a link inside it: refused, never analysed.
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(photos().join("chelsea.jpg"), dir.join("leaves.jpg"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let analyzer = LocalAnalyzer::new(models, folder_source());
     let result = analyzer.detect_labels(&facts(&dir, "broken.jpg")).await;
+    let linked = analyzer.detect_labels(&facts(&dir, "leaves.jpg")).await;
     let _ = std::fs::remove_dir_all(&dir);
     assert!(
         matches!(
@@ -423,13 +423,91 @@ async fn an_undecodable_upload_is_rejected_as_corrupt() {
     let escaped = analyzer
         .detect_labels(&facts(&photos(), "../tests.rs"))
         .await;
-    assert!(matches!(
-        escaped,
-        Err(DetectError::Rejected {
-            reason: RejectReason::NotFound,
-            ..
-        })
-    ));
+    let mut refused = vec![("../tests.rs", escaped)];
+    if cfg!(unix) {
+        refused.push(("leaves.jpg", linked));
+    }
+    for (key, result) in refused {
+        assert!(
+            matches!(
+                result,
+                Err(DetectError::Rejected {
+                    reason: RejectReason::NotFound,
+                    ..
+                })
+            ),
+            "{key:?}: {result:?}"
+        );
+    }
+}
+
+/// Issue 16: the analysers read local folders through storage's key rule, the one validation
+/// uses, so a symlink that points out of the folder is refused here too (the folder source the
+/// analysers had before followed it).
+#[tokio::test]
+async fn the_analysers_read_a_folder_by_the_rule_validation_uses() {
+    let scratch =
+        std::env::temp_dir().join(format!("spotlight-local-folder-{}", std::process::id()));
+    let (folder, outside) = (scratch.join("photos"), scratch.join("outside"));
+    for dir in [folder.join("sub dir"), outside.clone()] {
+        std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let write = |path: PathBuf, bytes: &[u8]| {
+        std::fs::write(&path, bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    };
+    write(outside.join("secret.jpg"), b"secret");
+    write(folder.join("sub dir/ünï +1.jpg"), b"0123456789");
+    write(folder.join("plain.jpg"), b"plain");
+    #[cfg(unix)]
+    for (target, link) in [
+        (outside.join("secret.jpg"), "leaves.jpg"),
+        (folder.join("plain.jpg"), "stays.jpg"),
+    ] {
+        std::os::unix::fs::symlink(target, folder.join(link)).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let source = folder_source();
+    let read = |key: &str| {
+        let image = facts(&folder, key);
+        let source = &source;
+        async move { source.read(&image).await }
+    };
+
+    let mut readable = vec![
+        ("sub dir/ünï +1.jpg", &b"0123456789"[..]),
+        ("./plain.jpg", b"plain"),
+    ];
+    if cfg!(unix) {
+        readable.push(("stays.jpg", b"plain"));
+    }
+    for (key, expected) in readable {
+        let bytes = read(key).await.unwrap_or_else(|e| panic!("{key:?}: {e}"));
+        assert_eq!(bytes, expected, "{key:?}");
+    }
+    let secret = outside.join("secret.jpg").to_string_lossy().into_owned();
+    let mut refused = vec![
+        "../outside/secret.jpg",
+        "sub dir/../../outside/secret.jpg",
+        secret.as_str(),
+        "missing.jpg",
+        "sub dir",
+    ];
+    if cfg!(unix) {
+        refused.push("leaves.jpg");
+    }
+    for key in refused {
+        let result = read(key).await;
+        assert!(
+            matches!(
+                result,
+                Err(DetectError::Rejected {
+                    reason: RejectReason::NotFound,
+                    ..
+                })
+            ),
+            "{key:?} must read as not found: {result:?}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
 }
 
 #[test]
@@ -457,7 +535,7 @@ fn nudenet_when_enabled_finds_the_astronauts_face_and_nothing_to_moderate() {
     let Some(_models) = models() else { return };
     let cache = cache();
     if cache.require(ModelId::NudeNet).is_err() {
-        eprintln!("skipped: NudeNet is optional and not fetched (fetch with include_optional)");
+        skipped("NudeNet is optional and not fetched (fetch with include_optional)");
         return;
     }
     let config = LocalConfig {
@@ -514,7 +592,7 @@ async fn an_analysis_past_its_deadline_fails_with_a_clear_cause() {
         ..LocalConfig::new(cache())
     };
     let models = Arc::new(LocalModels::load(config).unwrap_or_else(|e| panic!("{e}")));
-    let analyzer = LocalAnalyzer::new(models, FolderSource);
+    let analyzer = LocalAnalyzer::new(models, folder_source());
     let started = std::time::Instant::now();
     let result = analyzer.detect_text(&facts(&photos(), "chelsea.jpg")).await;
     println!(

@@ -1,10 +1,15 @@
 //! A minimal HTTP/1.1 server for test doubles: one thread per connection, keep-alive, bodies by
 //! Content-Length or chunked. Enough for the AWS SDK and the Lambda runtime client, no more.
+//! And [`get`], one blocking request on hyper's client, for tests that ask a server a question.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
+
+use http_body_util::BodyExt as _;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
 
 /// A request as the handler sees it.
 #[derive(Debug, Clone)]
@@ -150,28 +155,99 @@ fn read_chunked(reader: &mut BufReader<TcpStream>) -> std::io::Result<Vec<u8>> {
 }
 
 /// Sends one `GET path` to `authority` (`host:port`) with `headers` and `Connection: close`;
-/// returns the status code and the body (read to the end of the connection).
+/// returns the status code and the body (de-chunked, as hyper reads it). Panics, saying why,
+/// when the request cannot be made or the answer cannot be read.
 pub fn get(authority: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
-    let mut stream =
-        TcpStream::connect(authority).unwrap_or_else(|e| panic!("connecting to {authority}: {e}"));
-    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\n");
+    let mut request = http::Request::get(format!("http://{authority}{path}"));
     for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
+        request = request.header(*name, *value);
     }
-    request.push_str("Connection: close\r\n\r\n");
-    stream
-        .write_all(request.as_bytes())
+    let request = request
+        .header(http::header::CONNECTION, "close")
+        .body(String::new())
         .unwrap_or_else(|e| panic!("GET {path}: {e}"));
-    let mut response = Vec::new();
-    stream
-        .read_to_end(&mut response)
-        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
-    let response = String::from_utf8_lossy(&response);
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("GET {path}: no status in {head:?}"));
-    (status, body.to_owned())
+    // On a thread of its own, so that a test already inside a tokio runtime can call it too (a
+    // runtime cannot block on another).
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap_or_else(|e| panic!("GET {path}: starting a runtime: {e}"));
+                runtime.block_on(send(request))
+            })
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+    .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+}
+
+async fn send(request: http::Request<String>) -> Result<(u16, String), String> {
+    let client = Client::builder(TokioExecutor::new()).build_http();
+    let response = client
+        .request(request)
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+    let status = response.status().as_u16();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| format!("the body was cut short: {e:?}"))?
+        .to_bytes();
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Answers the first connection with `response`, whatever it asked.
+    fn answer_once(response: &'static str) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap() > 0 && line != "\r\n" {
+                line.clear();
+            }
+            (&stream).write_all(response.as_bytes()).unwrap();
+        });
+        address
+    }
+
+    #[test]
+    fn a_chunked_body_is_read_without_its_chunk_sizes() {
+        let address = answer_once(
+            "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n\
+             5\r\nhello\r\n6;name=value\r\n world\r\n0\r\n\r\n",
+        );
+        assert_eq!(get(&address, "/", &[]), (200, "hello world".to_owned()));
+    }
+
+    #[test]
+    fn a_body_by_length_and_the_headers_sent_reach_the_server() {
+        let address = serve(|request| Response {
+            status: 201,
+            headers: Vec::new(),
+            body: format!(
+                "{} {} {}",
+                request.method, request.path, request.headers["authorization"]
+            )
+            .into_bytes(),
+        });
+        assert_eq!(
+            get(&address, "/a?b=c", &[("Authorization", "Bearer t")]),
+            (201, "GET /a?b=c Bearer t".to_owned())
+        );
+    }
+
+    #[tokio::test]
+    async fn it_can_be_called_from_inside_a_runtime() {
+        let address = serve(|_| Response::empty(204));
+        assert_eq!(get(&address, "/", &[]), (204, String::new()));
+    }
 }

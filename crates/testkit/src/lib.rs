@@ -12,6 +12,7 @@ pub mod models;
 pub mod moto;
 pub mod rekognition;
 pub mod runtime_api;
+pub mod skip;
 
 pub use browser::{Browser, Element, LogEntry};
 pub use console::Console;

@@ -14,11 +14,19 @@ pub struct MotoServer {
 }
 
 /// The moto server shared by the tests of this process, or `None` when moto is not installed
-/// and `SPOTLIGHT_REQUIRE_SERVERS` is unset. The test command installs moto and sets it, so
+/// and `SPOTLIGHT_REQUIRE_SERVERS` is unset; each caller that gets `None` says on the terminal
+/// that it skipped ([`crate::skip`]). The test command installs moto and sets the variable, so
 /// there a missing server fails the tests instead of skipping them.
 pub fn moto() -> Option<&'static MotoServer> {
     static SERVER: OnceLock<Option<MotoServer>> = OnceLock::new();
-    SERVER.get_or_init(start).as_ref()
+    let server = SERVER.get_or_init(start).as_ref();
+    if server.is_none() {
+        crate::skip::skipped(
+            "moto_server not found; set SPOTLIGHT_MOTO_SERVER or run scripts/test.sh \
+             (with SPOTLIGHT_REQUIRE_SERVERS=1 a missing server fails the tests)",
+        );
+    }
+    server
 }
 
 fn executable() -> Option<String> {
@@ -41,7 +49,6 @@ fn start() -> Option<MotoServer> {
             !required,
             "moto_server not found (set SPOTLIGHT_MOTO_SERVER or run scripts/test.sh)"
         );
-        eprintln!("moto_server not found: skipping the tests that need it (run scripts/test.sh)");
         return None;
     };
     let port = free_port();

@@ -1,0 +1,361 @@
+//! Text: PP-OCRv4 detection → DB box extraction → crop → angle classification → recognition →
+//! CTC decoding, as the reference pipeline (`rapidocr-onnxruntime` 1.4.4, its `config.yaml`)
+//! does it, without OpenCV.
+//!
+//! - The image is reduced to at most 2000 px a side (and letterboxed when it is a thin strip);
+//!   detection then sees it with its shorter side at least 736 px, both sides multiples of 32,
+//!   BGR, `(x/255 − 0.5) / 0.5`.
+//! - DB post-processing: probability map > 0.3, dilated 2×2; each 8-connected component gives
+//!   the minimum-area rectangle of its boundary; kept when its mean probability ≥ 0.5; unclipped
+//!   by `area × 1.6 / perimeter` on every side (what the reference's round-join polygon offset
+//!   gives for a rectangle, once its own minimum-area rectangle is taken).
+//! - Each box is cut out with a perspective warp (turned upright when it is tall), turned 180°
+//!   when the angle classifier is ≥ 0.9 sure, then read by the recogniser in batches of 6 at
+//!   height 48; CTC greedy decoding over the character set in the model's metadata (`character`:
+//!   blank first, then the characters, then a space). Lines under 50 % confidence are dropped.
+//! - Words: a line's text split on spaces; each word's box comes from the CTC time steps of its
+//!   first and last character, mapped back through the crop.
+//!
+//! The stages live apart: `detection` (DB post-processing), `geometry` (hulls, rectangles, the
+//! perspective crop) and `ctc` (decoding and word boxes); this module runs them.
+
+mod ctc;
+mod detection;
+mod geometry;
+
+use image::RgbImage;
+use spotlight_core::contracts::TextLine;
+
+use crate::engine::{EngineError, Model, Tensor};
+use crate::image::{resize, write_chw, Channels};
+use ctc::{words, Read};
+use detection::{db_boxes, sort_reading_order};
+use geometry::{aabb, crop, Crop};
+
+const MAX_SIDE: u32 = 2000;
+const MIN_SIDE: u32 = 30;
+const MIN_HEIGHT: u32 = 30;
+const WIDTH_HEIGHT_RATIO: f32 = 8.0;
+const DET_LIMIT_SIDE: u32 = 736;
+const CLS_SHAPE: (usize, usize) = (48, 192);
+const CLS_THRESH: f32 = 0.9;
+const REC_HEIGHT: usize = 48;
+const REC_MIN_WIDTH: usize = 320;
+const BATCH: usize = 6;
+const HALF: [f32; 3] = [0.5; 3];
+
+/// A point in pixels.
+type Point = [f32; 2];
+
+/// The three PP-OCR models and the recogniser's character set.
+pub struct TextModel {
+    det: Box<dyn Model>,
+    cls: Box<dyn Model>,
+    rec: Box<dyn Model>,
+    /// Index 0 is the CTC blank, then the characters, then a space.
+    charset: Vec<String>,
+    /// Restore spaces the recogniser dropped, from gaps between characters (see
+    /// [`TextModel::with_gap_spaces`]).
+    gap_spaces: bool,
+}
+
+/// Time spent in each stage of one [`TextModel::read_timed`] call, in seconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TextTimings {
+    /// Detection (pre-processing, model, box extraction).
+    pub detection: f64,
+    /// Angle classification.
+    pub angle: f64,
+    /// Recognition and decoding.
+    pub recognition: f64,
+}
+
+impl TextModel {
+    /// Wraps the loaded models; reads the character set out of the recogniser's metadata.
+    pub fn new(
+        det: Box<dyn Model>,
+        cls: Box<dyn Model>,
+        rec: Box<dyn Model>,
+    ) -> Result<Self, EngineError> {
+        let characters = rec
+            .metadata("character")?
+            .ok_or_else(|| EngineError::new("the recognition model has no `character` metadata"))?;
+        let mut charset = vec![String::new()];
+        charset.extend(characters.lines().map(str::to_string));
+        charset.push(" ".to_string());
+        Ok(TextModel {
+            det,
+            cls,
+            rec,
+            charset,
+            gap_spaces: true,
+        })
+    }
+
+    /// Whether to restore the spaces the recogniser drops between words (on by default).
+    ///
+    /// PP-OCRv4's recogniser, trained mostly on Chinese, often reads small Latin text without
+    /// its spaces ("Photosmustbeatleast80pixelswide."), and so does the reference pipeline. A
+    /// character's CTC peak sits near its middle, so a space shows as a gap between two peaks
+    /// well above the line's usual pitch: in a line where the recogniser wrote no space at all,
+    /// a gap of at least 1.5 times the line's median gap (and 2 time steps more; half a median
+    /// more again beside a wide letter such as `m` or `W`) becomes a space. Off, the text is the
+    /// reference's.
+    pub fn with_gap_spaces(mut self, on: bool) -> Self {
+        self.gap_spaces = on;
+        self
+    }
+
+    /// The number of classes the recogniser must output (blank + characters + space).
+    pub fn classes(&self) -> usize {
+        self.charset.len()
+    }
+
+    /// The lines of text in `img` whose confidence is at least `min_confidence` (percent), in
+    /// reading order.
+    pub fn read(&self, img: &RgbImage, min_confidence: f32) -> Result<Vec<TextLine>, EngineError> {
+        self.read_timed(img, min_confidence).map(|(lines, _)| lines)
+    }
+
+    /// [`read`](Self::read), and how long each stage took.
+    pub fn read_timed(
+        &self,
+        img: &RgbImage,
+        min_confidence: f32,
+    ) -> Result<(Vec<TextLine>, TextTimings), EngineError> {
+        let mut timings = TextTimings::default();
+        let start = std::time::Instant::now();
+        let (full_w, full_h) = img.dimensions();
+        let work = prepare(img);
+        let boxes = self.detect(&work.image)?;
+        timings.detection = start.elapsed().as_secs_f64();
+        if boxes.is_empty() {
+            return Ok((Vec::new(), timings));
+        }
+        let mut crops: Vec<Crop> = boxes.iter().map(|b| crop(&work.image, b)).collect();
+
+        let start = std::time::Instant::now();
+        self.classify_angles(&mut crops)?;
+        timings.angle = start.elapsed().as_secs_f64();
+
+        let start = std::time::Instant::now();
+        let reads = self.recognise(&crops)?;
+        timings.recognition = start.elapsed().as_secs_f64();
+
+        // From the working image's pixels to fractions of the original image.
+        let to_fraction = |p: Point| -> Point {
+            let x = (p[0] - work.pad_left as f32) * work.scale_x;
+            let y = (p[1] - work.pad_top as f32) * work.scale_y;
+            [
+                (x / full_w as f32).clamp(0.0, 1.0),
+                (y / full_h as f32).clamp(0.0, 1.0),
+            ]
+        };
+        let mut lines = Vec::new();
+        for ((quad, crop), read) in boxes.iter().zip(&crops).zip(reads) {
+            let confidence = read.confidence * 100.0;
+            let text = read.text.trim().to_string();
+            if confidence < min_confidence || text.is_empty() {
+                continue;
+            }
+            let corners = quad.map(to_fraction);
+            let words = words(&read, crop, quad, &to_fraction);
+            lines.push(TextLine {
+                text,
+                confidence,
+                bounding_box: aabb(&corners),
+                words,
+            });
+        }
+        Ok((lines, timings))
+    }
+
+    /// Detection and DB post-processing: boxes (tl, tr, br, bl) in the working image's pixels,
+    /// in reading order.
+    fn detect(&self, img: &RgbImage) -> Result<Vec<[Point; 4]>, EngineError> {
+        let (w, h) = img.dimensions();
+        let ratio = if w.min(h) < DET_LIMIT_SIDE {
+            DET_LIMIT_SIDE as f32 / w.min(h) as f32
+        } else {
+            1.0
+        };
+        let dw = round32((w as f32 * ratio) as u32);
+        let dh = round32((h as f32 * ratio) as u32);
+        let resized = resize(img, dw, dh, false);
+        let (dw, dh) = (dw as usize, dh as usize);
+        let mut data = vec![0f32; 3 * dw * dh];
+        write_chw(
+            &resized,
+            Channels::Bgr,
+            1.0 / 255.0,
+            HALF,
+            HALF,
+            &mut data,
+            dw,
+        );
+        let outputs = self.det.run(Tensor::new(vec![1, 3, dh, dw], data)?)?;
+        let pred = outputs
+            .into_iter()
+            .next()
+            .ok_or_else(|| EngineError::new("text detection gave no output"))?;
+        if pred.data.len() != dw * dh {
+            return Err(EngineError::new(format!(
+                "text detection gave {:?} for a {dw}×{dh} input",
+                pred.shape
+            )));
+        }
+        let mut boxes = db_boxes(&pred.data, dw, dh, w as f32, h as f32);
+        sort_reading_order(&mut boxes);
+        Ok(boxes)
+    }
+
+    fn classify_angles(&self, crops: &mut [Crop]) -> Result<(), EngineError> {
+        let (ch, cw) = CLS_SHAPE;
+        let mut order: Vec<usize> = (0..crops.len()).collect();
+        order.sort_by(|&a, &b| crops[a].ratio().total_cmp(&crops[b].ratio()));
+        for batch in order.chunks(BATCH) {
+            let mut data = vec![0f32; batch.len() * 3 * ch * cw];
+            for (i, &index) in batch.iter().enumerate() {
+                let img = &crops[index].image;
+                normalise_line(
+                    img,
+                    ch,
+                    cw,
+                    &mut data[i * 3 * ch * cw..(i + 1) * 3 * ch * cw],
+                );
+            }
+            let out = self
+                .cls
+                .run(Tensor::new(vec![batch.len(), 3, ch, cw], data)?)?;
+            let probs = out
+                .into_iter()
+                .next()
+                .ok_or_else(|| EngineError::new("angle classifier gave no output"))?;
+            if probs.data.len() != batch.len() * 2 {
+                return Err(EngineError::new(format!(
+                    "angle classifier gave {:?}",
+                    probs.shape
+                )));
+            }
+            for (i, &index) in batch.iter().enumerate() {
+                let (p0, p180) = (probs.data[2 * i], probs.data[2 * i + 1]);
+                if p180 > p0 && p180 > CLS_THRESH {
+                    let crop = &mut crops[index];
+                    image::imageops::rotate180_in_place(&mut crop.image);
+                    crop.flipped = !crop.flipped;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn recognise(&self, crops: &[Crop]) -> Result<Vec<Read>, EngineError> {
+        let mut reads: Vec<Option<Read>> = (0..crops.len()).map(|_| None).collect();
+        let mut order: Vec<usize> = (0..crops.len()).collect();
+        order.sort_by(|&a, &b| crops[a].ratio().total_cmp(&crops[b].ratio()));
+        let classes = self.charset.len();
+        for batch in order.chunks(BATCH) {
+            let max_ratio = batch
+                .iter()
+                .map(|&i| crops[i].ratio())
+                .fold(REC_MIN_WIDTH as f32 / REC_HEIGHT as f32, f32::max);
+            let width = (REC_HEIGHT as f32 * max_ratio) as usize;
+            let per = 3 * REC_HEIGHT * width;
+            let mut data = vec![0f32; batch.len() * per];
+            let mut resized_widths = Vec::with_capacity(batch.len());
+            for (i, &index) in batch.iter().enumerate() {
+                let rw = normalise_line(
+                    &crops[index].image,
+                    REC_HEIGHT,
+                    width,
+                    &mut data[i * per..(i + 1) * per],
+                );
+                resized_widths.push(rw);
+            }
+            let out = self
+                .rec
+                .run(Tensor::new(vec![batch.len(), 3, REC_HEIGHT, width], data)?)?;
+            let probs = out
+                .into_iter()
+                .next()
+                .ok_or_else(|| EngineError::new("text recognition gave no output"))?;
+            if probs.shape.len() != 3 || probs.shape[0] != batch.len() || probs.shape[2] != classes
+            {
+                return Err(EngineError::new(format!(
+                    "text recognition gave {:?}; its character set has {classes} classes",
+                    probs.shape
+                )));
+            }
+            let steps = probs.shape[1];
+            for (i, &index) in batch.iter().enumerate() {
+                let rows = &probs.data[i * steps * classes..(i + 1) * steps * classes];
+                let mut read = ctc::decode(rows, classes, &self.charset, self.gap_spaces);
+                // Time step → x in the crop: the input is `width` wide, the crop took `rw` of it.
+                let crop_w = crops[index].image.width() as f32;
+                read.x_per_step = width as f32 / steps as f32 * crop_w / resized_widths[i] as f32;
+                reads[index] = Some(read);
+            }
+        }
+        Ok(reads.into_iter().map(Option::unwrap_or_default).collect())
+    }
+}
+
+/// The image the detector and the crops work on, and how to get back to the original.
+struct Work {
+    image: RgbImage,
+    scale_x: f32,
+    scale_y: f32,
+    pad_top: u32,
+    pad_left: u32,
+}
+
+/// The reference's global pre-processing: at most 2000 px a side, at least 30, and a black
+/// letterbox above and below a thin strip.
+fn prepare(img: &RgbImage) -> Work {
+    let (w, h) = img.dimensions();
+    let mut image = None;
+    let (mut cw, mut ch) = (w, h);
+    if w.max(h) > MAX_SIDE {
+        let ratio = MAX_SIDE as f32 / w.max(h) as f32;
+        cw = round32((w as f32 * ratio) as u32);
+        ch = round32((h as f32 * ratio) as u32);
+    }
+    if cw.min(ch) < MIN_SIDE {
+        let ratio = MIN_SIDE as f32 / cw.min(ch) as f32;
+        cw = round32((cw as f32 * ratio) as u32);
+        ch = round32((ch as f32 * ratio) as u32);
+    }
+    if (cw, ch) != (w, h) {
+        image = Some(resize(img, cw, ch, false));
+    }
+    let mut pad_top = 0;
+    if ch <= MIN_HEIGHT || cw as f32 / ch as f32 > WIDTH_HEIGHT_RATIO {
+        let new_h = (((cw as f32 / WIDTH_HEIGHT_RATIO) as u32).max(MIN_HEIGHT)) * 2;
+        pad_top = new_h.abs_diff(ch) / 2;
+        let mut padded = RgbImage::new(cw, ch + 2 * pad_top);
+        let source = image.as_ref().unwrap_or(img);
+        image::imageops::replace(&mut padded, source, 0, i64::from(pad_top));
+        image = Some(padded);
+    }
+    Work {
+        image: image.unwrap_or_else(|| img.clone()),
+        scale_x: w as f32 / cw as f32,
+        scale_y: h as f32 / ch as f32,
+        pad_top,
+        pad_left: 0,
+    }
+}
+
+fn round32(v: u32) -> u32 {
+    (((v as f32 / 32.0).round() as u32) * 32).max(32)
+}
+
+/// Resizes a line to `height`, at most `width` wide, into planar BGR `(x/255 − 0.5)/0.5`,
+/// zero-padded on the right; returns the resized width.
+fn normalise_line(img: &RgbImage, height: usize, width: usize, out: &mut [f32]) -> usize {
+    let ratio = img.width() as f32 / img.height().max(1) as f32;
+    let rw = ((height as f32 * ratio).ceil() as usize).clamp(1, width);
+    let resized = resize(img, rw as u32, height as u32, false);
+    write_chw(&resized, Channels::Bgr, 1.0 / 255.0, HALF, HALF, out, width);
+    rw
+}
