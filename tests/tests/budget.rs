@@ -48,6 +48,7 @@ fn every_execution_ends_inside_the_express_limit() {
             "DetectLabels",
             "Record",
             "RecordFailed",
+            "FailedWithCause",
             "Failed"
         ],
         "{worst:?}"

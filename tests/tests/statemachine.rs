@@ -35,7 +35,9 @@ fn every_path_the_pipeline_reads_exists_in_the_contracts() {
         "Record",
         "RecordRejected",
         "RecordFailed",
+        "FailedWithCause",
         "Failed",
+        "FailedWithoutCause",
     ] {
         assert!(
             report.visits.contains_key(state),

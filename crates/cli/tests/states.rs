@@ -948,6 +948,7 @@ fn pipeline_failed_analyser_is_recorded_and_fails_the_execution() {
             "Validate",
             "Analyze",
             "RecordFailed",
+            "FailedWithCause",
             "Failed"
         ]
     );

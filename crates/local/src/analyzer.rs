@@ -498,26 +498,21 @@ type Slot = Arc<tokio::sync::OnceCell<Arc<Prepared>>>;
 const DECODED_IMAGES_KEPT: usize = 4;
 
 /// The three detector ports over local models. One decode per upload (bucket + key +
-/// revision) is shared by the three calls, which the pipeline makes in parallel. At most
-/// [`LocalConfig::threads`] analyses run at once; the others wait for a turn, and the deadline
-/// of each counts from its turn.
+/// revision) is shared by the three calls, which the pipeline makes in parallel (taking turns:
+/// see `spotlight_pipeline::Pipeline::analyses_at_once`). Each analysis has its own deadline.
 pub struct LocalAnalyzer<S> {
     models: Arc<LocalModels>,
     source: S,
     decoded: Mutex<VecDeque<(CacheKey, Slot)>>,
-    /// Turns to analyse: as many analyses run at once as the engine has intra-op threads.
-    turns: tokio::sync::Semaphore,
 }
 
 impl<S: ImageSource> LocalAnalyzer<S> {
     /// Analysers over loaded models, reading images from `source`.
     pub fn new(models: Arc<LocalModels>, source: S) -> Self {
-        let turns = tokio::sync::Semaphore::new(models.config.threads.max(1));
         LocalAnalyzer {
             models,
             source,
             decoded: Mutex::new(VecDeque::new()),
-            turns,
         }
     }
 
@@ -569,13 +564,6 @@ impl<S: ImageSource> LocalAnalyzer<S> {
         what: &'static str,
         f: fn(&LocalModels, &Prepared) -> Result<T, EngineError>,
     ) -> Result<T, DetectError> {
-        // The deadline counts from this analysis's turn, not from its call. Started all at
-        // once, the analyses of a few photos share the cores (and ONNX Runtime's pool of
-        // threads), so each one's wall-clock time grew with the queue, and a machine busy with
-        // something else (a build beside `spotlight run`) pushed ordinary photos past the
-        // deadline. One at a time per thread, an analysis's time is what its image costs, and
-        // a hostile image still fails at its own deadline. (The semaphore is never closed.)
-        let _turn = self.turns.acquire().await.ok();
         let started = Instant::now();
         let analysis = async {
             let prepared = self.prepared(image).await?;

@@ -7,6 +7,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use tokio::sync::Semaphore;
+
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -170,7 +172,20 @@ fn lambda_error(error_type: &str, message: String) -> StatesError {
     StatesError::new(error_type, cause)
 }
 
-struct Invoker<O, L, M, T, S>(Arc<Steps<O, L, M, T, S>>);
+struct Invoker<O, L, M, T, S> {
+    steps: Arc<Steps<O, L, M, T, S>>,
+    analysis_turns: Arc<Semaphore>,
+}
+
+impl Step {
+    /// The steps that run a model: they take turns on the CPU.
+    fn analyses(self) -> bool {
+        matches!(
+            self,
+            Step::DetectLabels | Step::DetectModeration | Step::DetectText
+        )
+    }
+}
 
 impl<O, L, M, T, S> TaskInvoker for Invoker<O, L, M, T, S>
 where
@@ -205,8 +220,27 @@ where
                 .get("Payload")
                 .cloned()
                 .unwrap_or(Value::Null);
-            self.0.call(step, payload).await
+            // An analysis waits for its turn before its task's clock starts: started all at
+            // once, the analyses of several photos share the cores, each one's wall-clock time
+            // grows with the queue, and ordinary photos passed their TimeoutSeconds on a busy
+            // machine. (The semaphore is never closed, so a turn always comes.)
+            let _turn = if step.analyses() {
+                self.analysis_turns.acquire().await.ok()
+            } else {
+                None
+            };
+            let call = self.steps.call(step, payload);
+            match request.timeout {
+                Some(timeout) => tokio::time::timeout(timeout, call)
+                    .await
+                    .unwrap_or_else(|_| Err(StatesError::bare("States.Timeout"))),
+                None => call.await,
+            }
         })
+    }
+
+    fn enforces_timeouts(&self) -> bool {
+        true
     }
 }
 
@@ -214,6 +248,7 @@ where
 pub struct Pipeline<O, L, M, T, S> {
     machine: StateMachine,
     steps: Arc<Steps<O, L, M, T, S>>,
+    analysis_turns: Arc<Semaphore>,
 }
 
 impl<O, L, M, T, S> Pipeline<O, L, M, T, S>
@@ -234,10 +269,20 @@ where
         definition: &str,
         steps: Steps<O, L, M, T, S>,
     ) -> Result<Self, DefinitionError> {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
         Ok(Pipeline {
             machine: StateMachine::parse(definition, &substitutions())?,
             steps: Arc::new(steps),
+            analysis_turns: Arc::new(Semaphore::new(cores)),
         })
+    }
+
+    /// How many analyses (model runs) go at once across every execution of this pipeline; the
+    /// others wait for a turn, and a task's `TimeoutSeconds` counts from its turn. The number
+    /// of cores by default; at least one.
+    pub fn analyses_at_once(mut self, analyses: usize) -> Self {
+        self.analysis_turns = Arc::new(Semaphore::new(analyses.max(1)));
+        self
     }
 
     /// The steps' ports (to read the store, say).
@@ -256,7 +301,10 @@ where
             options.state_machine_name = STATE_MACHINE_NAME.to_owned();
         }
         options.region = "local".to_owned();
-        let invoker = Arc::new(Invoker(Arc::clone(&self.steps)));
+        let invoker = Arc::new(Invoker {
+            steps: Arc::clone(&self.steps),
+            analysis_turns: Arc::clone(&self.analysis_turns),
+        });
         self.machine.run(input, invoker, options).await
     }
 }

@@ -298,7 +298,10 @@ async fn a_failing_analyser_fails_the_execution_and_leaves_a_failed_record() {
     let (result, entered) = world.run(world.request("x.jpg")).await;
     assert_eq!(result.status, Status::Failed);
     assert_eq!(result.error.as_deref(), Some("AnalyzerFailed"));
-    assert_eq!(entered[entered.len() - 2..], ["RecordFailed", "Failed"]);
+    assert_eq!(
+        entered[entered.len() - 3..],
+        ["RecordFailed", "FailedWithCause", "Failed"]
+    );
     let record = world
         .store
         .get(&world.bucket, "x.jpg")
@@ -335,4 +338,141 @@ async fn an_input_of_no_known_shape_fails_with_a_clear_error() {
     assert_eq!(result.status, Status::Failed);
     assert_eq!(result.error.as_deref(), Some("InvalidPipelineInput"));
     assert_eq!(entered, ["Normalize", "UnrecognisedInput"]);
+}
+
+/// A detector for all three ports that takes `delay` of (paused) time per call.
+struct SlowDetector(std::time::Duration);
+
+impl SlowDetector {
+    async fn wait(&self) {
+        tokio::time::sleep(self.0).await;
+    }
+}
+
+impl spotlight_core::ports::LabelDetector for SlowDetector {
+    fn model(&self) -> spotlight_core::contracts::ModelInfo {
+        spotlight_core::contracts::ModelInfo {
+            name: "slow".to_owned(),
+            version: "0".to_owned(),
+        }
+    }
+    async fn detect_labels(
+        &self,
+        _image: &spotlight_core::contracts::ImageFacts,
+    ) -> Result<Vec<Label>, spotlight_core::ports::DetectError> {
+        self.wait().await;
+        Ok(Vec::new())
+    }
+}
+
+impl spotlight_core::ports::ModerationDetector for SlowDetector {
+    fn model(&self) -> spotlight_core::contracts::ModelInfo {
+        spotlight_core::ports::LabelDetector::model(self)
+    }
+    async fn detect_moderation_labels(
+        &self,
+        _image: &spotlight_core::contracts::ImageFacts,
+    ) -> Result<Vec<ModerationLabel>, spotlight_core::ports::DetectError> {
+        self.wait().await;
+        Ok(Vec::new())
+    }
+}
+
+impl spotlight_core::ports::TextDetector for SlowDetector {
+    fn model(&self) -> spotlight_core::contracts::ModelInfo {
+        spotlight_core::ports::LabelDetector::model(self)
+    }
+    async fn detect_text(
+        &self,
+        _image: &spotlight_core::contracts::ImageFacts,
+    ) -> Result<Vec<TextLine>, spotlight_core::ports::DetectError> {
+        self.wait().await;
+        Ok(Vec::new())
+    }
+}
+
+/// The shipped machine over detectors that each take `delay`, `analyses` at a time.
+async fn run_slow(
+    delay: std::time::Duration,
+    analyses: usize,
+) -> (spotlight_states::ExecutionResult, Arc<SqliteStore>, String) {
+    let folder = tempfile::tempdir().unwrap();
+    let bucket = std::fs::canonicalize(folder.path())
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    std::fs::write(
+        folder.path().join("slow.jpg"),
+        spotlight_fixtures::jpeg(200, 200),
+    )
+    .unwrap();
+    let detector = Arc::new(SlowDetector(delay));
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    let pipeline = Pipeline::new(Steps {
+        objects: FolderObjects::new(),
+        labels: Arc::clone(&detector),
+        moderation: Arc::clone(&detector),
+        text: detector,
+        store: Arc::clone(&store),
+        limits: Limits::default(),
+        record: RecordConfig::default(),
+    })
+    .unwrap()
+    .analyses_at_once(analyses);
+    let options = RunOptions {
+        history: true,
+        clock: Some(Arc::new(TokioClock::starting_at(chrono::Utc::now()))),
+        seed: Some(7),
+        ..RunOptions::default()
+    };
+    let result = pipeline
+        .run(json!({"bucket": bucket, "key": "slow.jpg"}), options)
+        .await
+        .unwrap();
+    (result, store, bucket)
+}
+
+fn event_types(result: &spotlight_states::ExecutionResult) -> Vec<String> {
+    result
+        .history
+        .as_ref()
+        .unwrap()
+        .events
+        .iter()
+        .filter_map(|e| serde_json::to_value(e).ok())
+        .filter_map(|e| e["type"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn analyses_waiting_for_their_turn_are_not_timed_out_while_they_wait() {
+    // One analysis at a time, 6 s each: the third starts 12 s after its task was scheduled
+    // and ends at 18 s, past the detectors' 15 s TimeoutSeconds if the wait counted.
+    let (result, store, bucket) = run_slow(std::time::Duration::from_secs(6), 1).await;
+    assert_eq!(result.status, Status::Succeeded, "{result:?}");
+    assert!(
+        !event_types(&result).iter().any(|t| t == "TaskTimedOut"),
+        "no task timed out"
+    );
+    let record = store.get(&bucket, "slow.jpg").await.unwrap().unwrap();
+    assert_eq!(record.status, RecordStatus::Analyzed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_analysis_that_runs_past_its_timeout_times_out_as_aws_records_it() {
+    let (result, store, bucket) = run_slow(std::time::Duration::from_secs(20), 3).await;
+    assert!(
+        event_types(&result).iter().any(|t| t == "TaskTimedOut"),
+        "the engine records the invoker's timeout as TaskTimedOut"
+    );
+    let record = store.get(&bucket, "slow.jpg").await.unwrap().unwrap();
+    assert_eq!(record.status, RecordStatus::Failed, "{record:?}");
+    // The execution fails with the timeout, not with the Fail state's own missing cause.
+    assert_eq!(result.status, Status::Failed);
+    assert_eq!(
+        result.error.as_deref(),
+        Some("States.Timeout"),
+        "{:?}",
+        result.cause
+    );
 }

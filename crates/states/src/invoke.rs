@@ -24,7 +24,8 @@ pub struct TaskRequest<'a> {
     pub state_machine_name: &'a str,
     /// The `Credentials` field, if the state has one (not interpreted by the engine).
     pub credentials: Option<&'a Value>,
-    /// The task's timeout, if any; the engine enforces it, an invoker may use it as a hint.
+    /// The task's timeout, if any. The engine enforces it unless the invoker
+    /// [enforces timeouts](TaskInvoker::enforces_timeouts) itself.
     pub timeout: Option<Duration>,
 }
 
@@ -33,6 +34,15 @@ pub struct TaskRequest<'a> {
 pub trait TaskInvoker: Send + Sync {
     /// Runs one task.
     fn invoke<'a>(&'a self, request: TaskRequest<'a>) -> BoxFuture<'a, Result<Value, StatesError>>;
+
+    /// Whether this invoker bounds each call by [`TaskRequest::timeout`] itself and fails it
+    /// with `States.Timeout` past it. The engine then leaves the timing to it and records that
+    /// error as the task timing out. An in-process invoker that queues calls for a turn on the
+    /// CPU says yes, so the clock starts when the task runs, not when it was queued; on AWS the
+    /// queue is not the task's time either.
+    fn enforces_timeouts(&self) -> bool {
+        false
+    }
 }
 
 /// A task call with owned fields, for [`InvokerFn`].

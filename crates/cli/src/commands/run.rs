@@ -53,6 +53,7 @@ pub fn local_runner(store: Arc<SqliteStore>, offline: bool) -> anyhow::Result<Ar
         }
         .reporting_for(&record.policy),
     )?);
+    let analyses_at_once = loaded.config().threads;
     let analyzer = Arc::new(LocalAnalyzer::new(
         loaded,
         ReaderSource(FolderObjects::new()),
@@ -65,7 +66,8 @@ pub fn local_runner(store: Arc<SqliteStore>, offline: bool) -> anyhow::Result<Ar
         store: Arc::clone(&store),
         limits: Limits::default(),
         record,
-    })?;
+    })?
+    .analyses_at_once(analyses_at_once);
     Ok(Arc::new(Runner { pipeline, store }))
 }
 

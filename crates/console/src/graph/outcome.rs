@@ -92,12 +92,14 @@ mod tests {
                 ("DetectText", Succeeded),
                 ("Record", Caught),
                 ("RecordFailed", Succeeded),
+                ("FailedWithCause", Succeeded),
                 ("Failed", Failed),
+                ("FailedWithoutCause", NotRun),
                 ("RecordRejected", NotRun),
                 ("Rejected", NotRun),
             ],
         );
-        assert_eq!(outcomes.len(), 10, "only states that ran: {outcomes:?}");
+        assert_eq!(outcomes.len(), 11, "only states that ran: {outcomes:?}");
 
         let svg = render(&machine(&pipeline()), &outcomes);
         well_formed(&svg);
@@ -112,8 +114,8 @@ mod tests {
         }
         assert!(svg.contains("class=\"node caught task\" data-state=\"Record\""));
         assert!(svg.contains(
-            "aria-label=\"State machine graph: 17 states, 7 succeeded, 1 retried, 1 caught, \
-             1 failed, 7 not run\""
+            "aria-label=\"State machine graph: 19 states, 8 succeeded, 1 retried, 1 caught, \
+             1 failed, 8 not run\""
         ));
     }
 

@@ -344,7 +344,7 @@ mod tests {
         let svg = render(&machine(&definition), &BTreeMap::new());
         well_formed(&svg);
         let all = names(&definition);
-        assert_eq!(all.len(), 17);
+        assert_eq!(all.len(), 19);
         for name in &all {
             assert_eq!(
                 svg.matches(&format!("data-state=\"{name}\"")).count(),
@@ -353,7 +353,7 @@ mod tests {
             );
             assert!(svg.contains(&format!("<a href=\"#state-{name}\">")));
         }
-        assert_eq!(svg.matches("<g class=\"node ").count(), 17);
+        assert_eq!(svg.matches("<g class=\"node ").count(), 19);
         assert!(svg.contains("class=\"node not-run parallel container\" data-state=\"Analyze\""));
         assert!(svg.contains("class=\"node not-run choice\" data-state=\"Normalize\""));
         assert!(svg.contains("class=\"node not-run fail\" data-state=\"Failed\""));
@@ -361,7 +361,7 @@ mod tests {
         // Validate, Analyze, Record and RecordRejected catch, into two targets or one.
         assert_eq!(svg.matches("class=\"edge catch\"").count(), 6);
         assert!(svg.contains("role=\"img\""));
-        assert!(svg.contains("aria-label=\"State machine graph: 17 states, 17 not run\""));
+        assert!(svg.contains("aria-label=\"State machine graph: 19 states, 19 not run\""));
         assert!(svg.contains("<marker id=\"graph-arrow\""));
         for outcome in LEGEND {
             assert!(svg.contains(&format!("<g class=\"{}\"><rect", class(outcome))));

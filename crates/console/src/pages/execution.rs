@@ -9,11 +9,10 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
-use spotlight_core::contracts::ExecutionStatus;
 use spotlight_states::Attribution;
 use spotlight_storage::ExecutionSummary;
 
-use super::{duration, html, when};
+use super::{duration, html, status_class, when};
 use crate::html::{page, url_part, Esc};
 use crate::query;
 use crate::{graph, ConsoleState, Machine};
@@ -37,11 +36,7 @@ fn execution_body(state: &ConsoleState, execution: &ExecutionSummary, history: &
          <dd>{}</dd><dt>Duration</dt><dd>{}</dd>",
         Esc(&execution.key),
         Esc(&execution.id),
-        if execution.status == ExecutionStatus::Succeeded {
-            ""
-        } else {
-            " class=\"failed\""
-        },
+        status_class(execution.status),
         Esc(execution.status.as_str()),
         url_part(&execution.record_id),
         Esc(&execution.key),

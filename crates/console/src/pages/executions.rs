@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 
-use super::{duration, html, value_of, when};
+use super::{duration, html, status_class, value_of, when};
 use crate::html::{page, url_part, Esc};
 use crate::query::{self, pairs};
 use crate::ConsoleState;
@@ -58,11 +58,7 @@ pub async fn executions(State(state): State<ConsoleState>, RawQuery(raw): RawQue
             body,
             "<tr><td{}>{}</td><td><a href=\"/records/{}\">{}</a></td><td>{}</td><td>{}</td>\
              <td><a href=\"/executions/{}\">{}</a></td></tr>",
-            if execution.status == spotlight_core::contracts::ExecutionStatus::Succeeded {
-                ""
-            } else {
-                " class=\"failed\""
-            },
+            status_class(execution.status),
             Esc(execution.status.as_str()),
             url_part(&execution.record_id),
             Esc(&execution.key),

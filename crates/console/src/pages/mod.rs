@@ -108,6 +108,15 @@ fn duration(execution: &ExecutionSummary) -> String {
     )
 }
 
+/// The class attribute of an execution's status: anything but success stands out.
+fn status_class(status: spotlight_core::contracts::ExecutionStatus) -> &'static str {
+    if status == spotlight_core::contracts::ExecutionStatus::Succeeded {
+        ""
+    } else {
+        " class=\"failed\""
+    }
+}
+
 /// The value of a form field in an `application/x-www-form-urlencoded` body.
 fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
     form.iter()

@@ -179,16 +179,27 @@ impl Task {
             credentials: self.credentials.as_ref(),
             timeout: timeout.map(Duration::from_secs),
         };
+        let invoker_times_itself = shared.invoker.enforces_timeouts();
         let call = shared.invoker.invoke(request);
         // Heartbeats are accepted but not enforced: no task here can send one.
         let outcome = match timeout {
-            Some(secs) => {
+            Some(secs) if !invoker_times_itself => {
                 tokio::select! {
                     r = call => Some(r),
                     () = shared.clock.sleep(Duration::from_secs(secs)) => None,
                 }
             }
-            None => Some(call.await),
+            _ => Some(call.await),
+        };
+        // An invoker that times its own tasks reports a timeout as this error; it is the same
+        // event as the engine's own.
+        let outcome = match outcome {
+            Some(Err(e))
+                if invoker_times_itself && timeout.is_some() && e.error == names::TIMEOUT =>
+            {
+                None
+            }
+            other => other,
         };
         match outcome {
             Some(Ok(result)) => {
