@@ -358,6 +358,35 @@ pub enum StatesCommand {
     /// Exit status: 0 when the definition is valid, 1 when it has problems, 2 for a usage
     /// error or a file that cannot be read.
     Validate(StatesValidateArgs),
+
+    /// Evaluate a JSONata expression as a JSONata state would: `$states.input` is the input,
+    /// each --var a workflow variable, and Step Functions' functions ($partition, $range,
+    /// $hash, $random, $uuid, $parse) are available while $eval is refused.
+    ///
+    /// Prints the result as one line of JSON. An undefined result prints nothing and exits 0
+    /// (inside a state, a field whose expression is undefined fails with
+    /// States.QueryEvaluationError).
+    ///
+    /// Exit status: 0 evaluated, 1 when the evaluation failed (`States.QueryEvaluationError:
+    /// <cause>` on standard error), 2 for a usage error or an input that cannot be read.
+    Eval(StatesEvalArgs),
+}
+
+/// Arguments of `spotlight states eval`.
+#[derive(Debug, Args)]
+pub struct StatesEvalArgs {
+    /// The JSONata expression, without `{% %}`.
+    #[arg(value_name = "EXPR")]
+    pub expression: String,
+
+    /// The state's input, `$states.input` (JSON); `-` reads standard input. `{}` by default.
+    #[arg(long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+
+    /// A workflow variable, `$NAME`, holding the JSON value given (`--var limit=10`,
+    /// `--var 'who="Ada"'`). Repeat for more.
+    #[arg(long = "var", value_name = "NAME=JSON")]
+    pub vars: Vec<String>,
 }
 
 /// Arguments of `spotlight states run`.

@@ -1,4 +1,4 @@
-//! Golden tests of `spotlight states run` and `spotlight states validate`: the real binary, run
+//! Golden tests of `spotlight states run`, `validate` and `eval`: the real binary, run
 //! on the fixtures beside this file and on the project's own `statemachine/pipeline.asl.json`
 //! with mocked Lambda responses (`fixtures/pipeline/`).
 //!
@@ -1039,4 +1039,83 @@ fn pipeline_unrecognised_input_fails() {
             "ExecutionFailed"
         ]
     );
+}
+
+#[test]
+fn eval_prints_the_result_as_one_line_of_json() {
+    let run = spotlight(
+        &[
+            "states",
+            "eval",
+            "{'total': $sum($states.input.prices) * $rate, 'who': $who, 'chunks': $partition($states.input.prices, 2)}",
+            "--input",
+            "-",
+            "--var",
+            "rate=2",
+            "--var",
+            r#"who="Ada""#,
+        ],
+        Some(r#"{"prices": [1.5, 2, 0.5]}"#),
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    // Integral numbers print as JavaScript prints them: 8, not 8.0.
+    assert_eq!(
+        run.stdout,
+        "{\"total\":8,\"who\":\"Ada\",\"chunks\":[[1.5,2],[0.5]]}\n"
+    );
+    assert_eq!(run.json()["who"], json!("Ada"));
+}
+
+#[test]
+fn eval_reads_the_input_from_a_file_and_defaults_to_an_empty_object() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let input = dir.path().join("input.json");
+    std::fs::write(&input, r#"{"n": 41}"#).expect("the input is written");
+    let input = input.to_string_lossy().into_owned();
+    let run = spotlight(
+        &["states", "eval", "$states.input.n + 1", "--input", &input],
+        None,
+    );
+    assert_eq!((run.code, run.stdout.as_str()), (0, "42\n"), "{run:?}");
+    let run = spotlight(&["states", "eval", "$states.input"], None);
+    assert_eq!((run.code, run.stdout.as_str()), (0, "{}\n"), "{run:?}");
+}
+
+#[test]
+fn eval_of_an_undefined_result_prints_nothing_and_succeeds() {
+    let run = spotlight(&["states", "eval", "$states.input.missing"], None);
+    assert_eq!((run.code, run.stdout.as_str()), (0, ""), "{run:?}");
+}
+
+#[test]
+fn a_failed_eval_names_the_states_error_and_exits_1() {
+    let run = spotlight(&["states", "eval", "$number('x') + 'y'"], None);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.stdout, "");
+    assert!(
+        run.stderr
+            .starts_with("States.QueryEvaluationError: An error occurred while evaluating the JSONata expression"),
+        "{run:?}"
+    );
+    let run = spotlight(&["states", "eval", "$eval('1 + 1')"], None);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("use $parse instead"), "{run:?}");
+}
+
+#[test]
+fn eval_usage_errors_exit_2() {
+    for args in [
+        &["states", "eval"][..],
+        &["states", "eval", "1", "--var", "novalue"],
+        &["states", "eval", "1", "--var", "n=not json"],
+        &["states", "eval", "1", "--var", "states={}"],
+        &["states", "eval", "1", "--var", "9lives=1"],
+        &["states", "eval", "1", "--var", "n=1", "--var", "n=2"],
+    ] {
+        let run = spotlight(args, None);
+        assert_eq!(run.code, 2, "{args:?}: {run:?}");
+        assert_eq!(run.stdout, "", "{args:?}");
+    }
+    let run = spotlight(&["states", "eval", "1", "--input", "-"], Some("{"));
+    assert_eq!(run.code, 2, "{run:?}");
 }

@@ -39,6 +39,9 @@ pub mod names {
     pub const NO_CHOICE_MATCHED: &str = "States.NoChoiceMatched";
     /// A heartbeat was missed.
     pub const HEARTBEAT_TIMEOUT: &str = "States.HeartbeatTimeout";
+    /// A JSONata expression failed: a JSONata error, a forbidden function, a time or depth
+    /// limit, or a result JSON cannot hold.
+    pub const QUERY_EVALUATION_ERROR: &str = "States.QueryEvaluationError";
 }
 
 /// A failure inside an execution: an error name and an optional cause, exactly what Step

@@ -57,7 +57,8 @@
 //! `States.DataLimitExceeded`; intrinsic functions print and round like AWS's Java code. Where
 //! behaviour had to be guessed, the code says so next to it. JSONata, workflow variables
 //! (`Assign`), distributed Map readers/writers, activities and callbacks are refused at load with
-//! a clear message.
+//! a clear message; the [`jsonata`] module already evaluates single JSONata expressions as a
+//! state would (`spotlight states eval`), ahead of JSONata states themselves.
 
 #![warn(missing_docs)]
 
@@ -70,7 +71,9 @@ pub mod fuzz;
 mod history;
 mod intrinsics;
 mod invoke;
+pub mod jsonata;
 mod mock;
+mod number;
 mod path;
 mod run;
 mod states;
@@ -178,6 +181,9 @@ impl StateMachine {
         invoker: Arc<dyn TaskInvoker>,
         options: RunOptions,
     ) -> Result<ExecutionResult, EngineError> {
+        let mut input = input;
+        // `-0` in the input prints as `0` on AWS (Java reads it as the integer 0).
+        number::zero_sign(&mut input);
         let mut rng = match options.seed {
             Some(s) => rand::rngs::StdRng::seed_from_u64(s),
             None => rand::rngs::StdRng::from_os_rng(),

@@ -9,6 +9,8 @@
 //!   - `options`: `{"testCase", "stateMachineName", "substitutions", "seed"}` (all optional);
 //!   - `status`, `output`, `error`, `cause`: compared exactly when present;
 //!   - `causeContains`: a substring the cause must contain;
+//!   - `outputText`: the output printed as compact JSON, compared as text (where `output`
+//!     compares numbers by value, this sees `0` against `-0.0`);
 //!   - `history`: the expected events; each expected event must match the actual one at the
 //!     same position as a *subset* (keys left out are not compared), and the count must match;
 //!   - `historyTypes`: just the sequence of event types;
@@ -252,6 +254,16 @@ fn run_case(dir: &Path) -> Result<(), Vec<String>> {
                 Some(got) => subset(want, got, key, &mut errors),
                 None => errors.push(format!("{key}: missing, expected {want}")),
             }
+        }
+    }
+    if let Some(want) = expected.get("outputText").and_then(Value::as_str) {
+        let got = result
+            .output
+            .as_ref()
+            .map(Value::to_string)
+            .unwrap_or_default();
+        if got != want {
+            errors.push(format!("output prints as {got}, expected {want}"));
         }
     }
     if let Some(want) = expected.get("causeContains").and_then(Value::as_str) {

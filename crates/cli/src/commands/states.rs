@@ -1,5 +1,6 @@
-//! `spotlight states run` and `spotlight states validate`: any state machine, run or checked
-//! offline by the `spotlight-states` engine.
+//! `spotlight states run`, `spotlight states validate` and `spotlight states eval`: any state
+//! machine, run or checked offline by the `spotlight-states` engine, and any JSONata expression
+//! evaluated as a state would evaluate it.
 //!
 //! # `states run`
 //!
@@ -29,8 +30,18 @@
 //! Prints `valid` (exit 0), or every problem on its own line as `<JSON pointer>: <code>:
 //! <message>` (exit 1); with `--json`, `{"valid":true}` or `{"valid":false,"problems":[{"path",
 //! "code","message"}]}`, where `path` is the JSON pointer (`""` for the whole document).
+//!
+//! # `states eval`
+//!
+//! Evaluates one JSONata expression with `$states` = `{"input": <the input>}` (the input is
+//! `{}` unless `--input` names a file or `-`) and each `--var NAME=JSON` bound as `$NAME`, and
+//! prints the result as one compact line of JSON. Undefined prints nothing and exits 0: the
+//! expression has no value, which is an answer, not a failure of the command (a state turns an
+//! undefined field into `States.QueryEvaluationError`, but `eval` evaluates no field). A failed
+//! evaluation prints `States.QueryEvaluationError: <cause>` on standard error and exits 1; a
+//! malformed `--var` or an input that cannot be read or is not JSON exits 2.
 
-use crate::cli::{StatesCommand, StatesRunArgs, StatesValidateArgs};
+use crate::cli::{StatesCommand, StatesEvalArgs, StatesRunArgs, StatesValidateArgs};
 use crate::commands::Exit;
 use crate::output;
 use anyhow::{anyhow, bail, Context as _};
@@ -42,7 +53,7 @@ use spotlight_states::{
 };
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
-use std::io::Read as _;
+use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -59,6 +70,16 @@ pub enum Config {
     Run(RunConfig),
     /// `states validate`.
     Validate(ValidateConfig),
+    /// `states eval`.
+    Eval(EvalConfig),
+}
+
+/// `states eval`, resolved: the variables parsed and checked.
+#[derive(Debug)]
+pub struct EvalConfig {
+    expression: String,
+    input: Option<Source>,
+    variables: Map<String, Value>,
 }
 
 /// `states run`, resolved.
@@ -88,6 +109,7 @@ impl Config {
         Ok(match command {
             StatesCommand::Run(args) => Config::Run(RunConfig::from_args(args)?),
             StatesCommand::Validate(args) => Config::Validate(ValidateConfig::from_args(args)?),
+            StatesCommand::Eval(args) => Config::Eval(EvalConfig::from_args(args)?),
         })
     }
 }
@@ -142,12 +164,75 @@ impl ValidateConfig {
     }
 }
 
+impl EvalConfig {
+    fn from_args(args: StatesEvalArgs) -> anyhow::Result<EvalConfig> {
+        let mut variables = Map::new();
+        for var in &args.vars {
+            let (name, json) = var
+                .split_once('=')
+                .ok_or_else(|| anyhow!("--var '{var}' is not NAME=JSON"))?;
+            check_variable_name(name)?;
+            let value: Value = serde_json::from_str(json)
+                .with_context(|| format!("the value of --var {name} is not valid JSON"))?;
+            // A repeated name would silently lose all but one value.
+            if variables.insert(name.to_string(), value).is_some() {
+                bail!("--var {name} is given more than once");
+            }
+        }
+        Ok(EvalConfig {
+            expression: args.expression,
+            input: args.input.map(|p| Source::new(p, "--input")),
+            variables,
+        })
+    }
+}
+
+/// A workflow variable name as AWS accepts it: a letter or `_`, then letters, digits and `_`;
+/// `states` is reserved for `$states`.
+fn check_variable_name(name: &str) -> anyhow::Result<()> {
+    let mut chars = name.chars();
+    let valid = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        bail!("'{name}' is not a variable name (a letter or _, then letters, digits and _)");
+    }
+    if name == "states" {
+        bail!("$states is reserved: --input sets $states.input");
+    }
+    Ok(())
+}
+
 /// Runs `spotlight states …`.
 pub fn execute(config: Config) -> anyhow::Result<Exit> {
     match config {
         Config::Run(c) => run(c),
         Config::Validate(c) => validate(c),
+        Config::Eval(c) => eval(c),
     }
+}
+
+fn eval(config: EvalConfig) -> anyhow::Result<Exit> {
+    let input = match &config.input {
+        Some(source) => {
+            let text = source.read("the input")?;
+            serde_json::from_str(&text)
+                .with_context(|| format!("the input in {} is not valid JSON", source.describe()))?
+        }
+        None => Value::Object(Map::new()),
+    };
+    let states = serde_json::json!({ "input": input });
+    match spotlight_states::jsonata::evaluate(&config.expression, &states, &config.variables) {
+        Ok(Some(value)) => output::print(&format!("{value}\n"))?,
+        Ok(None) => tracing::info!("the expression is undefined"),
+        Err(e) => {
+            // The error's own text: `States.QueryEvaluationError: <cause>`.
+            let _ = writeln!(std::io::stderr(), "{e}");
+            return Ok(Exit::Failure);
+        }
+    }
+    Ok(Exit::Success)
 }
 
 /// Where a file argument reads from.

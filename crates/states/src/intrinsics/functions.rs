@@ -334,7 +334,10 @@ fn string_to_json(_: &Call, args: Vec<Value>, _: &Scope<'_>) -> Result<Value, Fa
     if s.trim().is_empty() {
         return Ok(Value::Null);
     }
-    serde_json::from_str(s).map_err(FailureReason::InvalidJson)
+    let mut value = serde_json::from_str(s).map_err(FailureReason::InvalidJson)?;
+    // AWS's Java side parses `-0` as the integer 0 and prints `0`; serde_json makes it `-0.0`.
+    crate::number::zero_sign(&mut value);
+    Ok(value)
 }
 
 fn json_to_string(_: &Call, args: Vec<Value>, _: &Scope<'_>) -> Result<Value, FailureReason> {
@@ -448,7 +451,7 @@ const ALGORITHMS: &str = "MD5, SHA-1, SHA-256, SHA-384, SHA-512";
 
 type Digest = fn(&[u8]) -> Vec<u8>;
 
-pub(super) fn hash_algorithm(name: &str) -> Option<Digest> {
+pub(crate) fn hash_algorithm(name: &str) -> Option<Digest> {
     Some(match name {
         "MD5" => |d: &[u8]| md5::Md5::digest(d).to_vec(),
         "SHA-1" => |d: &[u8]| sha1::Sha1::digest(d).to_vec(),
@@ -492,16 +495,23 @@ fn json_merge(_: &Call, mut args: Vec<Value>, _: &Scope<'_>) -> Result<Value, Fa
 
 /// `java.util.Random`, so a seeded `States.MathRandom` gives what AWS's JVM gives.
 /// Guess: that AWS computes `new Random(seed).nextInt(end - start) + start`.
-struct JavaRandom(i64);
+pub(crate) struct JavaRandom(i64);
 
 impl JavaRandom {
-    fn new(seed: i64) -> Self {
+    pub(crate) fn new(seed: i64) -> Self {
         JavaRandom((seed ^ 0x5DEE_CE66D) & ((1 << 48) - 1))
     }
 
     fn next(&mut self, bits: u32) -> i32 {
         self.0 = (self.0.wrapping_mul(0x5DEE_CE66D).wrapping_add(0xB)) & ((1 << 48) - 1);
         (self.0 >> (48 - bits)) as i32
+    }
+
+    /// `Random.nextDouble`: 53 random bits in [0, 1).
+    pub(crate) fn next_double(&mut self) -> f64 {
+        let high = i64::from(self.next(26)) << 27;
+        let low = i64::from(self.next(27));
+        (high + low) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 
     fn next_int(&mut self, bound: i32) -> i32 {

@@ -17,6 +17,7 @@ use crate::path::{character_number, Path, PathError};
 use serde_json::Value;
 
 use functions::Func;
+pub(crate) use functions::{hash_algorithm, JavaRandom};
 pub use functions::{FailureReason, FunctionFailure};
 
 /// A compiled call of an intrinsic function.
