@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 
-use super::{duration, html, status_class, value_of, when};
+use super::{duration, html, push_options, status_class, value_of, when};
 use crate::html::{page, url_part, Esc};
 use crate::query::{self, pairs};
 use crate::ConsoleState;
@@ -29,17 +29,13 @@ pub async fn executions(State(state): State<ConsoleState>, RawQuery(raw): RawQue
          <label>Status<select name=\"status\"><option value=\"\">any</option>",
     );
     let status = value_of(&params, "status");
-    for option in spotlight_core::contracts::ExecutionStatus::ALL {
-        let _ = write!(
-            body,
-            "<option{}>{option}</option>",
-            if option.as_str().eq_ignore_ascii_case(status) {
-                " selected"
-            } else {
-                ""
-            }
-        );
-    }
+    push_options(
+        &mut body,
+        spotlight_core::contracts::ExecutionStatus::ALL
+            .iter()
+            .map(|status| status.as_str()),
+        status,
+    );
     let _ = write!(
         body,
         "</select></label><label>Started after (UTC)<input type=\"datetime-local\" \

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use spotlight_core::contracts::RecordStatus;
 
-use super::{html, review_suffix, status_badge, value_of};
+use super::{html, push_options, review_suffix, status_badge, value_of};
 use crate::html::{page, url_part, Esc};
 use crate::query::{self, pairs};
 use crate::ConsoleState;
@@ -125,18 +125,11 @@ fn search_form(state: &ConsoleState, params: &[(String, String)], review: bool) 
     );
     form.push_str("<label>Theme<select name=\"theme\"><option value=\"\">any</option>");
     let chosen = value_of(params, "theme");
-    for name in state.themes().themes.keys() {
-        let _ = write!(
-            form,
-            "<option value=\"{0}\"{1}>{0}</option>",
-            Esc(name),
-            if name.eq_ignore_ascii_case(chosen) {
-                " selected"
-            } else {
-                ""
-            }
-        );
-    }
+    push_options(
+        &mut form,
+        state.themes().themes.keys().map(String::as_str),
+        chosen,
+    );
     form.push_str("</select></label>");
     let _ = write!(
         form,
@@ -152,17 +145,7 @@ fn search_form(state: &ConsoleState, params: &[(String, String)], review: bool) 
     );
     form.push_str("<label>Status<select name=\"status\"><option value=\"\">any</option>");
     let status = value_of(params, "status");
-    for option in ["ANALYZED", "REJECTED", "FAILED"] {
-        let _ = write!(
-            form,
-            "<option{}>{option}</option>",
-            if option.eq_ignore_ascii_case(status) {
-                " selected"
-            } else {
-                ""
-            }
-        );
-    }
+    push_options(&mut form, ["ANALYZED", "REJECTED", "FAILED"], status);
     form.push_str("</select></label>");
     let _ = write!(
         form,

@@ -108,6 +108,22 @@ fn duration(execution: &ExecutionSummary) -> String {
     )
 }
 
+/// A select's `<option>`s, one per value, the one matching `chosen` (in any case) selected.
+fn push_options<'v>(html: &mut String, values: impl IntoIterator<Item = &'v str>, chosen: &str) {
+    for value in values {
+        let selected = if value.eq_ignore_ascii_case(chosen) {
+            " selected"
+        } else {
+            ""
+        };
+        let _ = write!(
+            html,
+            "<option value=\"{0}\"{selected}>{0}</option>",
+            Esc(value)
+        );
+    }
+}
+
 /// The class attribute of an execution's status: anything but success stands out.
 fn status_class(status: spotlight_core::contracts::ExecutionStatus) -> &'static str {
     if status == spotlight_core::contracts::ExecutionStatus::Succeeded {
