@@ -77,6 +77,12 @@ fn histories() -> Vec<Vec<HistoryEvent>> {
             "Slow": task("slow", json!({"TimeoutSeconds": 1, "Catch": catch_all("After"), "End": true})),
             "After": {"Type": "Pass", "End": true}
         }}),
+        // A JSONata task whose Output fails (EvaluationFailed), caught with an Assign.
+        json!({"QueryLanguage": "JSONata", "StartAt": "Shape", "States": {
+            "Shape": task("ok", json!({"Output": "{% $states.result.missing %}", "Next": "After",
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Assign": {"why": "{% $states.errorOutput.Error %}"}, "Next": "After"}]})),
+            "After": {"Type": "Pass", "End": true}
+        }}),
         // An execution that runs out of time.
         json!({"TimeoutSeconds": 1, "StartAt": "Slow", "States": {
             "Slow": task("slow", json!({"End": true}))

@@ -1,7 +1,8 @@
 //! The engine's own overhead, with tasks that answer at once.
 //!
 //! `cargo bench -p spotlight-states` prints, for each scenario, executions per second and
-//! microseconds per state transition, with and without the history.
+//! microseconds per state transition, with and without the history. The 2,000-item Map runs
+//! twice, once written in JSONPath and once in JSONata, doing the same work.
 
 use serde_json::{json, Value};
 use spotlight_states::{
@@ -68,6 +69,38 @@ fn map_2000() -> String {
     .to_string()
 }
 
+/// `map_2000` in JSONata: the same Map, Choice, Parallel and task with the same data shaping,
+/// written with `Items`, `ItemSelector`, `Condition`, `Arguments` and `Output`. The JSONPath
+/// `ResultPath` + `OutputPath` pair on the Map keeps just the results, which is what a JSONata
+/// Map outputs by default, so `Output` says it explicitly and nothing more.
+fn map_2000_jsonata() -> String {
+    json!({
+        "QueryLanguage": "JSONata",
+        "StartAt": "Each",
+        "States": {
+            "Each": {
+                "Type": "Map", "Items": "{% $states.input.items %}", "MaxConcurrency": 0,
+                "ItemSelector": {"n": "{% $states.context.Map.Item.Value %}", "i": "{% $states.context.Map.Item.Index %}"},
+                "ItemProcessor": {"StartAt": "Even", "States": {
+                    "Even": {"Type": "Choice", "Choices": [
+                        {"Condition": "{% $type($states.input.n) = 'number' and $states.input.n > 500 %}", "Next": "Both"}],
+                        "Default": "Both"},
+                    "Both": {"Type": "Parallel", "Branches": [
+                        {"StartAt": "Label", "States": {"Label": {"Type": "Pass",
+                            "Output": {"label": "{% 'item ' & $states.input.i & ' of ' & $states.input.n %}",
+                                       "sum": "{% $states.input.n + $states.input.i %}"}, "End": true}}},
+                        {"StartAt": "Call", "States": {"Call": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                            "Arguments": {"FunctionName": "f", "Payload": {"hash": "{% $hash($string($states.input), 'SHA-256') %}"}},
+                            "Output": {"hash": "{% $states.result.Payload.hash %}"}, "End": true}}}],
+                        "Output": {"label": "{% $states.result[0].label %}", "hash": "{% $states.result[1].hash %}"}, "End": true}
+                }},
+                "Output": "{% $states.result %}", "End": true
+            }
+        }
+    })
+    .to_string()
+}
+
 fn bench(
     name: &str,
     machine: &StateMachine,
@@ -76,7 +109,7 @@ fn bench(
     transitions: usize,
     history: bool,
     rt: &tokio::runtime::Runtime,
-) {
+) -> Option<Value> {
     let invoker: Arc<dyn TaskInvoker> = Arc::new(Instant0);
     let run_once = || {
         rt.block_on(async {
@@ -90,22 +123,23 @@ fn bench(
         })
     };
     // Warm up, and check the machine succeeds.
-    match run_once() {
-        Ok(r) if r.status == spotlight_states::Status::Succeeded => {}
+    let output = match run_once() {
+        Ok(r) if r.status == spotlight_states::Status::Succeeded => r.output,
         other => panic!("{name}: the benchmark machine did not succeed: {other:?}"),
-    }
+    };
     let start = Instant::now();
     for _ in 0..runs {
         let _ = run_once();
     }
     let elapsed = start.elapsed();
     report(name, elapsed, runs, transitions, history);
+    output
 }
 
 fn report(name: &str, elapsed: Duration, runs: usize, transitions: usize, history: bool) {
     let per_exec = elapsed.as_secs_f64() / runs as f64;
     println!(
-        "{name:<44} history={:<5} {:>10.1} executions/s  {:>9.3} ms/execution  {:>7.2} µs/transition",
+        "{name:<62} history={:<5} {:>10.1} executions/s  {:>9.3} ms/execution  {:>7.2} µs/transition",
         history,
         1.0 / per_exec,
         per_exec * 1e3,
@@ -139,28 +173,41 @@ fn main() {
     }
 
     // Per iteration: Choice, Parallel, and the Parallel's two branch states; plus the Map.
-    let map = StateMachine::parse(&map_2000(), &subs).expect("map machine");
     let items: Vec<u64> = (1..=2000).collect();
     let input = json!({ "items": items });
     let transitions = 2000 * 4 + 1;
-    for history in [false, true] {
-        bench(
-            "Map of 2000 items x (Choice+Parallel+2), 1 thread",
-            &map,
-            &input,
-            20,
-            transitions,
-            history,
-            &current,
-        );
-        bench(
-            "Map of 2000 items x (Choice+Parallel+2), 2 threads",
-            &map,
-            &input,
-            20,
-            transitions,
-            history,
-            &multi,
-        );
+    // The twins must compute the same output, or their figures are not comparable.
+    let mut reference: Option<Option<Value>> = None;
+    for (language, definition) in [("JSONPath", map_2000()), ("JSONata", map_2000_jsonata())] {
+        let map = match StateMachine::parse(&definition, &subs) {
+            Ok(map) => map,
+            // Keep the other figures when this engine cannot load one of the twins.
+            Err(e) => {
+                println!(
+                    "Map of 2000 items, {language}: skipped, the definition was refused:\n{e}"
+                );
+                continue;
+            }
+        };
+        for history in [false, true] {
+            for (threads, rt) in [("1 thread", &current), ("2 threads", &multi)] {
+                let output = bench(
+                    &format!("Map of 2000 items x (Choice+Parallel+2), {language}, {threads}"),
+                    &map,
+                    &input,
+                    20,
+                    transitions,
+                    history,
+                    rt,
+                );
+                match &reference {
+                    None => reference = Some(output),
+                    Some(first) => assert!(
+                        *first == output,
+                        "the {language} Map does not compute what the JSONPath one does"
+                    ),
+                }
+            }
+        }
     }
 }

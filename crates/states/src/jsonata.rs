@@ -17,6 +17,12 @@
 //!   are left out; undefined itself is `None`;
 //! - every failure is a [`QueryEvaluationError`] (`States.QueryEvaluationError`).
 //!
+//! A definition's `"{% … %}"` strings are parsed once at load into the crate's `Expr` (the
+//! parsed tree is plain data, so it lives in the definition); a state then evaluates them with
+//! `$states` and only the variables the text mentions bound, `$random()` and `$uuid()` drawing
+//! from the execution's seeded generator, and words failures as AWS does for the field they
+//! are in (`cause`).
+//!
 //! `jsonata-core` values are reference-counted without atomics (not `Send`): evaluation is
 //! synchronous and nothing of it outlives the call, so the engine's tasks stay `Send`.
 //!
@@ -42,12 +48,16 @@
 
 use crate::error::{names, StatesError};
 use crate::intrinsics::{hash_algorithm, JavaRandom};
+use jsonata_core::ast::AstNode;
 use jsonata_core::evaluator::{
     error_code_prefix, Context, Evaluator, EvaluatorError, EvaluatorOptions, HostFnResult,
 };
 use jsonata_core::parser::{self, ParserError};
-use jsonata_core::value::JValue;
+use jsonata_core::value::{JMap, JValue};
+use rand::{Rng as _, SeedableRng as _};
 use serde_json::{Map, Value};
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::time::Duration;
 
 /// How long one expression may run. AWS documents no such limit; five seconds is far beyond any
@@ -137,6 +147,8 @@ pub struct QueryEvaluationError {
     kind: QueryErrorKind,
     code: Option<String>,
     cause: String,
+    /// JSONata's own words (`T2001: …`), without the expression around them.
+    detail: String,
 }
 
 impl QueryEvaluationError {
@@ -160,6 +172,11 @@ impl QueryEvaluationError {
         self.kind
     }
 
+    /// JSONata's own message (`T2002: …`), without the expression around it.
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+
     fn unsupported_result(expression: &str) -> Self {
         QueryEvaluationError {
             kind: QueryErrorKind::UnsupportedResult,
@@ -167,6 +184,7 @@ impl QueryEvaluationError {
             cause: format!(
                 "The JSONata expression '{expression}' returned an unsupported result type."
             ),
+            detail: String::new(),
         }
     }
 
@@ -176,6 +194,7 @@ impl QueryEvaluationError {
                 kind: QueryErrorKind::Forbidden,
                 code: None,
                 cause: EVAL_REFUSED.to_string(),
+                detail: EVAL_REFUSED.to_string(),
             };
         }
         // The code leads evaluator messages ("T2001: …"); parser messages may carry it after a
@@ -195,6 +214,7 @@ impl QueryEvaluationError {
             cause: format!(
                 "An error occurred while evaluating the JSONata expression '{expression}': {text}"
             ),
+            detail: text.to_string(),
         }
     }
 
@@ -257,9 +277,24 @@ pub fn evaluate_with<'v>(
 ) -> Result<Option<Value>, QueryEvaluationError> {
     let ast =
         parser::parse(expression).map_err(|e| QueryEvaluationError::from_parser(expression, &e))?;
+    let bindings = bindings
+        .into_iter()
+        .map(|(name, value)| (name, JValue::from(value.clone())));
+    run(expression, &ast, input, bindings, options, None)
+}
+
+/// Evaluates a parsed expression; `seed`, when given, seeds `$random()` and `$uuid()`.
+fn run<'v>(
+    expression: &str,
+    ast: &AstNode,
+    input: Option<&Value>,
+    bindings: impl IntoIterator<Item = (&'v str, JValue)>,
+    options: Options,
+    seed: Option<u64>,
+) -> Result<Option<Value>, QueryEvaluationError> {
     let mut context = Context::new();
     for (name, value) in bindings {
-        context.bind(name.to_string(), JValue::from(value.clone()));
+        context.bind(name.to_string(), value);
     }
     let evaluator_options = EvaluatorOptions {
         // Saturates: a limit beyond u64 milliseconds is no limit anyway.
@@ -271,10 +306,14 @@ pub fn evaluate_with<'v>(
     if options.dialect == Dialect::StepFunctions {
         register_step_functions(&mut evaluator)
             .map_err(|e| QueryEvaluationError::from_evaluator(expression, &e))?;
+        if let Some(seed) = seed {
+            register_seeded(&mut evaluator, seed)
+                .map_err(|e| QueryEvaluationError::from_evaluator(expression, &e))?;
+        }
     }
     let data = input.map_or(JValue::Undefined, |v| JValue::from(v.clone()));
     let result = evaluator
-        .evaluate(&ast, &data)
+        .evaluate(ast, &data)
         .map_err(|e| QueryEvaluationError::from_evaluator(expression, &e))?;
     match &result {
         JValue::Undefined => Ok(None),
@@ -333,6 +372,199 @@ fn number(n: f64) -> Value {
     v
 }
 
+// ----- expressions in a definition ---------------------------------------------------------------
+
+/// A JSONata expression of a definition (`"{% … %}"`), parsed once at load.
+#[derive(Debug)]
+pub(crate) struct Expr {
+    text: Box<str>,
+    // Boxed: an AST node is large, and expressions sit in many definition fields.
+    ast: Box<AstNode>,
+    /// The `$name`s it mentions besides `$states`: only these variables are bound when it runs,
+    /// so the cost of an evaluation does not grow with the number of variables.
+    names: Vec<Box<str>>,
+    /// Whether it may read `$states.context`, which is only built then.
+    pub uses_context: bool,
+}
+
+impl Expr {
+    /// Parses the text between `{%` and `%}`.
+    pub fn compile(text: &str) -> Result<Expr, QueryEvaluationError> {
+        let ast = parser::parse(text).map_err(|e| QueryEvaluationError::from_parser(text, &e))?;
+        let mut names: Vec<Box<str>> = Vec::new();
+        let mut rest = text;
+        while let Some(at) = rest.find('$') {
+            rest = &rest[at + 1..];
+            let len = crate::path::variable_name_len(rest);
+            let name = &rest[..len];
+            if len > 0 && name != "states" && !names.iter().any(|n| &**n == name) {
+                names.push(name.into());
+            }
+            rest = &rest[len..];
+        }
+        Ok(Expr {
+            text: text.into(),
+            ast: Box::new(ast),
+            names,
+            // `$states` taken whole (not `$states.x`) holds the context too.
+            uses_context: text.contains("context")
+                || text
+                    .split("$states")
+                    .skip(1)
+                    .any(|after| !after.starts_with('.')),
+        })
+    }
+
+    /// The expression as written (without `{%` `%}`).
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Evaluates it as a state does: `$states` bound to `states`, the variables it mentions
+    /// looked up in `variable`, `$random()`/`$uuid()` drawing from `seed`.
+    pub fn eval<'v>(
+        &self,
+        states: &StatesValue,
+        variable: impl Fn(&str) -> Option<&'v Value>,
+        seed: u64,
+    ) -> Result<Option<Value>, QueryEvaluationError> {
+        let bindings: Vec<(&str, JValue)> = self
+            .names
+            .iter()
+            .filter_map(|n| variable(n).map(|v| (&**n, JValue::from(v.clone()))))
+            .chain([("states", states.0.clone())])
+            .collect();
+        run(
+            &self.text,
+            &self.ast,
+            None,
+            bindings,
+            Options::default(),
+            Some(seed),
+        )
+    }
+}
+
+/// `$states`, converted to JSONata's values once and shared (cheaply) by every expression of a
+/// field, and by every item of a Map's `ItemSelector`. Not `Send`: build it, use it, drop it
+/// between two awaits.
+pub(crate) struct StatesValue(JValue);
+
+/// JSONata's value of a JSON value.
+pub(crate) struct Converted(JValue);
+
+impl Converted {
+    pub fn new(v: &Value) -> Self {
+        Converted(JValue::from(v.clone()))
+    }
+}
+
+fn object<'k>(members: impl IntoIterator<Item = (&'k str, JValue)>) -> JValue {
+    JValue::Object(Rc::new(
+        members
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect::<JMap>(),
+    ))
+}
+
+impl StatesValue {
+    /// `$states` from its members; absent ones are left out.
+    pub fn new(
+        input: &Converted,
+        context: Option<&Converted>,
+        result: Option<&Value>,
+        error_output: Option<&Value>,
+    ) -> Self {
+        let members = [
+            Some(("input", input.0.clone())),
+            context.map(|c| ("context", c.0.clone())),
+            result.map(|r| ("result", JValue::from(r.clone()))),
+            error_output.map(|e| ("errorOutput", JValue::from(e.clone()))),
+        ];
+        StatesValue(object(members.into_iter().flatten()))
+    }
+}
+
+/// A context object converted once, with a Map item's `Map.Item` added (cheaply: the other
+/// members are shared).
+pub(crate) fn with_map_item(context: &Converted, index: usize, value: &Value) -> Converted {
+    let item = object([
+        ("Index", JValue::Number(index as f64)),
+        ("Value", JValue::from(value.clone())),
+    ]);
+    let map = object([("Item", item)]);
+    let members: Vec<(String, JValue)> = match &context.0 {
+        JValue::Object(m) => m.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        _ => Vec::new(),
+    };
+    let mut all: JMap = members.into_iter().collect();
+    all.insert("Map".to_string(), map);
+    Converted(JValue::Object(Rc::new(all)))
+}
+
+/// The text of a `"{% … %}"` string, if it is one.
+pub(crate) fn expression_text(s: &str) -> Option<&str> {
+    // Trimmed, as AWS quotes it in causes (`'{% $x %}'` is the expression '$x').
+    s.strip_prefix("{%")?.strip_suffix("%}").map(str::trim)
+}
+
+/// The causes of a failed expression in a state's field, after what AWS reports (recorded by
+/// LocalStack's snapshot tests against AWS; the part after "for the field 'F'" is AWS's word for
+/// word where it was recorded: undefined results, unsupported results, `Items` of the wrong
+/// type, errors thrown).
+pub(crate) mod cause {
+    use super::{QueryErrorKind, QueryEvaluationError};
+    use serde_json::Value;
+
+    /// JSONata's type name of a JSON value.
+    fn type_name(v: &Value) -> &'static str {
+        match v {
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::Array(_) => "array",
+            Value::Object(_) => "object",
+        }
+    }
+
+    /// The expression failed: threw, or returned something JSON cannot hold.
+    pub fn failed(expr: &str, field: &str, e: &QueryEvaluationError) -> String {
+        match e.kind() {
+            QueryErrorKind::UnsupportedResult => format!(
+                "The JSONata expression '{expr}' specified for the field '{field}' returned an unsupported result type."
+            ),
+            _ => {
+                // jsonata-core names the callee after jsonata-js's message; AWS (JavaScript)
+                // does not.
+                let detail = match e.detail.split_once("Attempted to invoke a non-function") {
+                    Some((code, _)) => format!("{code}Attempted to invoke a non-function"),
+                    None => e.detail.clone(),
+                };
+                format!(
+                    "The JSONata expression '{expr}' specified for the field '{field}' threw an error during evaluation. {detail}"
+                )
+            }
+        }
+    }
+
+    /// It returned undefined where the field needs a value.
+    pub fn undefined(expr: &str, field: &str) -> String {
+        format!(
+            "The JSONata expression '{expr}' specified for the field '{field}' returned nothing (undefined)."
+        )
+    }
+
+    /// It returned a value of the wrong type (`expected`: `array`, `boolean`, `string`, …).
+    pub fn unexpected(expr: &str, field: &str, expected: &str, value: &Value) -> String {
+        format!(
+            "The JSONata expression '{expr}' specified for the field '{field}' returned an unexpected result type. Expected '{expected}', but was '{}' for value: {value}",
+            type_name(value)
+        )
+    }
+}
+
 // ----- the functions Step Functions adds ----------------------------------------------------------
 
 fn fail(message: String) -> EvaluatorError {
@@ -350,6 +582,29 @@ fn register_step_functions(ev: &mut Evaluator) -> Result<(), EvaluatorError> {
     ev.register_fn_override("parse", parse)?;
     ev.register_fn_override("eval", |_: &[JValue]| -> HostFnResult {
         Err(fail(EVAL_REFUSED.to_string()))
+    })?;
+    Ok(())
+}
+
+/// `$random()` without a seed and `$uuid()` drawing from one generator seeded by the execution,
+/// so that a run with a seed (`RunOptions::seed`) is reproducible.
+fn register_seeded(ev: &mut Evaluator, seed: u64) -> Result<(), EvaluatorError> {
+    let rng = Rc::new(RefCell::new(rand::rngs::StdRng::seed_from_u64(seed)));
+    let for_random = rng.clone();
+    ev.register_fn_override("random", move |args: &[JValue]| -> HostFnResult {
+        arity("random", args, 0, 1)?;
+        match args.first() {
+            Some(seed) if !matches!(seed, JValue::Undefined) => random(args),
+            _ => Ok(JValue::Number(for_random.borrow_mut().random::<f64>())),
+        }
+    })?;
+    ev.register_fn_override("uuid", move |args: &[JValue]| -> HostFnResult {
+        arity("uuid", args, 0, 0)?;
+        let mut b = [0u8; 16];
+        rng.borrow_mut().fill(&mut b);
+        Ok(JValue::from(
+            uuid::Builder::from_random_bytes(b).into_uuid().to_string(),
+        ))
     })?;
     Ok(())
 }
@@ -432,6 +687,11 @@ fn range(args: &[JValue]) -> HostFnResult {
         return Err(fail(format!(
             "$range: the range would have {count} items; at most {MAX_RANGE} are allowed"
         )));
+    }
+    // Recorded on AWS: a range of one number is that number (`$range(1, 9, 9)` is `1`), as
+    // JSONata sequences of one value are.
+    if count == 1 {
+        return Ok(JValue::Number(start as f64));
     }
     Ok(JValue::array(
         (0..count)

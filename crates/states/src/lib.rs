@@ -49,16 +49,39 @@
 //! [`ExecutionResult`] serialises (serde) as `{"status", "output" | "error" + "cause",
 //! "executionArn", "history": {"events": [...]}}`.
 //!
+//! [`test_state`] runs one state once, as AWS's TestState API does (`spotlight states
+//! test-state`): mocked task results or errors, no retries performed (`RETRIABLE`), catchers
+//! reported (`CAUGHT_ERROR`), and the data after each stage (`inspectionData`), answered in the
+//! API's response shape ([`TestStateOutput`]).
+//!
 //! # Fidelity
 //!
 //! The engine follows what AWS does, which beats what it documents: error names and causes use
 //! AWS's wording; `States.Runtime` is never retried or caught; a failing Parallel branch or Map
 //! iteration fails the state with its own error; payloads over 256 KiB fail with
 //! `States.DataLimitExceeded`; intrinsic functions print and round like AWS's Java code. Where
-//! behaviour had to be guessed, the code says so next to it. JSONata, workflow variables
-//! (`Assign`), distributed Map readers/writers, activities and callbacks are refused at load with
-//! a clear message; the [`jsonata`] module already evaluates single JSONata expressions as a
-//! state would (`spotlight states eval`), ahead of JSONata states themselves.
+//! behaviour had to be guessed, the code says so next to it. Distributed Map readers/writers,
+//! activities and callbacks are refused at load with a clear message.
+//!
+//! # JSONata and variables
+//!
+//! `"QueryLanguage": "JSONata"` works at the top level and per state (a JSONPath machine may
+//! opt single states in; a JSONata machine refuses JSONPath states, as AWS does). A JSONata state
+//! has `Arguments`, `Output`, `Assign`, Choice `Condition`s, Map `Items`/`ItemSelector`, and
+//! expressions for `Seconds`, `Timestamp`, `Error`, `Cause`, `TimeoutSeconds`,
+//! `HeartbeatSeconds`, `MaxConcurrency` and `ToleratedFailure*`; every `"{% … %}"` string is
+//! parsed once at load ([`jsonata`] evaluates it with `$states` — `input`, `context`, `result`,
+//! `errorOutput` — and the variables bound). Failures are `States.QueryEvaluationError` with
+//! AWS's causes and an `EvaluationFailed` history event. Mixing the fields of the two languages
+//! is a definition problem with its JSON pointer.
+//!
+//! Workflow variables (`Assign`) work in both languages: `$name` and `$name.path` in every
+//! JSONPath path and intrinsic argument, `$name` in JSONata. A state's `Assign` and `Output`
+//! both see the values from before it (a JSONPath `Assign` reads the state's result after
+//! `ResultSelector` as `$`); a Map iteration or Parallel branch reads the outer variables and
+//! keeps its own assignments to itself. Over 256 KiB per variable or per `Assign`, or 10 MiB in
+//! all, fails with `States.DataLimitExceeded`. A state's exit event lists what it assigned
+//! (`assignedVariables`).
 
 #![warn(missing_docs)]
 
@@ -69,6 +92,7 @@ mod error;
 #[doc(hidden)]
 pub mod fuzz;
 mod history;
+pub use history::cost;
 mod intrinsics;
 mod invoke;
 pub mod jsonata;
@@ -77,6 +101,7 @@ mod number;
 mod path;
 mod run;
 mod states;
+mod test_state;
 pub mod view;
 
 use rand::SeedableRng;
@@ -89,18 +114,22 @@ pub use clock::{Clock, SystemClock, TokioClock};
 pub use definition::StateMachine;
 pub use error::{names, DefinitionError, EngineError, Problem, StatesError};
 pub use history::{
-    attribute, AttemptFailure, Attribution, DataDetails, EventDetails, EventFacts, EventSink,
-    EventType, ExecutionHistory, ExecutionStartedEventDetails, FailureDetails, History,
-    HistoryEvent, HistoryRecord, MapIterationEventDetails, MapStateStartedEventDetails,
-    OutputDetails, StateActivity, StateEnteredEventDetails, StateEntry, StateExitedEventDetails,
-    StateOutcome, TaskFailureDetails, TaskResource, TaskScheduledEventDetails,
-    TaskSucceededEventDetails,
+    attribute, AttemptFailure, Attribution, DataDetails, EvaluationFailedEventDetails,
+    EventDetails, EventFacts, EventSink, EventType, ExecutionHistory, ExecutionStartedEventDetails,
+    FailureDetails, History, HistoryEvent, HistoryRecord, MapIterationEventDetails,
+    MapStateStartedEventDetails, OutputDetails, StateActivity, StateEnteredEventDetails,
+    StateEntry, StateExitedEventDetails, StateOutcome, TaskFailureDetails, TaskResource,
+    TaskScheduledEventDetails, TaskSucceededEventDetails,
 };
 pub use intrinsics::{CallError, CallErrorKind, ExpressionError, FailureReason, FunctionFailure};
 pub use invoke::{InvokerFn, OwnedTaskRequest, TaskInvoker, TaskRequest};
 pub use mock::{MockConfig, MockError, MockInvoker, MockResponse};
 pub use path::{PathError, PathErrorKind};
 pub use run::{ExecutionResult, Status};
+pub use test_state::{
+    test_state, InspectionData, InspectionErrorDetails, InspectionLevel, StateConfiguration,
+    TestMock, TestStateError, TestStateOptions, TestStateOutput, TestStateStatus,
+};
 
 /// A boxed, sendable future, as the engine's traits return.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -125,8 +154,9 @@ pub struct RunOptions {
     /// Time and waiting; the system clock when `None`. Tests use [`TokioClock`] under a paused
     /// tokio runtime, so waits and backoff take no real time.
     pub clock: Option<Arc<dyn Clock>>,
-    /// Seed for retry jitter, `States.MathRandom` without a seed, `States.UUID` and execution
-    /// names; from the OS when `None`. Set it for deterministic tests.
+    /// Seed for retry jitter, `States.MathRandom` without a seed, `States.UUID`, JSONata's
+    /// `$random()` without a seed and `$uuid()`, and execution names; from the OS when `None`.
+    /// Set it for deterministic tests: the same seed gives the same run.
     pub seed: Option<u64>,
 }
 

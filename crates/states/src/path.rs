@@ -19,6 +19,8 @@ pub enum Root {
     Input,
     /// `$$`: the Context object.
     Context,
+    /// `$name`: a workflow variable (`Assign`); [`Path::variable`] names it.
+    Variable,
 }
 
 /// A compiled JSONPath.
@@ -26,6 +28,8 @@ pub enum Root {
 pub struct Path {
     text: Box<str>,
     root: Root,
+    /// The variable's name when the root is [`Root::Variable`].
+    variable: Option<Box<str>>,
     segs: Vec<Seg>,
     definite: bool,
 }
@@ -183,6 +187,25 @@ impl std::fmt::Display for PathError {
 
 impl std::error::Error for PathError {}
 
+/// The length in bytes of the variable name at the start of `s` (0 if none): a letter or `_`
+/// then letters, digits and `_` (AWS's names are Unicode identifiers; see
+/// `definition::reader::valid_variable_name`).
+pub(crate) fn variable_name_len(s: &str) -> usize {
+    let mut len = 0;
+    for (i, c) in s.char_indices() {
+        let ok = if i == 0 {
+            c.is_alphabetic() || c == '_'
+        } else {
+            c.is_alphanumeric() || c == '_'
+        };
+        if !ok {
+            break;
+        }
+        len = i + c.len_utf8();
+    }
+    len
+}
+
 /// The 1-based number of the character at byte `position` of `text`, as people count them.
 pub(crate) fn character_number(text: &str, position: usize) -> usize {
     let before = text.get(..position).unwrap_or(text);
@@ -197,10 +220,19 @@ impl Path {
 
     /// Parses a path, with the byte offset of its first indefinite segment, if any.
     fn parse_marking_indefinite(text: &str) -> Result<(Path, Option<usize>), PathError> {
+        let mut variable = None;
         let (root, rest) = if let Some(rest) = text.strip_prefix("$$") {
             (Root::Context, rest)
         } else if let Some(rest) = text.strip_prefix('$') {
-            (Root::Input, rest)
+            // `$name…` reads a workflow variable; a name starts like an identifier, so `$.x`,
+            // `$[0]` and `$` alone stay paths over the input.
+            let name_len = variable_name_len(rest);
+            if name_len > 0 {
+                variable = Some(rest[..name_len].into());
+                (Root::Variable, &rest[name_len..])
+            } else {
+                (Root::Input, rest)
+            }
         } else {
             return Err(PathError::new(text, 0, PathErrorKind::MissingRoot));
         };
@@ -229,6 +261,7 @@ impl Path {
         let path = Path {
             text: text.into(),
             root,
+            variable,
             segs,
             definite,
         };
@@ -253,9 +286,14 @@ impl Path {
         &self.text
     }
 
-    /// `$` or `$$`.
+    /// `$`, `$$` or a variable.
     pub fn root(&self) -> Root {
         self.root
+    }
+
+    /// The variable a `$name…` path reads.
+    pub fn variable(&self) -> Option<&str> {
+        self.variable.as_deref()
     }
 
     /// True for `$` (or `$$`) alone.
@@ -1080,5 +1118,23 @@ mod tests {
         // A filter's own wildcard is not what makes the path indefinite; the filter is.
         let e = Path::parse_reference("$.a[?(@.b[*])]").unwrap_err();
         assert_eq!(e.position(), 3);
+    }
+
+    #[test]
+    fn a_dollar_name_reads_a_variable() {
+        let p = Path::parse("$order.items[0].sku").unwrap();
+        assert_eq!((p.root(), p.variable()), (Root::Variable, Some("order")));
+        assert!(p.is_definite());
+        assert_eq!(
+            p.select(&json!({"items": [{"sku": "A1"}]})).unwrap(),
+            json!("A1")
+        );
+        let whole = Path::parse("$_x9").unwrap();
+        assert_eq!((whole.variable(), whole.is_root()), (Some("_x9"), true));
+        for input in ["$", "$.a", "$[0]", "$..a"] {
+            assert_eq!(Path::parse(input).unwrap().root(), Root::Input, "{input}");
+        }
+        assert_eq!(Path::parse("$$.State").unwrap().root(), Root::Context);
+        assert!(Path::parse("$9lives").is_err());
     }
 }

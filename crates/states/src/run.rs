@@ -3,8 +3,10 @@
 //! `Catch`, and the execution around it all.
 
 use crate::clock::Clock;
-use crate::context::{ExecutionInfo, Scope};
-use crate::definition::{Body, IoPath, ResultPath, State, StateMachine, Template};
+use crate::context::{ExecutionInfo, Scope, Vars};
+use crate::definition::{
+    Assign, Body, IoPath, JTemplate, Lang, ResultPath, State, StateMachine, Template,
+};
 use crate::error::{names, EngineError, Interrupt, StatesError};
 use crate::history::{
     DataDetails, EventDetails, EventSink, EventType, ExecutionStartedEventDetails, FailureDetails,
@@ -12,6 +14,7 @@ use crate::history::{
 };
 use crate::intrinsics::EvalError;
 use crate::invoke::TaskInvoker;
+use crate::jsonata::{Converted, StatesValue};
 use crate::path::Path;
 use crate::states::Kind;
 use crate::BoxFuture;
@@ -35,6 +38,8 @@ pub(crate) struct Shared {
     pub rng: Mutex<StdRng>,
     pub exec: ExecutionInfo,
     pub region: String,
+    /// Set only by `test_state`: records each data-flow stage and stops before a retry.
+    pub inspector: Option<Arc<crate::test_state::Inspector>>,
     ids: AtomicU64,
 }
 
@@ -61,6 +66,7 @@ impl Shared {
             rng: Mutex::new(rng),
             exec,
             region,
+            inspector: None,
             ids: AtomicU64::new(0),
         }
     }
@@ -100,21 +106,28 @@ impl Shared {
     }
 }
 
-/// Runs the states of `body` from its start until one ends it.
+/// Runs the states of `body` from its start until one ends it, with `vars` as the variables
+/// it starts with (its own assignments stay in it).
 pub(crate) fn run_body<'a>(
     shared: &'a Arc<Shared>,
     body: &'a Body,
     input: Value,
     cursor: &'a mut HistoryCursor,
+    vars: Vars,
 ) -> BoxFuture<'a, Result<Value, Interrupt>> {
     Box::pin(async move {
         let mut idx = body.start;
         let mut data = input;
+        let mut vars = vars;
         loop {
             let state = body.states.get(idx).ok_or_else(|| {
                 EngineError::Internal(format!("transition to state #{idx}, which does not exist"))
             })?;
-            let (next, out) = run_state(shared, state, data, cursor).await?;
+            let (next, out, assigned) = run_state_with(shared, state, data, cursor, &vars).await?;
+            // Only now: a state's Assign and Output both saw the values from before it.
+            if let Some(assigned) = assigned {
+                vars.assign(assigned);
+            }
             match next {
                 Some(n) => {
                     idx = n;
@@ -126,13 +139,19 @@ pub(crate) fn run_body<'a>(
     })
 }
 
-async fn run_state(
+/// What one state did: its next state, its output, and the variables it assigned.
+type StateOutcome = (Option<usize>, Value, Option<Map<String, Value>>);
+
+/// Runs one state seeing `vars`.
+pub(crate) async fn run_state_with(
     shared: &Arc<Shared>,
     state: &State,
     raw: Value,
     cursor: &mut HistoryCursor,
-) -> Result<(Option<usize>, Value), Interrupt> {
+    vars: &Vars,
+) -> Result<StateOutcome, Interrupt> {
     let (entered, exited) = state.kind.events();
+    let entered_previous = cursor.last_event_id;
     let entered_id = shared.emit(cursor, entered, || {
         Some(EventDetails::StateEntered(StateEnteredEventDetails {
             name: state.name.to_string(),
@@ -147,26 +166,74 @@ async fn run_state(
         entered_time: shared.clock.now(),
         retry_count: 0,
         cursor,
+        vars,
+        assigned: Mutex::new(None),
+        failed_field: Mutex::new(None),
+        entered_previous,
+        failure_after_entry: std::sync::atomic::AtomicBool::new(false),
     };
     let outcome = match state_run.check_limit(&raw, "has an input") {
         Ok(()) => state_run.execute(&raw).await,
         Err(e) => Err(e.into()),
     };
+    let outcome = match outcome {
+        Err(Interrupt::States(e)) => {
+            state_run.evaluation_failed(&e);
+            Err(Interrupt::States(e))
+        }
+        other => other,
+    };
     let (next, out) = match outcome {
         Ok(done) => done,
-        Err(Interrupt::States(e)) => state_run.catch(&raw, e)?,
+        Err(Interrupt::States(e)) => {
+            let caught = state_run.catch(&raw, e);
+            if let Err(Interrupt::States(e)) = &caught {
+                state_run.evaluation_failed(e);
+            }
+            caught?
+        }
         Err(engine) => return Err(engine),
     };
+    let assigned = state_run.take_assigned();
     if let Some(exited) = exited {
         shared.emit(state_run.cursor, exited, || {
             Some(EventDetails::StateExited(StateExitedEventDetails {
                 name: state.name.to_string(),
                 output: out.to_string(),
                 output_details: DataDetails::default(),
+                assigned_variables: assigned
+                    .as_ref()
+                    .map(|a| a.iter().map(|(k, v)| (k.clone(), v.to_string())).collect()),
+                assigned_variables_details: assigned.as_ref().map(|_| DataDetails::default()),
             }))
         });
     }
-    Ok((next, out))
+    Ok((next, out, assigned))
+}
+
+/// What `$states` holds in one evaluation besides `input` and `context`.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Extra<'v> {
+    /// `$states.result`: a Task's, Parallel's or Map's result, in its `Output` and `Assign`.
+    pub result: Option<&'v Value>,
+    /// `$states.errorOutput`: in a catcher's `Output` and `Assign`.
+    pub error_output: Option<&'v Value>,
+}
+
+/// Step Functions' limit on one variable's value and on all the values of one `Assign`.
+const MAX_ASSIGN_BYTES: usize = 256 * 1024;
+
+/// Step Functions' limit on all the variables of an execution.
+const MAX_VARIABLES_BYTES: usize = 10 * 1024 * 1024;
+
+/// Whether any expression in `t` may read `$states.context`.
+fn uses_context(t: &JTemplate) -> bool {
+    match t {
+        JTemplate::Const(_) => false,
+        JTemplate::Expr { expr, .. } => expr.uses_context,
+        JTemplate::Object(fields) => fields.iter().any(|(_, t)| uses_context(t)),
+        JTemplate::Array(items) => items.iter().any(uses_context),
+    }
 }
 
 /// One state being run, from its entry to its exit (all its attempts and retries): what its
@@ -178,6 +245,16 @@ pub(crate) struct StateRun<'a> {
     pub entered_time: DateTime<Utc>,
     pub retry_count: u32,
     pub cursor: &'a mut HistoryCursor,
+    /// The variables as they were when the state was entered.
+    pub vars: &'a Vars,
+    /// What the state's (or its catcher's) `Assign` computed, stored once the state is over.
+    pub assigned: Mutex<Option<Map<String, Value>>>,
+    /// The field whose JSONata expression failed, for the `EvaluationFailed` event.
+    pub failed_field: Mutex<Option<String>>,
+    /// What the state's entered event points back to (so does `EvaluationFailed`, mostly).
+    pub entered_previous: u64,
+    /// `EvaluationFailed` points back to the entered event itself (a Wait's `Timestamp`).
+    pub failure_after_entry: std::sync::atomic::AtomicBool,
 }
 
 impl<'a> StateRun<'a> {
@@ -191,6 +268,268 @@ impl<'a> StateRun<'a> {
             self.retry_count,
             &self.shared.rng,
         )
+        .with_vars(self.vars)
+    }
+
+    // ----- JSONata and variables -----
+
+    /// `$states` for an evaluation over `input`; the context only when `context` says so.
+    fn states_value(&self, input: &Value, extra: Extra<'_>, context: bool) -> StatesValue {
+        let context = context.then(|| Converted::new(self.scope(input).context()));
+        StatesValue::new(
+            &Converted::new(input),
+            context.as_ref(),
+            extra.result,
+            extra.error_output,
+        )
+    }
+
+    /// A Map's JSONata `ItemSelector` for every item: `$states.input` and the context are
+    /// converted once for all the items, each then adding its own `Map.Item`.
+    pub fn jsonata_items(
+        &self,
+        t: &JTemplate,
+        input: &Value,
+        items: Vec<Value>,
+    ) -> Result<Vec<Value>, StatesError> {
+        if let JTemplate::Const(v) = t {
+            return Ok(vec![v.clone(); items.len()]);
+        }
+        let converted = Converted::new(input);
+        let context = uses_context(t).then(|| Converted::new(self.scope(input).context()));
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| {
+                let item_context = context
+                    .as_ref()
+                    .map(|c| crate::jsonata::with_map_item(c, i, item));
+                let states = StatesValue::new(&converted, item_context.as_ref(), None, None);
+                self.eval_jtemplate(t, &states)
+            })
+            .collect()
+    }
+
+    /// A `States.QueryEvaluationError` raised by `field`.
+    pub fn query_error(&self, field: &str, message: String) -> StatesError {
+        if let Ok(mut f) = self.failed_field.lock() {
+            *f = Some(field.to_string());
+        }
+        StatesError::new(names::QUERY_EVALUATION_ERROR, self.cause(message))
+    }
+
+    /// Records AWS's `EvaluationFailed` event when `e` came from a JSONata expression of this
+    /// state (once). Observed on AWS: it points back to what the state's entered event points
+    /// back to.
+    fn evaluation_failed(&mut self, e: &StatesError) {
+        let field = self.failed_field.lock().ok().and_then(|mut f| f.take());
+        let Some(field) = field.filter(|_| e.error == names::QUERY_EVALUATION_ERROR) else {
+            return;
+        };
+        let after_entry = self.failure_after_entry.load(Ordering::Relaxed);
+        let mut cursor = HistoryCursor {
+            last_event_id: if after_entry {
+                self.entered_id
+            } else {
+                self.entered_previous
+            },
+        };
+        let (state, error) = (self.state.name.to_string(), e.clone());
+        let id = self
+            .shared
+            .emit(&mut cursor, EventType::EvaluationFailed, || {
+                Some(EventDetails::EvaluationFailed(
+                    crate::history::EvaluationFailedEventDetails {
+                        error: error.error,
+                        cause: error.cause,
+                        location: field,
+                        state,
+                    },
+                ))
+            });
+        self.cursor.last_event_id = id;
+    }
+
+    /// Observed on AWS for some fields: their `EvaluationFailed` event points back to the
+    /// state's entered event rather than to what that points to.
+    pub fn failure_follows_entry(&self) {
+        self.failure_after_entry.store(true, Ordering::Relaxed);
+    }
+
+    /// One expression's value (`None`: undefined), failures worded for `field`.
+    pub fn eval_expr(
+        &self,
+        expr: &crate::jsonata::Expr,
+        field: &str,
+        states: &StatesValue,
+    ) -> Result<Option<Value>, StatesError> {
+        let seed = match self.shared.rng.lock() {
+            Ok(mut rng) => rng.random::<u64>(),
+            Err(_) => 0,
+        };
+        expr.eval(states, |n| self.vars.get(n), seed).map_err(|e| {
+            self.query_error(field, crate::jsonata::cause::failed(expr.text(), field, &e))
+        })
+    }
+
+    /// One expression field that must have a value, over `input`.
+    pub fn expr_value(
+        &self,
+        expr: &crate::jsonata::Expr,
+        field: &str,
+        input: &Value,
+        extra: Extra<'_>,
+    ) -> Result<Value, StatesError> {
+        let states = self.states_value(input, extra, expr.uses_context);
+        self.eval_expr(expr, field, &states)?.ok_or_else(|| {
+            self.query_error(field, crate::jsonata::cause::undefined(expr.text(), field))
+        })
+    }
+
+    /// A JSONata template evaluated over `input`: every expression must have a value.
+    pub fn jsonata(
+        &self,
+        t: &JTemplate,
+        input: &Value,
+        extra: Extra<'_>,
+    ) -> Result<Value, StatesError> {
+        if let JTemplate::Const(v) = t {
+            return Ok(v.clone());
+        }
+        let states = self.states_value(input, extra, uses_context(t));
+        self.eval_jtemplate(t, &states)
+    }
+
+    fn eval_jtemplate(&self, t: &JTemplate, states: &StatesValue) -> Result<Value, StatesError> {
+        Ok(match t {
+            JTemplate::Const(v) => v.clone(),
+            JTemplate::Expr { expr, field } => {
+                self.eval_expr(expr, field, states)?.ok_or_else(|| {
+                    self.query_error(field, crate::jsonata::cause::undefined(expr.text(), field))
+                })?
+            }
+            JTemplate::Object(fields) => {
+                let mut map = Map::with_capacity(fields.len());
+                for (k, t) in fields {
+                    map.insert(k.clone(), self.eval_jtemplate(t, states)?);
+                }
+                Value::Object(map)
+            }
+            JTemplate::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|t| self.eval_jtemplate(t, states))
+                    .collect::<Result<_, _>>()?,
+            ),
+        })
+    }
+
+    /// The arguments of a Task or Parallel: JSONPath `Parameters` over the effective input, or
+    /// JSONata `Arguments` over the raw input; the input itself without either.
+    pub fn arguments(&self, effective: &Value) -> Result<Value, StatesError> {
+        let state = self.state;
+        match state.lang {
+            Lang::JsonPath => match &state.flow.parameters {
+                Some(t) => self.template(t, effective),
+                None => Ok(effective.clone()),
+            },
+            Lang::Jsonata => {
+                let args = match &state.arguments {
+                    Some(t) => self.jsonata(t, effective, Extra::default())?,
+                    None => effective.clone(),
+                };
+                self.inspect(crate::test_state::Stage::AfterArguments, &args);
+                Ok(args)
+            }
+        }
+    }
+
+    /// Evaluates `assign` and keeps what it computed until the state is over: a JSONPath one
+    /// over `path_input` (what `$` is: the state's result), a JSONata one with `$states` over
+    /// `input` and `extra`.
+    pub fn assign(
+        &self,
+        assign: Option<&Assign>,
+        path_input: &Value,
+        input: &Value,
+        extra: Extra<'_>,
+    ) -> Result<(), StatesError> {
+        let Some(assign) = assign else {
+            return Ok(());
+        };
+        let value = match assign {
+            Assign::Path(t) => self.template(t, path_input)?,
+            Assign::Jsonata(t) => self.jsonata(t, input, extra)?,
+        };
+        let Value::Object(assigned) = value else {
+            return Err(self.runtime("The Assign field did not give a JSON object"));
+        };
+        self.check_assigned(&assigned)?;
+        if self.shared.inspector.is_some() {
+            let mut after = self.vars.clone();
+            after.assign(assigned.clone());
+            self.inspect(crate::test_state::Stage::Variables, &after.all());
+        }
+        if let Ok(mut a) = self.assigned.lock() {
+            *a = Some(assigned);
+        }
+        Ok(())
+    }
+
+    /// Step Functions' limits on variables. Guess at the error name and causes: AWS documents
+    /// the limits (256 KiB per variable and per `Assign`, 10 MiB per execution) but no
+    /// recorded failure was found; `States.DataLimitExceeded` is its name for payload limits.
+    fn check_assigned(&self, assigned: &Map<String, Value>) -> Result<(), StatesError> {
+        let too_big = |what: String| {
+            StatesError::new(
+                names::DATA_LIMIT_EXCEEDED,
+                format!(
+                    "The state '{}' {what} with a size exceeding the maximum number of bytes service limit.",
+                    self.state.name
+                ),
+            )
+        };
+        let mut total = 0;
+        for (name, value) in assigned {
+            let len = json_len(value);
+            if len > MAX_ASSIGN_BYTES {
+                return Err(too_big(format!("assigned the variable '{name}' a value")));
+            }
+            total += len;
+        }
+        if total > MAX_ASSIGN_BYTES {
+            return Err(too_big("assigned variables".into()));
+        }
+        if self.vars.total_bytes_after(assigned) > MAX_VARIABLES_BYTES {
+            return Err(too_big("left the execution's variables".into()));
+        }
+        Ok(())
+    }
+
+    fn take_assigned(&self) -> Option<Map<String, Value>> {
+        self.assigned.lock().ok().and_then(|mut a| a.take())
+    }
+
+    /// `Output` of a JSONata state (`default` without one), then the size limit.
+    pub fn jsonata_output(
+        &self,
+        raw: &Value,
+        extra: Extra<'_>,
+        default: Value,
+    ) -> Result<Value, StatesError> {
+        let out = match &self.state.output {
+            Some(t) => self.jsonata(t, raw, extra)?,
+            None => default,
+        };
+        self.check_limit(&out, "returned a result")?;
+        Ok(out)
+    }
+
+    /// Reports a data-flow stage to the TestState inspector, if one is listening.
+    pub fn inspect(&self, stage: crate::test_state::Stage, value: &Value) {
+        if let Some(inspector) = &self.shared.inspector {
+            inspector.record(stage, value);
+        }
     }
 
     /// A `States.Runtime` error with AWS's wording.
@@ -238,7 +577,9 @@ impl<'a> StateRun<'a> {
 
     /// `InputPath` applied to the raw input.
     pub fn input_path<'v>(&self, raw: &'v Value) -> Result<Cow<'v, Value>, StatesError> {
-        self.io_path(&self.state.flow.input_path, raw)
+        let effective = self.io_path(&self.state.flow.input_path, raw)?;
+        self.inspect(crate::test_state::Stage::AfterInputPath, &effective);
+        Ok(effective)
     }
 
     /// `OutputPath` applied to a state's output.
@@ -273,12 +614,17 @@ impl<'a> StateRun<'a> {
     /// `ResultSelector`, `ResultPath` into the raw input, `OutputPath`, and the size limit.
     pub fn finish(&self, raw: &Value, result: Value) -> Result<Value, StatesError> {
         let flow = &self.state.flow;
+        self.inspect(crate::test_state::Stage::Result, &result);
         let result = match &flow.result_selector {
             Some(t) => self.template(t, &result)?,
             None => result,
         };
+        self.inspect(crate::test_state::Stage::AfterResultSelector, &result);
+        // JSONPath `Assign` reads the result as `$`, after ResultSelector, before ResultPath.
+        self.assign(self.state.assign.as_ref(), &result, raw, Extra::default())?;
         let combined = apply_result_path(&flow.result_path, raw, result)
             .map_err(|p| self.result_path_failure(&p, raw))?;
+        self.inspect(crate::test_state::Stage::AfterResultPath, &combined);
         let out = self.output_path(combined)?;
         self.check_limit(&out, "returned a result")?;
         Ok(out)
@@ -300,16 +646,43 @@ impl<'a> StateRun<'a> {
         raw: &Value,
         e: StatesError,
     ) -> Result<(Option<usize>, Value), Interrupt> {
-        let Some(c) = self.state.catch.iter().find(|c| c.errors.matches(&e.error)) else {
+        let mut catchers = self.state.catch.iter().enumerate();
+        let Some((i, c)) = catchers.find(|(_, c)| c.errors.matches(&e.error)) else {
             return Err(e.into());
         };
-        let out = apply_result_path(&c.result_path, raw, e.to_output())
-            .map_err(|p| self.result_path_failure(&p, raw))?;
+        if let Some(inspector) = &self.shared.inspector {
+            // TestState reports an error it stopped retrying as RETRIABLE: no catcher applies.
+            if inspector.stopped_before_retry() {
+                return Err(e.into());
+            }
+            inspector.caught(i, &e);
+        }
+        // A catcher replaces whatever the state itself would have assigned.
+        if let Ok(mut a) = self.assigned.lock() {
+            *a = None;
+        }
+        let error_output = e.to_output();
+        let extra = Extra {
+            error_output: Some(&error_output),
+            ..Extra::default()
+        };
+        self.assign(c.assign.as_ref(), &error_output, raw, extra)?;
+        let out = match self.state.lang {
+            Lang::JsonPath => apply_result_path(&c.result_path, raw, error_output)
+                .map_err(|p| self.result_path_failure(&p, raw))?,
+            Lang::Jsonata => match &c.output {
+                Some(t) => self.jsonata(t, raw, extra)?,
+                None => error_output,
+            },
+        };
         Ok((Some(c.next), out))
     }
 
     async fn execute(&mut self, raw: &Value) -> Result<(Option<usize>, Value), Interrupt> {
         let state = self.state;
+        if state.lang == Lang::Jsonata {
+            return self.execute_jsonata(raw).await;
+        }
         match &state.kind {
             Kind::Pass(p) => Ok((state.next, p.run(self, raw)?)),
             Kind::Choice(c) => {
@@ -331,12 +704,48 @@ impl<'a> StateRun<'a> {
         }
     }
 
+    /// A JSONata state: no InputPath/ResultPath/OutputPath; `Output` and `Assign` over
+    /// `$states` (the raw input, and the result of a Task, Parallel or Map).
+    async fn execute_jsonata(&mut self, raw: &Value) -> Result<(Option<usize>, Value), Interrupt> {
+        let state = self.state;
+        let none = Extra::default();
+        match &state.kind {
+            Kind::Pass(_) => {
+                self.assign(state.assign.as_ref(), raw, raw, none)?;
+                Ok((state.next, self.jsonata_output(raw, none, raw.clone())?))
+            }
+            Kind::Succeed => Ok((None, self.jsonata_output(raw, none, raw.clone())?)),
+            Kind::Fail(f) => Err(f.run_jsonata(self, raw)?.into()),
+            Kind::Wait(w) => {
+                w.wait_jsonata(self, raw).await?;
+                self.assign(state.assign.as_ref(), raw, raw, none)?;
+                Ok((state.next, self.jsonata_output(raw, none, raw.clone())?))
+            }
+            Kind::Choice(c) => Ok(c.run_jsonata(self, raw)?),
+            Kind::Task(_) | Kind::Parallel(_) | Kind::Map(_) => {
+                let result = self.attempts(raw).await?;
+                self.inspect(crate::test_state::Stage::Result, &result);
+                let extra = Extra {
+                    result: Some(&result),
+                    ..Extra::default()
+                };
+                self.assign(state.assign.as_ref(), &result, raw, extra)?;
+                let out = self.jsonata_output(raw, extra, result.clone())?;
+                Ok((state.next, out))
+            }
+        }
+    }
+
     /// Runs the state's work, retrying as its `Retry` says.
     async fn attempts(&mut self, effective: &Value) -> Result<Value, Interrupt> {
         let state = self.state;
-        let mut counts = vec![0u32; state.retry.len()];
+        let retried = self.shared.inspector.as_ref().map_or(0, |i| i.retried());
+        let mut counts = vec![retried; state.retry.len()];
         loop {
             let attempt = match &state.kind {
+                Kind::Parallel(_) | Kind::Map(_) if self.shared.inspector.is_some() => {
+                    crate::test_state::mocked_work(self, effective)
+                }
                 Kind::Task(t) => t.attempt(self, effective).await,
                 Kind::Parallel(p) => p.attempt(self, effective).await,
                 Kind::Map(m) => m.attempt(self, effective).await,
@@ -351,6 +760,9 @@ impl<'a> StateRun<'a> {
             };
             // Only the first retrier whose ErrorEquals matches applies, exhausted or not.
             let retrier = state.retry.iter().position(|r| r.errors.matches(&e.error));
+            if let (Some(k), Some(inspector)) = (retrier, &self.shared.inspector) {
+                inspector.retrier(k);
+            }
             let Some(k) = retrier.filter(|&k| counts[k] < state.retry[k].max_attempts) else {
                 // Observed on AWS: a Map (and, we assume, a Parallel) reports …StateFailed only
                 // once it has failed for good, not after an attempt that is retried.
@@ -360,6 +772,7 @@ impl<'a> StateRun<'a> {
                     _ => None,
                 };
                 if let Some(kind) = failed {
+                    self.evaluation_failed(&e);
                     self.shared.emit(self.cursor, kind, || None);
                 }
                 return Err(e.into());
@@ -370,6 +783,11 @@ impl<'a> StateRun<'a> {
                     .powi(i32::try_from(counts[k]).unwrap_or(i32::MAX));
             if let Some(max) = r.max_delay_seconds {
                 delay = delay.min(max);
+            }
+            if let Some(inspector) = &self.shared.inspector {
+                // TestState performs no retry: it reports the first backoff and stops.
+                inspector.stop_before_retry(delay);
+                return Err(e.into());
             }
             if r.full_jitter {
                 delay = self.shared.jitter(delay);
@@ -515,7 +933,7 @@ pub(crate) async fn execute(
             "The execution input has a size exceeding the maximum number of bytes service limit.",
         ))))
     } else {
-        let run = run_body(&shared, &machine.root, input, &mut cursor);
+        let run = run_body(&shared, &machine.root, input, &mut cursor, Vars::default());
         match machine.timeout_seconds {
             Some(secs) => {
                 let clock = shared.clock.clone();

@@ -282,6 +282,97 @@ impl<'a> State<'a> {
             .map(move |node| Catcher { body, node })
     }
 
+    /// Its query language: its own `QueryLanguage`, else the machine's.
+    pub fn query_language(&self) -> QueryLanguage {
+        match self.node.lang {
+            definition::Lang::JsonPath => QueryLanguage::JsonPath,
+            definition::Lang::Jsonata => QueryLanguage::Jsonata,
+        }
+    }
+
+    /// Its `Assign` (the state's own, not its catchers' or Choice rules'), if any.
+    pub fn assign(&self) -> Option<Assignment<'a>> {
+        self.node.assign.as_ref().map(|node| Assignment { node })
+    }
+
+    /// Every JSONata expression of the state, each with the field it is in, named as AWS names
+    /// it in causes (`Output/result`, `Arguments`, `Items`, `Choices/0/Condition`,
+    /// `Catch/1/Output`), in definition order.
+    pub fn expressions(&self) -> Vec<Expression<'a>> {
+        let mut out = Vec::new();
+        let node = self.node;
+        for t in [&node.arguments, &node.output].into_iter().flatten() {
+            template_expressions(t, "", &mut out);
+        }
+        if let Some(definition::Assign::Jsonata(t)) = &node.assign {
+            template_expressions(t, "", &mut out);
+        }
+        let expr = |out: &mut Vec<Expression<'a>>, field: &str, e: &'a crate::jsonata::Expr| {
+            out.push(Expression {
+                field: field.to_string(),
+                text: e.text(),
+            })
+        };
+        match &node.kind {
+            Kind::Task(t) => {
+                for (field, s) in [
+                    ("TimeoutSeconds", &t.timeout),
+                    ("HeartbeatSeconds", &t.heartbeat),
+                ] {
+                    if let Some(states::task::Seconds::Expr(e)) = s {
+                        expr(&mut out, field, e);
+                    }
+                }
+            }
+            Kind::Wait(states::wait::Wait::SecondsExpr(e)) => expr(&mut out, "Seconds", e),
+            Kind::Wait(states::wait::Wait::TimestampExpr(e)) => expr(&mut out, "Timestamp", e),
+            Kind::Fail(f) => {
+                for (field, s) in [("Error", &f.error), ("Cause", &f.cause)] {
+                    if let states::fail::Src::Expr(e) = s {
+                        expr(&mut out, field, e);
+                    }
+                }
+            }
+            Kind::Map(m) => {
+                if let Some(states::map::Num::Expr(e)) = &m.max_concurrency {
+                    expr(&mut out, "MaxConcurrency", e);
+                }
+                if let Some(states::map::Num::Expr(e)) = &m.tolerated_count {
+                    expr(&mut out, "ToleratedFailureCount", e);
+                }
+                if let Some(states::map::Num::Expr(e)) = &m.tolerated_percentage {
+                    expr(&mut out, "ToleratedFailurePercentage", e);
+                }
+                for t in [&m.items, &m.jsonata_selector].into_iter().flatten() {
+                    template_expressions(t, "", &mut out);
+                }
+            }
+            Kind::Choice(c) => {
+                for (i, ((rule, _), extra)) in c.rules.iter().zip(&c.rule_extras).enumerate() {
+                    if let states::choice::Rule::Condition(e) = rule {
+                        expr(&mut out, &format!("Choices/{i}/Condition"), e);
+                    }
+                    if let Some(t) = &extra.output {
+                        template_expressions(t, &format!("Choices/{i}/"), &mut out);
+                    }
+                    if let Some(definition::Assign::Jsonata(t)) = &extra.assign {
+                        template_expressions(t, &format!("Choices/{i}/"), &mut out);
+                    }
+                }
+            }
+            _ => {}
+        }
+        for (i, c) in node.catch.iter().enumerate() {
+            if let Some(t) = &c.output {
+                template_expressions(t, &format!("Catch/{i}/"), &mut out);
+            }
+            if let Some(definition::Assign::Jsonata(t)) = &c.assign {
+                template_expressions(t, &format!("Catch/{i}/"), &mut out);
+            }
+        }
+        out
+    }
+
     /// A Pass state's `Result`.
     pub fn pass_result(&self) -> Option<&'a Value> {
         match &self.node.kind {
@@ -319,6 +410,12 @@ impl<'a> State<'a> {
             }
             Kind::Wait(states::wait::Wait::TimestampPath(p)) => {
                 Some(Wait::TimestampPath(JsonPath::new(p)))
+            }
+            Kind::Wait(states::wait::Wait::SecondsExpr(e)) => {
+                Some(Wait::SecondsExpression(e.text()))
+            }
+            Kind::Wait(states::wait::Wait::TimestampExpr(e)) => {
+                Some(Wait::TimestampExpression(e.text()))
             }
             _ => None,
         }
@@ -497,6 +594,8 @@ pub enum PathRoot {
     Input,
     /// `$$`: the Context object.
     Context,
+    /// `$name`: a workflow variable ([`JsonPath::variable`] names it).
+    Variable,
 }
 
 /// A JSONPath, as the engine parsed it.
@@ -526,7 +625,13 @@ impl<'a> JsonPath<'a> {
         match self.path.root() {
             path::Root::Input => PathRoot::Input,
             path::Root::Context => PathRoot::Context,
+            path::Root::Variable => PathRoot::Variable,
         }
+    }
+
+    /// The variable a `$name…` path reads.
+    pub fn variable(&self) -> Option<&'a str> {
+        self.path.variable()
     }
 
     /// True when the path can select at most one node: names and indexes only.
@@ -806,6 +911,7 @@ fn seconds(node: &states::task::Seconds) -> FixedOrPath<'_, u64> {
     match node {
         states::task::Seconds::Fixed(n) => FixedOrPath::Fixed(*n),
         states::task::Seconds::Path(p) => FixedOrPath::Path(JsonPath::new(p)),
+        states::task::Seconds::Expr(e) => FixedOrPath::Expression(e.text()),
     }
 }
 
@@ -817,13 +923,15 @@ pub enum FixedOrPath<'a, T> {
     Fixed(T),
     /// Read from the input at run time.
     Path(JsonPath<'a>),
+    /// A JSONata expression (its text, without `{%` `%}`), evaluated at run time.
+    Expression(&'a str),
 }
 
 impl<'a, T> FixedOrPath<'a, T> {
     /// The path, when it is read from the input.
     pub fn path(self) -> Option<JsonPath<'a>> {
         match self {
-            FixedOrPath::Fixed(_) => None,
+            FixedOrPath::Fixed(_) | FixedOrPath::Expression(_) => None,
             FixedOrPath::Path(p) => Some(p),
         }
     }
@@ -885,6 +993,8 @@ pub enum Condition<'a> {
     Not(Box<Condition<'a>>),
     /// A comparison of a `Variable`.
     Compare(Comparison<'a>),
+    /// A JSONata `Condition` (its text, without `{%` `%}`).
+    Expression(&'a str),
 }
 
 impl<'a> Condition<'a> {
@@ -906,6 +1016,7 @@ impl<'a> Condition<'a> {
                     Rhs::Flag(f) => Operand::Flag(*f),
                 },
             }),
+            Rule::Condition(e) => Condition::Expression(e.text()),
         }
     }
 
@@ -922,6 +1033,8 @@ impl<'a> Condition<'a> {
                 }
             }
             Condition::Not(c) => c.reads(&format!("{at}.Not"), add),
+            // A JSONata condition reads no JSONPath.
+            Condition::Expression(_) => {}
             Condition::Compare(c) => {
                 add(format!("{at}.Variable"), c.variable);
                 if let Operand::Path(p) = c.operand {
@@ -981,6 +1094,96 @@ pub enum Wait<'a> {
     SecondsPath(JsonPath<'a>),
     /// `TimestampPath`.
     TimestampPath(JsonPath<'a>),
+    /// JSONata `Seconds` as an expression (its text, without `{%` `%}`).
+    SecondsExpression(&'a str),
+    /// JSONata `Timestamp` as an expression (its text, without `{%` `%}`).
+    TimestampExpression(&'a str),
+}
+
+/// A query language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryLanguage {
+    /// `"JSONPath"`, the default.
+    JsonPath,
+    /// `"JSONata"`.
+    Jsonata,
+}
+
+/// A JSONata expression of a state (`"{% … %}"`), parsed at load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expression<'a> {
+    field: String,
+    text: &'a str,
+}
+
+impl<'a> Expression<'a> {
+    /// The field it is in, as AWS names it in causes: `Output/result`, `Items`.
+    pub fn field(&self) -> &str {
+        &self.field
+    }
+
+    /// Its text, without `{%` `%}`, trimmed.
+    pub fn text(&self) -> &'a str {
+        self.text
+    }
+}
+
+fn template_expressions<'a>(
+    t: &'a definition::JTemplate,
+    prefix: &str,
+    out: &mut Vec<Expression<'a>>,
+) {
+    match t {
+        definition::JTemplate::Const(_) => {}
+        definition::JTemplate::Expr { expr, field } => out.push(Expression {
+            field: format!("{prefix}{field}"),
+            text: expr.text(),
+        }),
+        definition::JTemplate::Object(fields) => {
+            for (_, t) in fields {
+                template_expressions(t, prefix, out);
+            }
+        }
+        definition::JTemplate::Array(items) => {
+            for t in items {
+                template_expressions(t, prefix, out);
+            }
+        }
+    }
+}
+
+/// A state's `Assign`: the variables it sets.
+#[derive(Debug, Clone, Copy)]
+pub struct Assignment<'a> {
+    node: &'a definition::Assign,
+}
+
+impl<'a> Assignment<'a> {
+    /// The variable names, in definition order (without the `.$` of JSONPath keys).
+    pub fn names(&self) -> Vec<&'a str> {
+        match self.node {
+            definition::Assign::Path(definition::Template::Object(fields)) => {
+                fields.iter().map(|(k, _)| k.as_str()).collect()
+            }
+            definition::Assign::Path(definition::Template::Const(Value::Object(m)))
+            | definition::Assign::Jsonata(definition::JTemplate::Const(Value::Object(m))) => {
+                m.keys().map(String::as_str).collect()
+            }
+            definition::Assign::Jsonata(definition::JTemplate::Object(fields)) => {
+                fields.iter().map(|(k, _)| k.as_str()).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// A JSONPath `Assign` as a payload template (`"name.$": "$.path"` read over the state's
+    /// result); `None` for a JSONata one, whose expressions [`State::expressions`] lists.
+    pub fn jsonpath(&self) -> Option<Template<'a>> {
+        match self.node {
+            definition::Assign::Path(t) => Some(Template::of(t)),
+            definition::Assign::Jsonata(_) => None,
+        }
+    }
 }
 
 /// A Fail state's fields.
@@ -1010,6 +1213,8 @@ pub enum FailField<'a> {
     Path(JsonPath<'a>),
     /// `ErrorPath` / `CausePath` as an intrinsic call.
     Call(IntrinsicCall<'a>),
+    /// JSONata: `Error` / `Cause` as an expression (its text, without `{%` `%}`).
+    Expression(&'a str),
 }
 
 impl<'a> FailField<'a> {
@@ -1026,6 +1231,7 @@ impl<'a> FailField<'a> {
             }
             // The parser only builds a path or a call here.
             Src::Dynamic(_) => None,
+            Src::Expr(e) => Some(FailField::Expression(e.text())),
         }
     }
 }
@@ -1074,6 +1280,7 @@ fn number<T: Copy>(node: &states::map::Num<T>) -> FixedOrPath<'_, T> {
     match node {
         states::map::Num::Fixed(n) => FixedOrPath::Fixed(*n),
         states::map::Num::Path(p) => FixedOrPath::Path(JsonPath::new(p)),
+        states::map::Num::Expr(e) => FixedOrPath::Expression(e.text()),
     }
 }
 
@@ -1368,5 +1575,65 @@ mod tests {
                 }
             ]
         );
+    }
+
+    #[test]
+    fn jsonata_states_show_their_language_expressions_and_assign() {
+        let m = machine(
+            r#"{"QueryLanguage": "JSONata", "StartAt": "Pick", "States": {
+              "Pick": {"Type": "Choice", "Default": "Work",
+                "Choices": [{"Condition": "{% $states.input.go %}", "Assign": {"r": "{% 1 %}"}, "Next": "Work"}]},
+              "Work": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                "Arguments": {"FunctionName": "f", "Payload": {"x": "{%  $states.input.x  %}"}},
+                "TimeoutSeconds": "{% $t %}",
+                "Assign": {"got": "{% $states.result.Payload %}", "fixed": 1},
+                "Output": "{% $states.result %}",
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Output": {"e": "{% $states.errorOutput %}"}, "Next": "Old"}],
+                "Next": "Old"},
+              "Old": {"Type": "Pass", "QueryLanguage": "JSONata", "End": true}
+            }}"#,
+        );
+        let states = m.states();
+        let work = states.get("Work").unwrap();
+        assert_eq!(work.query_language(), QueryLanguage::Jsonata);
+        let fields: Vec<(String, &str)> = work
+            .expressions()
+            .iter()
+            .map(|e| (e.field().to_string(), e.text()))
+            .collect();
+        assert_eq!(
+            fields,
+            vec![
+                ("Arguments/Payload/x".to_string(), "$states.input.x"),
+                ("Output".to_string(), "$states.result"),
+                ("Assign/got".to_string(), "$states.result.Payload"),
+                ("TimeoutSeconds".to_string(), "$t"),
+                ("Catch/0/Output/e".to_string(), "$states.errorOutput"),
+            ]
+        );
+        let assign = work.assign().unwrap();
+        assert_eq!(assign.names(), vec!["got", "fixed"]);
+        assert!(assign.jsonpath().is_none());
+        let pick = states.get("Pick").unwrap();
+        let fields: Vec<String> = pick
+            .expressions()
+            .iter()
+            .map(|e| e.field().to_string())
+            .collect();
+        assert_eq!(fields, vec!["Choices/0/Condition", "Choices/0/Assign/r"]);
+        assert!(matches!(
+            pick.choice().unwrap().rules().next().unwrap().condition(),
+            Condition::Expression("$states.input.go")
+        ));
+
+        let m = machine(
+            r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "Assign": {"v.$": "$x.y", "w": 2}, "End": true}}}"#,
+        );
+        let a = m.states().get("A").unwrap();
+        assert_eq!(a.query_language(), QueryLanguage::JsonPath);
+        assert_eq!(a.assign().unwrap().names(), vec!["v", "w"]);
+        let paths = a.assign().unwrap().jsonpath().unwrap().paths();
+        assert_eq!(paths[0].root(), PathRoot::Variable);
+        assert_eq!(paths[0].variable(), Some("x"));
     }
 }

@@ -1,6 +1,7 @@
-//! `spotlight states run`, `spotlight states validate` and `spotlight states eval`: any state
-//! machine, run or checked offline by the `spotlight-states` engine, and any JSONata expression
-//! evaluated as a state would evaluate it.
+//! `spotlight states run`, `spotlight states validate`, `spotlight states eval` and `spotlight
+//! states test-state`: any state machine, run or checked offline by the `spotlight-states`
+//! engine, any JSONata expression evaluated as a state would evaluate it, and any one state
+//! tested as AWS's TestState API tests it.
 //!
 //! # `states run`
 //!
@@ -40,16 +41,47 @@
 //! undefined field into `States.QueryEvaluationError`, but `eval` evaluates no field). A failed
 //! evaluation prints `States.QueryEvaluationError: <cause>` on standard error and exits 1; a
 //! malformed `--var` or an input that cannot be read or is not JSON exits 2.
+//!
+//! # `states test-state`
+//!
+//! Runs one state once, as the TestState API does: the definition is one state's object, or a
+//! whole machine with `--state-name` (each file argument a file or `-`, at most one of them);
+//! `--mock-result JSON|@FILE` or `--mock-error NAME [--mock-cause TEXT]` stand for the task's
+//! call (for a Map or Parallel state, which needs one as on AWS, for its whole work), and
+//! `--retrier-retry-count` / `--map-iteration-failure-count` are AWS's `stateConfiguration`.
+//! No retry is performed. Prints:
+//!
+//! - by default, the status (`SUCCEEDED`, `FAILED`, `RETRIABLE`, `CAUGHT_ERROR`) on a line,
+//!   then `error: …` and `cause: …` lines, `next state: …`, and the output as indented JSON;
+//!   with `--inspection-level DEBUG` (or `TRACE`, the same here: AWS adds an HTTP Task's
+//!   request and response, and no HTTP Task is called offline) an `inspection:` section, one
+//!   `  stage: <compact JSON>` line per stage in AWS's order (`input`, `afterArguments`,
+//!   `afterInputPath`, `afterParameters`, `result`, `afterResultSelector`, `afterResultPath`,
+//!   `variables`, `errorDetails`, the Map state's `afterItemsPath` and limits);
+//! - with `--json`, AWS's response as one compact JSON object on one line: `{"output",
+//!   "error", "cause", "inspectionData", "nextState", "status"}`, each member only when it has
+//!   a value, and `output` and the stages as JSON text, as the API carries them.
+//!
+//! Exit status: 0 `SUCCEEDED` or `CAUGHT_ERROR` (the state ran and says where to go next), 1
+//! `FAILED` or `RETRIABLE` (it failed, for now or for good), 2 usage error, a file that cannot
+//! be read, or a definition or request AWS would refuse (its problems, or AWS's message such as
+//! `State type 'Pass' is not supported when a mock is specified`, on standard error). An
+//! unmocked Task fails with `States.TaskFailed` and a cause naming its resource and the mock
+//! options.
 
-use crate::cli::{StatesCommand, StatesEvalArgs, StatesRunArgs, StatesValidateArgs};
+use crate::cli::{
+    StatesCommand, StatesEvalArgs, StatesRunArgs, StatesTestStateArgs, StatesValidateArgs,
+};
 use crate::commands::Exit;
 use crate::output;
 use anyhow::{anyhow, bail, Context as _};
 use serde_json::{Map, Value};
 use spotlight_core::text::cut;
 use spotlight_states::{
-    names, BoxFuture, EventDetails, EventType, ExecutionResult, HistoryEvent, MockConfig, Problem,
-    RunOptions, StateMachine, StatesError, Status, TaskInvoker, TaskRequest,
+    names, BoxFuture, EventDetails, EventType, ExecutionResult, HistoryEvent, InspectionLevel,
+    MockConfig, Problem, RunOptions, StateConfiguration, StateMachine, StatesError, Status,
+    TaskInvoker, TaskRequest, TestMock, TestStateError, TestStateOptions, TestStateOutput,
+    TestStateStatus,
 };
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -72,6 +104,34 @@ pub enum Config {
     Validate(ValidateConfig),
     /// `states eval`.
     Eval(EvalConfig),
+    /// `states test-state`.
+    TestState(TestStateConfig),
+}
+
+/// `states test-state`, resolved: which file is standard input, and the mock.
+#[derive(Debug)]
+pub struct TestStateConfig {
+    definition: Source,
+    state_name: Option<String>,
+    input: Option<Source>,
+    variables: Option<Source>,
+    mock: Option<MockArg>,
+    context: Option<Source>,
+    substitutions: Option<Source>,
+    state_configuration: StateConfiguration,
+    inspection_level: InspectionLevel,
+    json: bool,
+}
+
+/// `--mock-result` (JSON text or a file) or `--mock-error` with its cause.
+#[derive(Debug)]
+enum MockArg {
+    Result(String),
+    ResultFile(Source),
+    Error {
+        error: String,
+        cause: Option<String>,
+    },
 }
 
 /// `states eval`, resolved: the variables parsed and checked.
@@ -110,6 +170,7 @@ impl Config {
             StatesCommand::Run(args) => Config::Run(RunConfig::from_args(args)?),
             StatesCommand::Validate(args) => Config::Validate(ValidateConfig::from_args(args)?),
             StatesCommand::Eval(args) => Config::Eval(EvalConfig::from_args(args)?),
+            StatesCommand::TestState(args) => Config::TestState(TestStateConfig::from_args(args)?),
         })
     }
 }
@@ -164,6 +225,58 @@ impl ValidateConfig {
     }
 }
 
+impl TestStateConfig {
+    fn from_args(args: StatesTestStateArgs) -> anyhow::Result<TestStateConfig> {
+        let definition = Source::new(args.definition, "the definition");
+        let input = args.input.map(|p| Source::new(p, "--input"));
+        let variables = args.variables.map(|p| Source::new(p, "--variables"));
+        let context = args.context.map(|p| Source::new(p, "--context"));
+        let substitutions = args
+            .substitutions
+            .map(|p| Source::new(p, "--substitutions"));
+        // clap keeps --mock-result and --mock-error apart.
+        let mock = match (args.mock_result, args.mock_error) {
+            (Some(text), _) => Some(match text.strip_prefix('@') {
+                Some(file) => MockArg::ResultFile(Source::new(file.into(), "--mock-result")),
+                None => MockArg::Result(text),
+            }),
+            (None, Some(error)) => Some(MockArg::Error {
+                error,
+                cause: args.mock_cause,
+            }),
+            (None, None) => None,
+        };
+        let mock_file = match &mock {
+            Some(MockArg::ResultFile(source)) => Some(source),
+            _ => None,
+        };
+        one_stdin_at_most([
+            Some(&definition),
+            input.as_ref(),
+            variables.as_ref(),
+            context.as_ref(),
+            substitutions.as_ref(),
+            mock_file,
+        ])?;
+        Ok(TestStateConfig {
+            definition,
+            state_name: args.state_name,
+            input,
+            variables,
+            mock,
+            context,
+            substitutions,
+            state_configuration: StateConfiguration {
+                retrier_retry_count: args.retrier_retry_count,
+                map_iteration_failure_count: args.map_iteration_failure_count,
+                error_caused_by_state: None,
+            },
+            inspection_level: args.inspection_level,
+            json: args.json,
+        })
+    }
+}
+
 impl EvalConfig {
     fn from_args(args: StatesEvalArgs) -> anyhow::Result<EvalConfig> {
         let mut variables = Map::new();
@@ -210,7 +323,139 @@ pub fn execute(config: Config) -> anyhow::Result<Exit> {
         Config::Run(c) => run(c),
         Config::Validate(c) => validate(c),
         Config::Eval(c) => eval(c),
+        Config::TestState(c) => test_state(c),
     }
+}
+
+/// Reads a JSON file argument.
+fn read_json(source: &Source, what: &str) -> anyhow::Result<Value> {
+    let text = source.read(what)?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{what} in {} is not valid JSON", source.describe()))
+}
+
+fn test_state(config: TestStateConfig) -> anyhow::Result<Exit> {
+    let substitutions = read_substitutions(config.substitutions.as_ref())?;
+    let definition = config.definition.read("the definition")?;
+    report_unsubstituted(&definition, &substitutions, true);
+    let input = match &config.input {
+        Some(source) => read_json(source, "the input")?,
+        None => Value::Object(Map::new()),
+    };
+    let variables = match &config.variables {
+        Some(source) => match read_json(source, "the variables")? {
+            Value::Object(map) => Some(map),
+            other => bail!(
+                "the variables in {} must be a JSON object of {{\"name\": value}}, not {}",
+                source.describe(),
+                kind_of(&other)
+            ),
+        },
+        None => None,
+    };
+    let context = match &config.context {
+        Some(source) => Some(read_json(source, "the Context object")?),
+        None => None,
+    };
+    // AWS's wording for a mocked result that is not JSON.
+    let mocked = |text: &str| -> anyhow::Result<TestMock> {
+        let value = serde_json::from_str(text)
+            .map_err(|e| anyhow!("Mocked result must be valid JSON ({e})"))?;
+        Ok(TestMock::Result(value))
+    };
+    let mock = match &config.mock {
+        None => None,
+        Some(MockArg::Result(text)) => Some(mocked(text)?),
+        Some(MockArg::ResultFile(source)) => Some(mocked(&source.read("the mocked result")?)?),
+        Some(MockArg::Error { error, cause }) => Some(TestMock::Error(StatesError {
+            error: error.clone(),
+            cause: cause.clone(),
+        })),
+    };
+    let options = TestStateOptions {
+        input,
+        state_name: config.state_name.clone(),
+        inspection_level: config.inspection_level,
+        variables,
+        mock,
+        state_configuration: config.state_configuration.clone(),
+        context,
+        substitutions,
+        invoker: Some(Arc::new(NoTaskRunner {
+            test_case: None,
+            test_state: true,
+        })),
+        ..TestStateOptions::default()
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .context("cannot start the async runtime")?;
+    let tested = match runtime.block_on(spotlight_states::test_state(&definition, options)) {
+        Ok(tested) => tested,
+        Err(TestStateError::InvalidDefinition(e)) => {
+            let problems = e.into_problems();
+            let lines: Vec<String> = problems.iter().map(problem_line).collect();
+            bail!(
+                "the definition in {} is not valid ({} problem{}):\n  {}",
+                config.definition.describe(),
+                problems.len(),
+                if problems.len() == 1 { "" } else { "s" },
+                lines.join("\n  ")
+            );
+        }
+        Err(e @ TestStateError::Engine(_)) => {
+            return Err(anyhow::Error::new(e).context("the state machine engine failed"))
+        }
+        // AWS's refusal, in its words.
+        Err(refused) => bail!("{refused}"),
+    };
+    let text = if config.json {
+        format!("{}\n", serde_json::to_string(&tested)?)
+    } else {
+        human_test_state(&tested)?
+    };
+    output::print(&text)?;
+    Ok(match tested.status {
+        TestStateStatus::Succeeded | TestStateStatus::CaughtError => Exit::Success,
+        TestStateStatus::Failed | TestStateStatus::Retriable => Exit::Failure,
+    })
+}
+
+/// The status, the next state, the output (indented) or the error and cause, then at DEBUG
+/// and TRACE each inspection stage on its own line, its JSON compact.
+fn human_test_state(tested: &TestStateOutput) -> anyhow::Result<String> {
+    let mut text = String::new();
+    if let Value::String(status) = serde_json::to_value(tested.status)? {
+        let _ = writeln!(text, "{status}");
+    }
+    if let Some(error) = &tested.error {
+        let _ = writeln!(text, "error: {error}");
+    }
+    if let Some(cause) = &tested.cause {
+        let _ = writeln!(text, "cause: {cause}");
+    }
+    if let Some(next) = &tested.next_state {
+        let _ = writeln!(text, "next state: {next}");
+    }
+    if let Some(output) = &tested.output {
+        text.push_str(&serde_json::to_string_pretty(output)?);
+        text.push('\n');
+    }
+    if let Some(data) = &tested.inspection_data {
+        text.push_str("inspection:\n");
+        if let Value::Object(stages) = serde_json::to_value(data)? {
+            for (stage, value) in stages {
+                // JSON-text stages print as their text; numbers and errorDetails as JSON.
+                let shown = match value {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                let _ = writeln!(text, "  {stage}: {shown}");
+            }
+        }
+    }
+    Ok(text)
 }
 
 fn eval(config: EvalConfig) -> anyhow::Result<Exit> {
@@ -503,9 +748,13 @@ fn run(config: RunConfig) -> anyhow::Result<Exit> {
                 .with_context(|| format!("in the mock configuration {}", source.describe()))?;
             Arc::new(invoker.with_fallback(Arc::new(NoTaskRunner {
                 test_case: Some(case.clone()),
+                test_state: false,
             })))
         }
-        None => Arc::new(NoTaskRunner { test_case: None }),
+        None => Arc::new(NoTaskRunner {
+            test_case: None,
+            test_state: false,
+        }),
     };
     tracing::info!(
         "running state machine '{}' (starts at '{}')",
@@ -545,6 +794,8 @@ fn run(config: RunConfig) -> anyhow::Result<Exit> {
 /// would have called.
 struct NoTaskRunner {
     test_case: Option<String>,
+    /// For `states test-state`, whose mock options differ.
+    test_state: bool,
 }
 
 impl TaskInvoker for NoTaskRunner {
@@ -558,6 +809,11 @@ impl TaskInvoker for NoTaskRunner {
             let _ = write!(target, " (FunctionName '{f}')");
         }
         let cause = match &self.test_case {
+            _ if self.test_state => format!(
+                "spotlight states test-state calls no real service: state '{}' cannot run \
+                 {target}. Give --mock-result or --mock-error to mock its response.",
+                request.state_name
+            ),
             Some(case) => format!(
                 "The test case '{case}' of the mock configuration has no response for state \
                  '{}', and spotlight states run calls no real service: it cannot run {target}.",
@@ -751,6 +1007,13 @@ fn summary(details: Option<&EventDetails>) -> String {
         EventDetails::MapIterationStarted(d)
         | EventDetails::MapIterationSucceeded(d)
         | EventDetails::MapIterationFailed(d) => format!("index {}", d.index),
+        EventDetails::EvaluationFailed(d) => {
+            format!(
+                "{}: {}",
+                d.location,
+                failure(Some(&d.error), d.cause.as_deref())
+            )
+        }
     }
 }
 

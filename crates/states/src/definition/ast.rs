@@ -3,6 +3,7 @@
 
 use crate::error::names;
 use crate::intrinsics::Call;
+use crate::jsonata::Expr;
 use crate::path::Path;
 use crate::states::Kind;
 use serde_json::Value;
@@ -26,6 +27,47 @@ pub(crate) struct State {
     pub catch: Vec<Catcher>,
     /// The next state, or `None` for `End: true` and the terminal states.
     pub next: Option<usize>,
+    /// `QueryLanguage`: the state's own, else the machine's.
+    pub lang: Lang,
+    /// JSONata `Arguments` (Task, Parallel).
+    pub arguments: Option<JTemplate>,
+    /// JSONata `Output` (all but Fail).
+    pub output: Option<JTemplate>,
+    /// `Assign`, in either language (all but Succeed and Fail).
+    pub assign: Option<Assign>,
+}
+
+/// A state's query language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lang {
+    /// `"JSONPath"`, the default.
+    JsonPath,
+    /// `"JSONata"`.
+    Jsonata,
+}
+
+/// A JSONata field value (`Arguments`, `Output`, `Assign`, `ItemSelector`, `Items`): any JSON,
+/// in which every string that is exactly `{% … %}` is an expression.
+#[derive(Debug)]
+pub(crate) enum JTemplate {
+    /// Nothing inside is an expression.
+    Const(Value),
+    /// `field` says where, as AWS names it in causes: `Output`, `Arguments/FunctionName`.
+    Expr {
+        expr: Expr,
+        field: Arc<str>,
+    },
+    Object(Vec<(String, JTemplate)>),
+    Array(Vec<JTemplate>),
+}
+
+/// `Assign`: variable names and how to compute their values.
+#[derive(Debug)]
+pub(crate) enum Assign {
+    /// JSONPath: a payload template (`"name.$": "$.path"`, literals) over the state's result.
+    Path(Template),
+    /// JSONata: `{% %}` templates.
+    Jsonata(JTemplate),
 }
 
 /// `InputPath`, `OutputPath`: absent is `$`, `null` gives `{}`.
@@ -112,6 +154,9 @@ pub(crate) struct Catcher {
     pub errors: ErrorEquals,
     pub next: usize,
     pub result_path: ResultPath,
+    /// JSONata `Output` (default: `$states.errorOutput`).
+    pub output: Option<JTemplate>,
+    pub assign: Option<Assign>,
 }
 
 /// A `.$` value or `ErrorPath`/`CausePath`: a path or an intrinsic call.

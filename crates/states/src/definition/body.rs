@@ -1,7 +1,7 @@
 //! The machine, its bodies (the machine itself, Parallel branches, Map processors) and their
 //! states, and the checks over a whole body: transition targets exist, every state is reachable.
 
-use super::ast::{Body, State};
+use super::ast::{Body, Lang, State};
 use super::reader::{DefinitionReader, Obj};
 use super::StateMachine;
 use crate::states::{self, Kind};
@@ -28,6 +28,7 @@ impl DefinitionReader {
             ],
         );
         self.query_language(obj);
+        self.top_jsonata = obj.get("QueryLanguage").and_then(Value::as_str) == Some("JSONata");
         if let Some(version) = obj.get("Version") {
             if !version.is_string() {
                 self.problem_at("Version", "Version must be a string");
@@ -78,6 +79,8 @@ impl DefinitionReader {
             None => None,
         };
         self.body_names.push(index);
+        // The enclosing state's language, read again by its own fields after this body.
+        let enclosing_lang = self.lang;
         let mut states = Vec::with_capacity(states_obj.len());
         self.at("States", |reader| {
             for (name, v) in states_obj {
@@ -90,6 +93,7 @@ impl DefinitionReader {
             }
         });
         self.body_names.pop();
+        self.lang = enclosing_lang;
         let start = start?;
         // Unreachable states: AWS refuses them.
         let mut seen = HashSet::new();
@@ -128,6 +132,7 @@ impl DefinitionReader {
             return None;
         };
         self.query_language(obj);
+        let lang = self.state_language(obj);
         let ty = self.required_str(obj, "Type")?;
         let allowed: &[&str] = match ty {
             "Pass" => states::pass::FIELDS,
@@ -145,8 +150,26 @@ impl DefinitionReader {
         };
         // The shared fields first, so that a problem in the type's own fields hides nothing.
         self.check_fields(obj, allowed);
+        self.check_language_fields(obj, lang);
         let has = |k: &str| allowed.contains(&k);
+        self.lang = Some(lang);
         let mut flow = self.flow(obj);
+        let (arguments, output) = match lang {
+            Lang::Jsonata => (
+                has("Arguments")
+                    .then(|| self.jsonata_template(obj, "Arguments"))
+                    .flatten(),
+                has("Output")
+                    .then(|| self.jsonata_template(obj, "Output"))
+                    .flatten(),
+            ),
+            Lang::JsonPath => (None, None),
+        };
+        let assign = if has("Assign") {
+            self.assign(obj, lang)
+        } else {
+            None
+        };
         let retry = if has("Retry") {
             self.retry(obj)
         } else {
@@ -172,7 +195,7 @@ impl DefinitionReader {
             "Map" => {
                 // A Map's `Parameters` is its legacy item selector, not a state-level template.
                 flow.parameters = None;
-                Kind::Map(states::map::parse(self, obj)?)
+                Kind::Map(Box::new(states::map::parse(self, obj)?))
             }
             _ => Kind::Succeed,
         };
@@ -187,6 +210,10 @@ impl DefinitionReader {
             retry,
             catch,
             next,
+            lang,
+            arguments,
+            output,
+            assign,
         })
     }
 }

@@ -21,7 +21,8 @@ mod retry_catch;
 mod substitute;
 
 pub(crate) use ast::{
-    Body, Catcher, ErrorEquals, IoPath, PathOrCall, ResultPath, Retrier, State, Template,
+    Assign, Body, Catcher, ErrorEquals, IoPath, JTemplate, Lang, PathOrCall, ResultPath, Retrier,
+    State, Template,
 };
 pub(crate) use reader::{DefinitionReader, Obj};
 
@@ -168,18 +169,35 @@ mod tests {
     }
 
     #[test]
-    fn jsonata_is_refused_clearly() {
+    fn jsonata_states_load_and_mixed_fields_are_refused_with_their_pointer() {
+        let ok = problems(
+            r#"{"QueryLanguage": "JSONata", "StartAt": "A", "States": {
+                "A": {"Type": "Pass", "Output": {"x": "{% $states.input.a + 1 %}"}, "Assign": {"v": 1}, "End": true}}}"#,
+        );
+        assert!(ok.is_empty(), "{ok:?}");
         let p = problems(
-            r#"{"QueryLanguage": "JSONata", "StartAt": "A", "States": {"A": {"Type": "Pass", "Output": 1, "End": true}}}"#,
+            r#"{"QueryLanguage": "JSONata", "StartAt": "A", "States": {
+                "A": {"Type": "Pass", "InputPath": "$.a", "Output": "{% 1 + %}", "Next": "B"},
+                "B": {"Type": "Pass", "QueryLanguage": "JSONPath", "Output": 1, "Assign": {"states": 1}, "End": true}}}"#,
         );
-        assert!(
-            p.iter()
-                .any(|l| l.starts_with("UNSUPPORTED_FEATURE /QueryLanguage")),
-            "{p:?}"
+        let joined = p.join("\n");
+        for want in [
+            "SCHEMA_VALIDATION_FAILED /States/A/InputPath",
+            "SCHEMA_VALIDATION_FAILED /States/A/Output The JSONata expression '1 +' is not valid",
+            "SCHEMA_VALIDATION_FAILED /States/B 'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine",
+            "SCHEMA_VALIDATION_FAILED /States/B/Assign/states",
+        ] {
+            assert!(p.iter().any(|l| l.starts_with(want)), "missing {want:?} in\n{joined}");
+        }
+        // A JSONPath machine may opt single states into JSONata, not the reverse.
+        let p = problems(
+            r#"{"StartAt": "A", "States": {
+                "A": {"Type": "Pass", "Output": 1, "Next": "B"},
+                "B": {"Type": "Pass", "QueryLanguage": "JSONata", "Output": 1, "End": true}}}"#,
         );
+        assert_eq!(p.len(), 1, "{p:?}");
         assert!(
-            p.iter()
-                .any(|l| l.starts_with("UNSUPPORTED_FEATURE /States/A/Output")),
+            p[0].starts_with("SCHEMA_VALIDATION_FAILED /States/A/Output"),
             "{p:?}"
         );
     }

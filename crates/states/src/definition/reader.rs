@@ -2,9 +2,10 @@
 //! records every problem found there, and reads typed fields (each reader reports its own
 //! problems), paths, payload templates, transitions and the data-flow fields.
 
-use super::ast::{Flow, IoPath, PathOrCall, ResultPath, Template};
+use super::ast::{Assign, Flow, IoPath, JTemplate, Lang, PathOrCall, ResultPath, Template};
 use crate::error::Problem;
 use crate::intrinsics::{self, Call};
+use crate::jsonata::{expression_text, Expr};
 use crate::path::Path;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -19,6 +20,46 @@ pub(crate) struct DefinitionReader {
     pub(super) problems: Vec<Problem>,
     location: Vec<String>,
     pub(super) body_names: Vec<HashMap<String, usize>>,
+    /// The machine's `QueryLanguage` is JSONata.
+    pub(super) top_jsonata: bool,
+    /// The query language of the state being read.
+    pub lang: Option<Lang>,
+}
+
+/// Fields only JSONPath states have.
+pub(crate) const JSONPATH_ONLY: &[&str] = &[
+    "InputPath",
+    "OutputPath",
+    "Parameters",
+    "ResultSelector",
+    "ResultPath",
+    "Result",
+    "ItemsPath",
+    "SecondsPath",
+    "TimestampPath",
+    "ErrorPath",
+    "CausePath",
+    "TimeoutSecondsPath",
+    "HeartbeatSecondsPath",
+    "MaxConcurrencyPath",
+    "ToleratedFailureCountPath",
+    "ToleratedFailurePercentagePath",
+];
+
+/// Fields only JSONata states have.
+pub(crate) const JSONATA_ONLY: &[&str] = &["Arguments", "Output", "Items", "Condition"];
+
+/// The longest variable name AWS accepts.
+const MAX_VARIABLE_NAME: usize = 80;
+
+/// AWS's rule for variable names: a Unicode identifier (ID_Start, then ID_Continue; here
+/// approximated by letters, `_`, then letters, digits, `_`), at most 80 characters, and not the
+/// reserved `states`.
+pub(crate) fn valid_variable_name(name: &str) -> bool {
+    name != "states"
+        && name.chars().count() <= MAX_VARIABLE_NAME
+        && crate::path::variable_name_len(name) == name.len()
+        && !name.is_empty()
 }
 
 fn escape_pointer(s: &str) -> String {
@@ -81,22 +122,17 @@ impl DefinitionReader {
                 continue;
             }
             match key.as_str() {
-                "Assign" => self.problem_code(
-                    "UNSUPPORTED_FEATURE",
-                    Some(key),
-                    "workflow variables ('Assign') are valid ASL but not supported by this engine",
-                ),
-                "Arguments" | "Output" | "Items" | "Condition" => self.problem_code(
-                    "UNSUPPORTED_FEATURE",
-                    Some(key),
-                    format!("'{key}' belongs to the JSONata query language, which this engine does not support"),
-                ),
                 "ItemReader" | "ResultWriter" | "ItemBatcher" => self.problem_code(
                     "UNSUPPORTED_FEATURE",
                     Some(key),
-                    format!("'{key}' (distributed Map) is valid ASL but not supported by this engine"),
+                    format!(
+                        "'{key}' (distributed Map) is valid ASL but not supported by this engine"
+                    ),
                 ),
-                _ => self.problem_at(key, format!("The field \"{key}\" is not supported by Step Functions")),
+                _ => self.problem_at(
+                    key,
+                    format!("The field \"{key}\" is not supported by Step Functions"),
+                ),
             }
         }
     }
@@ -104,14 +140,154 @@ impl DefinitionReader {
     pub fn query_language(&mut self, obj: &Obj) {
         match obj.get("QueryLanguage") {
             None => {}
-            Some(Value::String(s)) if s == "JSONPath" => {}
-            Some(Value::String(s)) if s == "JSONata" => self.problem_code(
-                "UNSUPPORTED_FEATURE",
-                Some("QueryLanguage"),
-                "the JSONata query language is valid ASL but not supported by this engine; use JSONPath",
+            Some(Value::String(s)) if s == "JSONPath" || s == "JSONata" => {}
+            Some(_) => self.problem_at(
+                "QueryLanguage",
+                "QueryLanguage must be \"JSONPath\" or \"JSONata\"",
             ),
-            Some(_) => self.problem_at("QueryLanguage", "QueryLanguage must be \"JSONPath\" or \"JSONata\""),
         }
+    }
+
+    /// A state's own language, or the machine's. AWS refuses a JSONPath state in a JSONata
+    /// machine (recorded by LocalStack's validation tests against AWS); the reverse is allowed.
+    pub fn state_language(&mut self, obj: &Obj) -> Lang {
+        match obj.get("QueryLanguage").and_then(Value::as_str) {
+            Some("JSONata") => Lang::Jsonata,
+            Some("JSONPath") if self.top_jsonata => {
+                self.problem(
+                    "'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine",
+                );
+                Lang::Jsonata
+            }
+            Some("JSONPath") => Lang::JsonPath,
+            _ if self.top_jsonata => Lang::Jsonata,
+            _ => Lang::JsonPath,
+        }
+    }
+
+    /// Refuses the fields of the other query language. Guess at the wording: AWS's message for
+    /// these was not found in any recorded response.
+    pub fn check_language_fields(&mut self, obj: &Obj, lang: Lang) {
+        let (wrong, name) = match lang {
+            Lang::Jsonata => (JSONPATH_ONLY, "JSONata"),
+            Lang::JsonPath => (JSONATA_ONLY, "JSONPath"),
+        };
+        for key in obj.keys().filter(|k| wrong.contains(&k.as_str())) {
+            self.problem_at(
+                key,
+                format!("The field \"{key}\" is not supported by Step Functions when the QueryLanguage is {name}"),
+            );
+        }
+    }
+
+    /// A JSONata field value: any JSON, `{% %}` strings inside compiled.
+    pub fn jsonata_template(&mut self, obj: &Obj, key: &str) -> Option<JTemplate> {
+        let v = obj.get(key)?;
+        Some(self.at(key, |reader| reader.compile_jtemplate(v, key)))
+    }
+
+    fn compile_jtemplate(&mut self, v: &Value, field: &str) -> JTemplate {
+        match v {
+            Value::String(s) => match expression_text(s) {
+                Some(text) => match self.expression(text) {
+                    Some(expr) => JTemplate::Expr {
+                        expr,
+                        field: field.into(),
+                    },
+                    None => JTemplate::Const(Value::Null),
+                },
+                None => JTemplate::Const(v.clone()),
+            },
+            Value::Object(map) => {
+                let fields: Vec<(String, JTemplate)> = map
+                    .iter()
+                    .map(|(k, v)| {
+                        let t = self.at(k.as_str(), |r| {
+                            r.compile_jtemplate(v, &format!("{field}/{k}"))
+                        });
+                        (k.clone(), t)
+                    })
+                    .collect();
+                if fields.iter().all(|(_, t)| matches!(t, JTemplate::Const(_))) {
+                    JTemplate::Const(v.clone())
+                } else {
+                    JTemplate::Object(fields)
+                }
+            }
+            Value::Array(items) => {
+                let ts: Vec<JTemplate> = items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| {
+                        self.at(i.to_string(), |r| {
+                            r.compile_jtemplate(v, &format!("{field}/{i}"))
+                        })
+                    })
+                    .collect();
+                if ts.iter().all(|t| matches!(t, JTemplate::Const(_))) {
+                    JTemplate::Const(v.clone())
+                } else {
+                    JTemplate::Array(ts)
+                }
+            }
+            _ => JTemplate::Const(v.clone()),
+        }
+    }
+
+    /// Parses a JSONata expression at the current place. Guess at the wording: AWS's
+    /// message for a JSONata syntax error in a definition was not found.
+    pub fn expression(&mut self, text: &str) -> Option<Expr> {
+        match Expr::compile(text) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                self.problem(format!(
+                    "The JSONata expression '{text}' is not valid: {}",
+                    e.detail()
+                ));
+                None
+            }
+        }
+    }
+
+    /// A field that is a JSONata expression when its value is a `{% %}` string: `Some(expr)`
+    /// then, `None` otherwise (also when the expression is refused; the problem is recorded).
+    pub fn expression_field(&mut self, obj: &Obj, key: &str) -> Option<Expr> {
+        let text = obj.get(key)?.as_str().and_then(expression_text)?;
+        self.at(key, |reader| reader.expression(text))
+    }
+
+    /// `Assign` in the state's language; names checked.
+    pub fn assign(&mut self, obj: &Obj, lang: Lang) -> Option<Assign> {
+        let v = obj.get("Assign")?;
+        let Some(map) = v.as_object() else {
+            self.problem_at("Assign", "Assign must be a JSON object");
+            return None;
+        };
+        self.at("Assign", |reader| {
+            for key in map.keys() {
+                let name = match lang {
+                    Lang::JsonPath => key.strip_suffix(".$").unwrap_or(key),
+                    Lang::Jsonata => key,
+                };
+                // Guess at the wording (AWS's was not found).
+                if !valid_variable_name(name) {
+                    reader.problem_at(
+                        key,
+                        format!("'{name}' is not a valid variable name: a name is a letter or '_' followed by letters, digits or '_', at most {MAX_VARIABLE_NAME} characters, and not 'states'"),
+                    );
+                }
+                // A nested state may assign a name an outer state also assigns: AWS accepts
+                // such a definition (recorded: LocalStack's
+                // test_parallel_catch_error[PARALLEL_CATCH_ERROR_VARIABLE_SAMPLING]). At run
+                // time the nested assignment stays in the nested scope (`context::Vars`).
+            }
+        });
+        Some(match lang {
+            Lang::JsonPath => Assign::Path(self.at("Assign", |r| r.compile_template(v))),
+            Lang::Jsonata => {
+                Assign::Jsonata(self.at("Assign", |r| r.compile_jtemplate(v, "Assign")))
+            }
+        })
     }
 
     // ----- typed field readers; each reports its own problems -----
@@ -206,6 +382,11 @@ impl DefinitionReader {
             Some(_) => match self.path_field(obj, key, true) {
                 Some(p) if p.root() == crate::path::Root::Context => {
                     self.problem_at(key, "ResultPath cannot write into the Context object ($$)");
+                    ResultPath::Replace
+                }
+                // Guess at the wording: variables are written by `Assign` only.
+                Some(p) if p.root() == crate::path::Root::Variable => {
+                    self.problem_at(key, "ResultPath cannot write into a variable; use Assign");
                     ResultPath::Replace
                 }
                 Some(p) if p.is_root() => ResultPath::Replace,

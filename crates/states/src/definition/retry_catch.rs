@@ -1,6 +1,6 @@
 //! `Retry` and `Catch`: which errors each entry handles, and what it does then.
 
-use super::ast::{Catcher, ErrorEquals, Retrier};
+use super::ast::{Catcher, ErrorEquals, Lang, Retrier};
 use super::reader::{DefinitionReader, Obj};
 use crate::error::names;
 use serde_json::Value;
@@ -121,9 +121,19 @@ impl DefinitionReader {
                         reader.problem("a catcher must be an object");
                         return;
                     };
-                    reader.check_fields(c, &["ErrorEquals", "Next", "ResultPath"]);
+                    reader.check_fields(
+                        c,
+                        &["ErrorEquals", "Next", "ResultPath", "Output", "Assign"],
+                    );
+                    let lang = reader.lang.unwrap_or(Lang::JsonPath);
+                    reader.check_language_fields(c, lang);
                     let errors = reader.error_equals(c, i + 1 == n, "catcher");
                     let result_path = reader.result_path(c, "ResultPath");
+                    let output = match lang {
+                        Lang::Jsonata => reader.jsonata_template(c, "Output"),
+                        Lang::JsonPath => None,
+                    };
+                    let assign = reader.assign(c, lang);
                     // A catcher without a target is left out: the machine is refused anyway,
                     // and it leads nowhere the reachability check could follow.
                     let next = reader
@@ -134,6 +144,8 @@ impl DefinitionReader {
                             errors,
                             next,
                             result_path,
+                            output,
+                            assign,
                         });
                     }
                 });

@@ -10,6 +10,7 @@
 //! [`attribute`] reads a history back, state by state: what each entry into a state did.
 
 mod attribution;
+pub mod cost;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
@@ -114,6 +115,7 @@ event_types! {
     MapStateSucceeded,
     MapStateFailed,
     MapStateExited,
+    EvaluationFailed,
 }
 
 /// The details member of an event, named as in `GetExecutionHistory`.
@@ -150,6 +152,23 @@ pub enum EventDetails {
     MapIterationSucceeded(MapIterationEventDetails),
     #[serde(rename = "mapIterationFailedEventDetails")]
     MapIterationFailed(MapIterationEventDetails),
+    #[serde(rename = "evaluationFailedEventDetails")]
+    EvaluationFailed(EvaluationFailedEventDetails),
+}
+
+/// `evaluationFailedEventDetails`: a JSONata expression of a state failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EvaluationFailedEventDetails {
+    /// `States.QueryEvaluationError`.
+    pub error: String,
+    /// The cause, as the execution reports it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cause: Option<String>,
+    /// The field whose expression failed, e.g. `Output/result`.
+    pub location: String,
+    /// The state's name.
+    pub state: String,
 }
 
 /// `inputDetails` / `outputDetails`: whether the data was truncated (never, here).
@@ -214,6 +233,13 @@ pub struct StateExitedEventDetails {
     pub output: String,
     /// Truncation flag.
     pub output_details: DataDetails,
+    /// The variables the state (or its catcher) assigned: name → value as JSON text. Absent
+    /// when it assigned none.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub assigned_variables: Option<std::collections::BTreeMap<String, String>>,
+    /// Truncation flag of `assignedVariables`, present with it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub assigned_variables_details: Option<DataDetails>,
 }
 
 /// The resource part of the task events: `arn:aws:states:::lambda:invoke` is type `lambda`,

@@ -5,20 +5,37 @@
 //! `Variable` (or `…Path` operand) that selects nothing is a `States.Runtime` error — except for
 //! `IsPresent`, whose whole point is to ask.
 
-use crate::definition::{DefinitionReader, Obj};
+use crate::definition::{Assign, DefinitionReader, JTemplate, Lang, Obj};
 use crate::error::{names, StatesError};
+use crate::jsonata::{cause, Expr};
 use crate::path::Path;
-use crate::run::StateRun;
+use crate::run::{Extra, StateRun};
 use chrono::{DateTime, FixedOffset};
 use serde_json::Value;
 use std::cmp::Ordering;
 
-pub(crate) const FIELDS: &[&str] = &["Choices", "Default", "InputPath", "OutputPath"];
+pub(crate) const FIELDS: &[&str] = &[
+    "Choices",
+    "Default",
+    "InputPath",
+    "OutputPath",
+    "Output",
+    "Assign",
+];
 
 #[derive(Debug)]
 pub(crate) struct Choice {
     pub rules: Vec<(Rule, usize)>,
+    /// Each rule's own `Assign` and (JSONata) `Output`, in the order of `rules`.
+    pub rule_extras: Vec<RuleExtra>,
     pub default: Option<usize>,
+}
+
+/// What a top-level rule does besides choosing: used when it is the one that matched.
+#[derive(Debug, Default)]
+pub(crate) struct RuleExtra {
+    pub assign: Option<Assign>,
+    pub output: Option<JTemplate>,
 }
 
 #[derive(Debug)]
@@ -33,6 +50,8 @@ pub(crate) enum Rule {
         rhs: Rhs,
         operator: Box<str>,
     },
+    /// JSONata: `Condition`, which must give a boolean.
+    Condition(Expr),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,7 +186,52 @@ pub(crate) fn timestamp(s: &str) -> Option<DateTime<FixedOffset>> {
     DateTime::parse_from_rfc3339(s).ok()
 }
 
-const RULE_KEYS: &[&str] = &["Variable", "Next", "And", "Or", "Not", "Comment"];
+const RULE_KEYS: &[&str] = &[
+    "Variable",
+    "Next",
+    "And",
+    "Or",
+    "Not",
+    "Comment",
+    "Assign",
+    "Condition",
+    "Output",
+];
+
+/// A JSONata rule: `Condition`, `Next`, and optionally `Assign` and `Output`.
+fn parse_condition_rule(reader: &mut DefinitionReader, obj: &Obj) -> Option<Rule> {
+    for key in obj.keys() {
+        if !matches!(
+            key.as_str(),
+            "Condition" | "Next" | "Assign" | "Output" | "Comment"
+        ) {
+            reader.problem_at(
+                key,
+                format!("The field \"{key}\" is not supported by Step Functions when the QueryLanguage is JSONata"),
+            );
+        }
+    }
+    let Some(text) = obj.get("Condition") else {
+        reader.problem("A choice rule must have 'Condition'");
+        return None;
+    };
+    match text.as_str().and_then(crate::jsonata::expression_text) {
+        Some(t) => reader
+            .at("Condition", |r| r.expression(t))
+            .map(Rule::Condition),
+        // Guess: a literal boolean is a condition that always (or never) holds.
+        None if text.is_boolean() => reader
+            .at("Condition", |r| r.expression(&text.to_string()))
+            .map(Rule::Condition),
+        None => {
+            reader.problem_at(
+                "Condition",
+                "Condition must be a JSONata expression string '{% … %}' or a boolean",
+            );
+            None
+        }
+    }
+}
 
 fn parse_rule(reader: &mut DefinitionReader, v: &Value, top: bool) -> Option<Rule> {
     let Some(obj) = v.as_object() else {
@@ -176,6 +240,13 @@ fn parse_rule(reader: &mut DefinitionReader, v: &Value, top: bool) -> Option<Rul
     };
     if top && !obj.contains_key("Next") {
         reader.problem("A choice rule must have 'Next'");
+    }
+    if reader.lang == Some(Lang::Jsonata) {
+        return parse_condition_rule(reader, obj);
+    }
+    reader.check_language_fields(obj, Lang::JsonPath);
+    if !top && obj.contains_key("Assign") {
+        reader.problem_at("Assign", "Only top-level choice rules can have 'Assign'");
     }
     if !top && obj.contains_key("Next") {
         reader.problem_at("Next", "Only top-level choice rules can have 'Next'");
@@ -296,6 +367,8 @@ pub(crate) fn parse(reader: &mut DefinitionReader, obj: &Obj) -> Option<Choice> 
         }
     };
     let mut rules = Vec::with_capacity(items.len());
+    let mut rule_extras = Vec::with_capacity(items.len());
+    let lang = reader.lang.unwrap_or(Lang::JsonPath);
     let mut ok = true;
     reader.at("Choices", |reader| {
         for (i, item) in items.iter().enumerate() {
@@ -307,7 +380,13 @@ pub(crate) fn parse(reader: &mut DefinitionReader, obj: &Obj) -> Option<Choice> 
                     // anyway, and it leads nowhere the reachability check could follow.
                     (Some(r), Some(name)) => {
                         if let Some(n) = reader.target("Next", name) {
+                            let assign = item.as_object().and_then(|o| reader.assign(o, lang));
+                            let output = match (lang, item.as_object()) {
+                                (Lang::Jsonata, Some(o)) => reader.jsonata_template(o, "Output"),
+                                _ => None,
+                            };
                             rules.push((r, n));
+                            rule_extras.push(RuleExtra { assign, output });
                         }
                     }
                     _ => ok = false,
@@ -315,7 +394,11 @@ pub(crate) fn parse(reader: &mut DefinitionReader, obj: &Obj) -> Option<Choice> 
             });
         }
     });
-    ok.then_some(Choice { rules, default })
+    ok.then_some(Choice {
+        rules,
+        rule_extras,
+        default,
+    })
 }
 
 impl Choice {
@@ -331,21 +414,75 @@ impl Choice {
         raw: &Value,
     ) -> Result<(usize, Value), StatesError> {
         let effective = state_run.input_path(raw)?;
-        let mut next = self.default;
-        for (rule, target) in &self.rules {
+        let mut next = self.default.map(|d| (d, None));
+        for (k, (rule, target)) in self.rules.iter().enumerate() {
             if self.holds(state_run, rule, &effective)? {
-                next = Some(*target);
+                next = Some((*target, Some(k)));
                 break;
             }
         }
-        let Some(next) = next else {
-            // Guess at the cause's wording; the error name is AWS's.
-            return Err(StatesError::new(
-                names::NO_CHOICE_MATCHED,
-                state_run.cause("No choice rule matched, and the Choice state has no Default."),
-            ));
-        };
+        let (next, rule) = next.ok_or_else(|| no_match(state_run))?;
+        // JSONPath `Assign` reads the effective input as `$`.
+        state_run.assign(
+            self.assign_of(state_run, rule),
+            &effective,
+            raw,
+            Extra::default(),
+        )?;
         Ok((next, state_run.output_path(effective.into_owned())?))
+    }
+
+    /// The matched rule's `Assign`, else the state's. Guess: AWS documents the rule's for a
+    /// match and the state's for `Default`; a matching rule without one uses the state's.
+    fn assign_of<'s>(
+        &'s self,
+        state_run: &'s StateRun<'_>,
+        rule: Option<usize>,
+    ) -> Option<&'s Assign> {
+        rule.and_then(|k| self.rule_extras.get(k))
+            .and_then(|e| e.assign.as_ref())
+            .or(state_run.state.assign.as_ref())
+    }
+
+    /// A JSONata Choice: the first `Condition` that gives true, its (or the state's) `Assign`
+    /// and `Output` over `$states.input`.
+    pub fn run_jsonata(
+        &self,
+        state_run: &StateRun<'_>,
+        raw: &Value,
+    ) -> Result<(Option<usize>, Value), StatesError> {
+        let mut next = self.default.map(|d| (d, None));
+        for (k, (rule, target)) in self.rules.iter().enumerate() {
+            if let Rule::Condition(expr) = rule {
+                let field = "Condition";
+                match state_run.expr_value(expr, field, raw, Extra::default())? {
+                    Value::Bool(true) => {
+                        next = Some((*target, Some(k)));
+                        break;
+                    }
+                    Value::Bool(false) => {}
+                    // Guess at the cause: AWS's wording was not found recorded; this is its
+                    // wording for Map `Items` of the wrong type.
+                    other => {
+                        return Err(state_run.query_error(
+                            field,
+                            cause::unexpected(expr.text(), field, "boolean", &other),
+                        ))
+                    }
+                }
+            }
+        }
+        let (next, rule) = next.ok_or_else(|| no_match(state_run))?;
+        state_run.assign(self.assign_of(state_run, rule), raw, raw, Extra::default())?;
+        let rule_output = rule
+            .and_then(|k| self.rule_extras.get(k))
+            .and_then(|e| e.output.as_ref());
+        let out = match rule_output {
+            Some(t) => state_run.jsonata(t, raw, Extra::default())?,
+            None => state_run.jsonata_output(raw, Extra::default(), raw.clone())?,
+        };
+        state_run.check_limit(&out, "returned a result")?;
+        Ok((Some(next), out))
     }
 
     fn holds(
@@ -372,6 +509,8 @@ impl Choice {
                 false
             }
             Rule::Not(r) => !self.holds(state_run, r, input)?,
+            // JSONata rules run in `run_jsonata`.
+            Rule::Condition(_) => false,
             Rule::Test { var, op, rhs, .. } => {
                 let scope = state_run.scope(input);
                 let value = scope.select(var).ok();
@@ -421,6 +560,14 @@ impl Choice {
             }
         })
     }
+}
+
+/// `States.NoChoiceMatched`. Guess at the cause's wording; the error name is AWS's.
+fn no_match(state_run: &StateRun<'_>) -> StatesError {
+    StatesError::new(
+        names::NO_CHOICE_MATCHED,
+        state_run.cause("No choice rule matched, and the Choice state has no Default."),
+    )
 }
 
 fn compare(op: Op, a: &Value, b: &Value) -> bool {

@@ -1,8 +1,9 @@
 //! `Fail`: ends with an error, fixed (`Error`, `Cause`) or read from the input (`ErrorPath`,
 //! `CausePath`, which may also be intrinsic calls).
 
-use crate::definition::{DefinitionReader, Obj, PathOrCall, Template};
+use crate::definition::{DefinitionReader, Lang, Obj, PathOrCall, Template};
 use crate::error::StatesError;
+use crate::jsonata::{cause, Expr};
 use crate::run::StateRun;
 use serde_json::Value;
 
@@ -14,6 +15,8 @@ pub(crate) enum Src {
     Literal(String),
     /// `ErrorPath`/`CausePath`, compiled as a one-field payload template.
     Dynamic(Template),
+    /// JSONata: `Error`/`Cause` as a `{% %}` expression.
+    Expr(Expr),
 }
 
 #[derive(Debug)]
@@ -23,6 +26,11 @@ pub(crate) struct Fail {
 }
 
 fn src(reader: &mut DefinitionReader, obj: &Obj, lit: &str, dynamic: &str) -> Src {
+    if reader.lang == Some(Lang::Jsonata) {
+        if let Some(expr) = reader.expression_field(obj, lit) {
+            return Src::Expr(expr);
+        }
+    }
     match (reader.str_field(obj, lit), obj.contains_key(dynamic)) {
         (Some(_), true) => {
             reader.problem(format!(
@@ -69,6 +77,7 @@ impl Fail {
                 Src::Literal(s) => return Ok(Some(s.clone())),
                 // Through the payload-template code, so the messages are the same.
                 Src::Dynamic(t) => state_run.template(t, raw)?,
+                Src::Expr(_) => return Ok(None),
             };
             match v {
                 Value::String(s) => Ok(Some(s)),
@@ -80,6 +89,37 @@ impl Fail {
         let error = read(&self.error, "ErrorPath")?;
         let cause = read(&self.cause, "CausePath")?;
         // A Fail state may name no error at all; AWS then reports none.
+        Ok(StatesError {
+            error: error.unwrap_or_default(),
+            cause,
+        })
+    }
+
+    /// The error of a JSONata Fail state: `Error` and `Cause` literal or expressions over
+    /// `$states.input`, which must give strings. Guess at the wording for a non-string: AWS's
+    /// was not found recorded; this is its wording for `Items` of the wrong type.
+    pub fn run_jsonata(
+        &self,
+        state_run: &StateRun<'_>,
+        raw: &Value,
+    ) -> Result<StatesError, StatesError> {
+        let read = |s: &Src, field: &str| -> Result<Option<String>, StatesError> {
+            match s {
+                Src::Literal(s) => Ok(Some(s.clone())),
+                Src::Expr(expr) => {
+                    match state_run.expr_value(expr, field, raw, Default::default())? {
+                        Value::String(s) => Ok(Some(s)),
+                        other => Err(state_run.query_error(
+                            field,
+                            cause::unexpected(expr.text(), field, "string", &other),
+                        )),
+                    }
+                }
+                Src::Absent | Src::Dynamic(_) => Ok(None),
+            }
+        };
+        let error = read(&self.error, "Error")?;
+        let cause = read(&self.cause, "Cause")?;
         Ok(StatesError {
             error: error.unwrap_or_default(),
             cause,

@@ -7,12 +7,14 @@
 //! with `States.ExceedToleratedFailureThreshold`. `ProcessorConfig.Mode: DISTRIBUTED` is
 //! accepted and run inline (no Map Run, no child executions).
 
-use crate::definition::{Body, DefinitionReader, Obj, Template};
+use crate::definition::{Body, DefinitionReader, JTemplate, Lang, Obj, Template};
 use crate::error::{names, EngineError, Interrupt, StatesError};
 use crate::history::{
     EventDetails, EventType, MapIterationEventDetails, MapStateStartedEventDetails,
 };
+use crate::jsonata::{cause, Expr};
 use crate::path::Path;
+use crate::run::Extra;
 use crate::run::{run_body, HistoryCursor, StateRun};
 use serde_json::Value;
 use std::sync::Arc;
@@ -40,6 +42,9 @@ pub(crate) const FIELDS: &[&str] = &[
     "ToleratedFailurePercentage",
     "ToleratedFailurePercentagePath",
     "Label",
+    "Items",
+    "Output",
+    "Assign",
 ];
 
 /// A number given literally or read from the input.
@@ -47,6 +52,8 @@ pub(crate) const FIELDS: &[&str] = &[
 pub(crate) enum Num<T> {
     Fixed(T),
     Path(Path),
+    /// JSONata: a `{% %}` expression.
+    Expr(Expr),
 }
 
 #[derive(Debug)]
@@ -57,6 +64,10 @@ pub(crate) struct Map {
     pub max_concurrency: Option<Num<u64>>,
     pub tolerated_count: Option<Num<u64>>,
     pub tolerated_percentage: Option<Num<f64>>,
+    /// JSONata `Items` (default: the state input).
+    pub items: Option<JTemplate>,
+    /// JSONata `ItemSelector`.
+    pub jsonata_selector: Option<JTemplate>,
 }
 
 fn num<T>(
@@ -72,6 +83,12 @@ fn num<T>(
                 "A Map state cannot have both '{key}' and '{path_key}'"
             ));
             None
+        }
+        (true, false) if reader.lang == Some(Lang::Jsonata) => {
+            match reader.expression_field(obj, key) {
+                Some(expr) => Some(Num::Expr(expr)),
+                None => read(reader, obj).map(Num::Fixed),
+            }
         }
         (true, false) => read(reader, obj).map(Num::Fixed),
         (false, true) => reader.path_field(obj, &path_key, true).map(Num::Path),
@@ -107,7 +124,17 @@ pub(crate) fn parse(reader: &mut DefinitionReader, obj: &Obj) -> Option<Map> {
         (false, true) => Some("Parameters"),
         (false, false) => None,
     };
-    let selector = selector_key.and_then(|k| reader.template(obj, k));
+    let jsonata = reader.lang == Some(Lang::Jsonata);
+    let (selector, jsonata_selector) = match (jsonata, selector_key) {
+        (true, Some(k)) => (None, reader.jsonata_template(obj, k)),
+        (false, Some(k)) => (reader.template(obj, k), None),
+        (_, None) => (None, None),
+    };
+    let items = if jsonata {
+        reader.jsonata_template(obj, "Items")
+    } else {
+        None
+    };
     let items_path = if obj.contains_key("ItemsPath") {
         reader.path_field(obj, "ItemsPath", true)
     } else {
@@ -167,11 +194,13 @@ pub(crate) fn parse(reader: &mut DefinitionReader, obj: &Obj) -> Option<Map> {
         max_concurrency,
         tolerated_count,
         tolerated_percentage,
+        items,
+        jsonata_selector,
     })
 }
 
 impl Map {
-    fn read_u64(
+    pub(crate) fn read_u64(
         &self,
         state_run: &StateRun<'_>,
         n: &Option<Num<u64>>,
@@ -181,9 +210,24 @@ impl Map {
         match n {
             None => Ok(None),
             Some(Num::Fixed(v)) => Ok(Some(*v)),
+            // Guess at the cause: AWS's wording for a wrong value was not found recorded.
+            Some(Num::Expr(expr)) => {
+                let v = state_run.expr_value(expr, key, input, Extra::default())?;
+                match v.as_u64() {
+                    Some(n) => Ok(Some(n)),
+                    None => Err(state_run.query_error(
+                        key,
+                        cause::unexpected(expr.text(), key, "non-negative integer", &v),
+                    )),
+                }
+            }
             Some(Num::Path(p)) => {
                 let v = state_run.select(p, input)?;
-                match v.as_i64() {
+                // Observed on AWS: a string holding an integer is accepted (`"1"`).
+                let n = v
+                    .as_i64()
+                    .or_else(|| v.as_str().and_then(|s| s.trim().parse::<i64>().ok()));
+                match n {
                     Some(n) if n < 0 => {
                         Err(state_run.runtime(format!("{key} cannot be negative.")))
                     }
@@ -203,7 +247,7 @@ impl Map {
         }
     }
 
-    fn read_percentage(
+    pub(crate) fn read_percentage(
         &self,
         state_run: &StateRun<'_>,
         input: &Value,
@@ -211,6 +255,17 @@ impl Map {
         match &self.tolerated_percentage {
             None => Ok(None),
             Some(Num::Fixed(v)) => Ok(Some(*v)),
+            Some(Num::Expr(expr)) => {
+                let field = "ToleratedFailurePercentage";
+                let v = state_run.expr_value(expr, field, input, Extra::default())?;
+                match v.as_f64() {
+                    Some(n) if (0.0..=100.0).contains(&n) => Ok(Some(n)),
+                    _ => Err(state_run.query_error(
+                        field,
+                        cause::unexpected(expr.text(), field, "number between 0 and 100", &v),
+                    )),
+                }
+            }
             Some(Num::Path(p)) => {
                 let v = state_run.select(p, input)?;
                 match v.as_f64() {
@@ -240,9 +295,26 @@ impl Map {
         state_run: &mut StateRun<'_>,
         effective: &Value,
     ) -> Result<Value, Interrupt> {
-        let items = match &self.items_path {
-            Some(p) => state_run.select(p, effective)?,
-            None => effective.clone(),
+        let items = match (&self.items_path, &self.items) {
+            (_, Some(t)) if state_run.state.lang == Lang::Jsonata => {
+                let items = state_run.jsonata(t, effective, Extra::default())?;
+                match (items, t) {
+                    (Value::Array(items), _) => Value::Array(items),
+                    (other, JTemplate::Expr { expr, field }) => {
+                        return Err(state_run
+                            .query_error(
+                                field,
+                                cause::unexpected(expr.text(), field, "array", &other),
+                            )
+                            .into())
+                    }
+                    // Guess: a literal `Items` that is no array is refused like an input that
+                    // is none.
+                    (other, _) => other,
+                }
+            }
+            (Some(p), _) => state_run.select(p, effective)?,
+            (None, _) => effective.clone(),
         };
         let Value::Array(items) = items else {
             // Guess: AWS's JSONPath wording; this is the one it uses for JSONata.
@@ -269,14 +341,22 @@ impl Map {
 
         let total = items.len();
         let mut inputs = Vec::with_capacity(total);
+        let items = match &self.jsonata_selector {
+            Some(t) => {
+                inputs = state_run.jsonata_items(t, effective, items)?;
+                Vec::new()
+            }
+            None => items,
+        };
         for (i, item) in items.into_iter().enumerate() {
-            inputs.push(match &self.selector {
-                Some(t) => {
+            inputs.push(match (&self.selector, &self.jsonata_selector) {
+                (_, Some(_)) => item,
+                (Some(t), _) => {
                     let mut scope = state_run.scope(effective);
                     scope.map_item = Some((i, &item));
                     state_run.template_in(t, &scope)?
                 }
-                None => item,
+                (None, None) => item,
             });
         }
 
@@ -289,26 +369,36 @@ impl Map {
         let limit = usize::try_from(max_concurrency).unwrap_or(usize::MAX);
         let semaphore = (limit > 0 && limit < total).then(|| Arc::new(Semaphore::new(limit)));
         let name: Arc<str> = state_run.state.name.clone();
+        // Every iteration reads the variables of the state's scope and keeps its own.
+        let vars = state_run.vars.nested();
+        // Observed on AWS with `MaxConcurrency: 1`: an iteration's MapIterationStarted points
+        // back to the last state event of the iteration before it (the first, to
+        // MapStateStarted). Iterations running at once all point to MapStateStarted.
+        let one_at_a_time = limit == 1;
+        let chain = Arc::new(std::sync::Mutex::new(started));
         let mut set = JoinSet::new();
         for (i, input) in inputs.into_iter().enumerate() {
-            let (shared, body, name, semaphore) = (
+            let (shared, body, name, semaphore, vars, chain) = (
                 shared.clone(),
                 self.processor.clone(),
                 name.clone(),
                 semaphore.clone(),
+                vars.clone(),
+                chain.clone(),
             );
             set.spawn(async move {
-                let _permit = match semaphore {
+                let permit = match semaphore {
                     Some(s) => match s.acquire_owned().await {
                         Ok(p) => Some(p),
                         Err(e) => {
-                            return (i, Err(EngineError::Internal(e.to_string()).into()), started)
+                            let e = EngineError::Internal(e.to_string()).into();
+                            return (i, Err(e), started, started);
                         }
                     },
                     None => None,
                 };
                 let mut cursor = HistoryCursor {
-                    last_event_id: started,
+                    last_event_id: chain.lock().map_or(started, |c| *c),
                 };
                 let details = |shared: &crate::run::Shared| {
                     shared.recording().then(|| MapIterationEventDetails {
@@ -320,7 +410,11 @@ impl Map {
                 shared.emit(&mut cursor, EventType::MapIterationStarted, || {
                     d.map(EventDetails::MapIterationStarted)
                 });
-                let r = run_body(&shared, &body, input, &mut cursor).await;
+                let r = run_body(&shared, &body, input, &mut cursor, vars).await;
+                let before_close = cursor.last_event_id;
+                if let (true, Ok(mut c)) = (one_at_a_time, chain.lock()) {
+                    *c = cursor.last_event_id;
+                }
                 let d = details(&shared);
                 if r.is_ok() {
                     shared.emit(&mut cursor, EventType::MapIterationSucceeded, || {
@@ -331,7 +425,15 @@ impl Map {
                         d.map(EventDetails::MapIterationFailed)
                     });
                 }
-                (i, r, cursor.last_event_id)
+                if r.is_err() && !tolerant {
+                    // The failure fails the state: keep the slot, so that no further iteration
+                    // starts before the state stops them all (observed on AWS with
+                    // `MaxConcurrency: 1`: nothing runs after the failed iteration).
+                    std::mem::forget(permit);
+                } else {
+                    drop(permit);
+                }
+                (i, r, cursor.last_event_id, before_close)
             });
         }
 
@@ -339,7 +441,7 @@ impl Map {
         let mut failures = 0usize;
         let mut last = started;
         while let Some(joined) = set.join_next().await {
-            let (i, r, l) = joined.map_err(|e| EngineError::Join(e.to_string()))?;
+            let (i, r, l, before_close) = joined.map_err(|e| EngineError::Join(e.to_string()))?;
             last = last.max(l);
             let e = match r {
                 Ok(v) => {
@@ -359,7 +461,13 @@ impl Map {
                 continue;
             }
             set.abort_all();
-            state_run.cursor.last_event_id = last;
+            // Observed on AWS (`MaxConcurrency: 1`): MapStateFailed points back to the failed
+            // iteration's last event before its MapIterationFailed.
+            state_run.cursor.last_event_id = if one_at_a_time && !tolerant {
+                before_close
+            } else {
+                last
+            };
             let e = if tolerant && e.error != names::RUNTIME {
                 StatesError::new(
                     names::EXCEED_TOLERATED_FAILURE_THRESHOLD,
@@ -372,6 +480,8 @@ impl Map {
         }
         state_run.cursor.last_event_id = last;
         shared.emit(state_run.cursor, EventType::MapStateSucceeded, || None);
+        // Observed on AWS: MapStateExited points back to what MapStateSucceeded points to.
+        state_run.cursor.last_event_id = last;
         Ok(Value::Array(outputs))
     }
 }

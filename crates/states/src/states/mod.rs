@@ -21,7 +21,8 @@ pub(crate) enum Kind {
     Succeed,
     Fail(fail::Fail),
     Parallel(parallel::Parallel),
-    Map(map::Map),
+    /// Boxed: a Map has the most fields by far.
+    Map(Box<map::Map>),
 }
 
 impl Kind {

@@ -21,6 +21,9 @@ pub(crate) const FIELDS: &[&str] = &[
     "ResultPath",
     "Retry",
     "Catch",
+    "Arguments",
+    "Output",
+    "Assign",
 ];
 
 #[derive(Debug)]
@@ -68,20 +71,20 @@ impl Parallel {
         state_run: &mut StateRun<'_>,
         effective: &Value,
     ) -> Result<Value, Interrupt> {
-        let input = match &state_run.state.flow.parameters {
-            Some(t) => state_run.template(t, effective)?,
-            None => effective.clone(),
-        };
+        let input = state_run.arguments(effective)?;
+        // Each branch reads the variables of the state's scope and keeps its own.
+        let vars = state_run.vars.nested();
         let shared = state_run.shared;
         let started = shared.emit(state_run.cursor, EventType::ParallelStateStarted, || None);
         let mut set = JoinSet::new();
         for (k, body) in self.branches.iter().enumerate() {
-            let (shared, body, input) = (shared.clone(), body.clone(), input.clone());
+            let (shared, body, input, vars) =
+                (shared.clone(), body.clone(), input.clone(), vars.clone());
             set.spawn(async move {
                 let mut cursor = HistoryCursor {
                     last_event_id: started,
                 };
-                let r = run_body(&shared, &body, input, &mut cursor).await;
+                let r = run_body(&shared, &body, input, &mut cursor, vars).await;
                 (k, r, cursor.last_event_id)
             });
         }

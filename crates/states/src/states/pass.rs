@@ -13,6 +13,8 @@ pub(crate) const FIELDS: &[&str] = &[
     "Parameters",
     "ResultPath",
     "Result",
+    "Output",
+    "Assign",
 ];
 
 #[derive(Debug)]

@@ -1,14 +1,16 @@
 //! `Task`: hands the resolved parameters to the caller's [`TaskInvoker`](crate::TaskInvoker),
 //! within `TimeoutSeconds`, and reports `TaskScheduled`, `TaskStarted` and how it ended.
 
-use crate::definition::{DefinitionReader, Obj};
+use crate::definition::{DefinitionReader, Lang, Obj};
 use crate::error::{names, Interrupt, StatesError};
 use crate::history::{
     DataDetails, EventDetails, EventType, TaskFailureDetails, TaskResource,
     TaskScheduledEventDetails, TaskSucceededEventDetails,
 };
 use crate::invoke::TaskRequest;
+use crate::jsonata::{cause, Expr};
 use crate::path::Path;
+use crate::run::Extra;
 use crate::run::{json_len, StateRun, MAX_PAYLOAD_BYTES};
 use serde_json::Value;
 use std::time::Duration;
@@ -29,12 +31,17 @@ pub(crate) const FIELDS: &[&str] = &[
     "HeartbeatSeconds",
     "HeartbeatSecondsPath",
     "Credentials",
+    "Arguments",
+    "Output",
+    "Assign",
 ];
 
 #[derive(Debug)]
 pub(crate) enum Seconds {
     Fixed(u64),
     Path(Path),
+    /// JSONata: a `{% %}` expression.
+    Expr(Expr),
 }
 
 #[derive(Debug)]
@@ -69,6 +76,12 @@ fn seconds(reader: &mut DefinitionReader, obj: &Obj, fixed: &str, path: &str) ->
                 "A Task state cannot have both '{fixed}' and '{path}'"
             ));
             None
+        }
+        (true, false) if reader.lang == Some(Lang::Jsonata) => {
+            match reader.expression_field(obj, fixed) {
+                Some(expr) => Some(Seconds::Expr(expr)),
+                None => reader.uint_field(obj, fixed, 1).map(Seconds::Fixed),
+            }
         }
         (true, false) => reader.uint_field(obj, fixed, 1).map(Seconds::Fixed),
         (false, true) => reader.path_field(obj, path, true).map(Seconds::Path),
@@ -113,6 +126,7 @@ impl Task {
         &self,
         state_run: &StateRun<'_>,
         s: &Option<Seconds>,
+        field: &str,
         input: &Value,
     ) -> Result<Option<u64>, StatesError> {
         match s {
@@ -126,6 +140,17 @@ impl Task {
                         "The value at '{}' must be a positive integer, but was: {v}",
                         p.text()
                     ))),
+                }
+            }
+            // Guess at the cause: AWS's wording for a wrong value was not found recorded.
+            Some(Seconds::Expr(expr)) => {
+                let v = state_run.expr_value(expr, field, input, Extra::default())?;
+                match v.as_u64() {
+                    Some(n) if n > 0 => Ok(Some(n)),
+                    _ => Err(state_run.query_error(
+                        field,
+                        cause::unexpected(expr.text(), field, "positive integer", &v),
+                    )),
                 }
             }
         }
@@ -146,12 +171,9 @@ impl Task {
         state_run: &mut StateRun<'_>,
         effective: &Value,
     ) -> Result<Value, Interrupt> {
-        let params = match &state_run.state.flow.parameters {
-            Some(t) => state_run.template(t, effective)?,
-            None => effective.clone(),
-        };
-        let timeout = self.seconds(state_run, &self.timeout, effective)?;
-        let heartbeat = self.seconds(state_run, &self.heartbeat, effective)?;
+        let params = state_run.arguments(effective)?;
+        let timeout = self.seconds(state_run, &self.timeout, "TimeoutSeconds", effective)?;
+        let heartbeat = self.seconds(state_run, &self.heartbeat, "HeartbeatSeconds", effective)?;
         let shared = state_run.shared;
         shared.emit(state_run.cursor, EventType::TaskScheduled, || {
             Some(EventDetails::TaskScheduled(TaskScheduledEventDetails {
