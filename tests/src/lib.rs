@@ -5,9 +5,11 @@
 //! applies `InputPath`, `Parameters`, `ResultSelector`, `ResultPath` and `OutputPath` the way
 //! Step Functions does, with each Lambda's output schema as its task result. Every `$.path` a
 //! state reads must exist, and be required, in the shape the previous state produced; every
-//! Lambda payload must satisfy that function's input contract. A path that only exists
-//! sometimes fails at run time with `States.Runtime`, so optional fields count as missing
-//! (except under `IsPresent`, which exists to test them).
+//! Lambda payload must satisfy that function's input contract, and every result event sent with
+//! `events:putEvents` must carry what `contracts/result-event.detail.schema.json` promises. A
+//! path that only exists sometimes fails at run time with `States.Runtime`, so optional fields
+//! count as missing (except under `IsPresent`, which exists to test them, and which need only be
+//! possible in one of the shapes that reach the state).
 //!
 //! Both the data-flow check and [`worst_case`] read the definition through the ASL engine's
 //! public model (`spotlight_states::view`), paths already parsed by the engine's own parser.
@@ -192,6 +194,11 @@ struct Walker<'a> {
     contracts: &'a Contracts,
     report: Report,
     context: Value,
+    /// `IsPresent` tests whose path cannot exist in some arrival's shape, by rule: (arrivals,
+    /// arrivals where it cannot exist, the problem). A state reached from several places (the
+    /// result event's `Outcome`) may test a field only some of them carry; only a path that
+    /// exists in none is a mistake.
+    presence: BTreeMap<String, (usize, usize, String)>,
 }
 
 /// The engine's model of `definition`, as written (`${…}` substitutions left in place).
@@ -215,9 +222,15 @@ pub fn check_data_flow(definition: &Value, input: Value, contracts: &Contracts) 
         contracts,
         report: Report::default(),
         context: context_shape(),
+        presence: BTreeMap::new(),
     };
     let _ = walker.walk_machine(machine.states(), input, "");
     let mut report = walker.report;
+    for (arrivals, absent, problem) in walker.presence.into_values() {
+        if absent == arrivals {
+            report.problems.push(problem);
+        }
+    }
     for state in machine.states().iter() {
         if !report.visits.contains_key(state.name()) {
             report
@@ -227,6 +240,9 @@ pub fn check_data_flow(definition: &Value, input: Value, contracts: &Contracts) 
     }
     report
 }
+
+/// The resource of EventBridge's optimized `PutEvents` integration.
+pub const PUT_EVENTS: &str = "arn:aws:states:::events:putEvents";
 
 /// `{}`: what a value the checker cannot know looks like.
 fn anything() -> Value {
@@ -300,6 +316,8 @@ impl Walker<'_> {
         let root = match path.root() {
             PathRoot::Context => &self.context,
             PathRoot::Input => input,
+            // A variable's shape is whatever its `Assign` stored: not tracked by this checker.
+            PathRoot::Variable => return anything(),
         };
         match lookup(root, &path.segments(), strict) {
             Ok(shape) => shape,
@@ -350,10 +368,14 @@ impl Walker<'_> {
                 json!({"type": "object", "properties": properties, "required": required})
             }
             Template::Array(items) => {
-                for (index, item) in items.iter().enumerate() {
-                    self.template(state, &format!("{field}[{index}]"), item, input);
-                }
-                json!({"type": "array"})
+                let items: Vec<Value> = items
+                    .iter()
+                    .enumerate()
+                    .map(|(index, item)| {
+                        self.template(state, &format!("{field}[{index}]"), item, input)
+                    })
+                    .collect();
+                json!({"type": "array", "prefixItems": items})
             }
             Template::Path { path, .. } => self.read(state, field, *path, input, true),
             Template::Call { call, .. } => {
@@ -381,8 +403,12 @@ impl Walker<'_> {
                 };
                 for (index, rule) in choice.rules().enumerate() {
                     let field = format!("Choices[{index}]");
-                    let narrowed = self.choice_rule(label, &field, &rule.condition(), &input);
-                    transitions.push((rule.next().to_owned(), narrowed));
+                    // A rule that tests for a field this shape cannot have never matches it.
+                    if let Some(narrowed) =
+                        self.choice_rule(label, &field, &rule.condition(), &input)
+                    {
+                        transitions.push((rule.next().to_owned(), narrowed));
+                    }
                 }
                 if let Some(default) = choice.default() {
                     transitions.push((default.to_owned(), input.clone()));
@@ -403,7 +429,8 @@ impl Walker<'_> {
                                 self.read(label, field, path, &input, true);
                             }
                         }
-                        Some(FailField::Literal(_)) | None => {}
+                        // A JSONata expression reads `$states.input`, not a JSONPath.
+                        Some(FailField::Literal(_) | FailField::Expression(_)) | None => {}
                     }
                 }
                 return (Vec::new(), Vec::new());
@@ -466,17 +493,25 @@ impl Walker<'_> {
         }
     }
 
-    /// Checks a Choice rule's paths and narrows the input to what the rule proves present.
+    /// Checks a Choice rule's paths and narrows the input to what the rule proves present;
+    /// `None` when the input cannot have a field the rule requires present.
     fn choice_rule(
         &mut self,
         label: &str,
         field: &str,
         condition: &Condition<'_>,
         input: &Value,
-    ) -> Value {
+    ) -> Option<Value> {
         let mut present = Vec::new();
         collect_present(condition, &mut present);
         self.choice_paths(label, field, condition, input);
+        if variants(input).is_none()
+            && present.iter().any(|path| {
+                path.root() == PathRoot::Input && lookup(input, &path.segments(), false).is_err()
+            })
+        {
+            return None;
+        }
         let mut shape = input.clone();
         if let Some(options) = variants(input) {
             let kept: Vec<Value> = options
@@ -496,7 +531,27 @@ impl Walker<'_> {
                 shape = require(&shape, &path.segments());
             }
         }
-        shape
+        Some(shape)
+    }
+
+    /// Notes whether an `IsPresent` path can exist in `input` (see [`Walker::presence`]).
+    fn presence_test(&mut self, label: &str, field: &str, path: JsonPath<'_>, input: &Value) {
+        let root = match path.root() {
+            PathRoot::Context => &self.context,
+            PathRoot::Input => input,
+            PathRoot::Variable => return,
+        };
+        let outcome = lookup(root, &path.segments(), false);
+        let key = format!("{label}: {field} {}", path.text());
+        let entry = self
+            .presence
+            .entry(key)
+            .or_insert_with(|| (0, 0, String::new()));
+        entry.0 += 1;
+        if let Err(why) = outcome {
+            entry.1 += 1;
+            entry.2 = format!("{label}: {field} reads {}: {why}", path.text());
+        }
     }
 
     fn choice_paths(&mut self, label: &str, field: &str, condition: &Condition<'_>, input: &Value) {
@@ -519,11 +574,17 @@ impl Walker<'_> {
             Condition::Not(inner) => {
                 self.choice_paths(label, &format!("{field}.Not"), inner, input)
             }
+            // A JSONata condition reads no JSONPath this checker follows.
+            Condition::Expression(_) => {}
             Condition::Compare(comparison) => {
-                // IsPresent exists to test optional fields: the path need only be possible.
-                let strict = comparison.operator() != "IsPresent";
                 let variable = format!("{field}.Variable");
-                self.read(label, &variable, comparison.variable(), input, strict);
+                if comparison.operator() == "IsPresent" {
+                    // IsPresent exists to test optional fields: the path need only be possible
+                    // in one of the shapes that reach the state.
+                    self.presence_test(label, &variable, comparison.variable(), input);
+                } else {
+                    self.read(label, &variable, comparison.variable(), input, true);
+                }
                 if let Operand::Path(other) = comparison.operand() {
                     let operand = format!("{field}.{}", comparison.operator());
                     self.read(label, &operand, other, input, true);
@@ -534,6 +595,9 @@ impl Walker<'_> {
 
     fn task_result(&mut self, label: &str, state: State<'_>, parameters: &Value) -> Value {
         let resource = state.task().map_or("", |task| task.resource());
+        if resource == PUT_EVENTS {
+            return self.put_events(label, parameters);
+        }
         if resource != "arn:aws:states:::lambda:invoke" {
             return anything();
         }
@@ -567,6 +631,55 @@ impl Walker<'_> {
             "type": "object",
             "required": ["Payload", "StatusCode", "ExecutedVersion"],
             "properties": {"Payload": output, "StatusCode": {"type": "integer"}, "ExecutedVersion": {"type": "string"}}
+        })
+    }
+
+    /// An `events:putEvents` task: each entry's `Detail` must be a result event's detail (the
+    /// contract `result-event.detail`), and the result is the `PutEvents` response. The
+    /// optimized integration fails the task when any entry is refused, so a result that
+    /// reaches `ResultSelector` has an `EventId` in every entry.
+    fn put_events(&mut self, label: &str, parameters: &Value) -> Value {
+        let entries = lookup(parameters, &[PathSegment::Field("Entries")], true)
+            .ok()
+            .and_then(|entries| {
+                entries
+                    .get("prefixItems")
+                    .and_then(Value::as_array)
+                    .cloned()
+            });
+        match (entries, self.contracts.schema("result-event.detail")) {
+            (Some(entries), Ok(expected)) if !entries.is_empty() => {
+                for (index, entry) in entries.iter().enumerate() {
+                    let at = format!("Entries[{index}].Detail");
+                    match lookup(entry, &[PathSegment::Field("Detail")], true) {
+                        Ok(detail) => {
+                            for why in conforms(&detail, &expected, &at) {
+                                self.problem(
+                                    label,
+                                    format!("the event breaks result-event.detail: {why}"),
+                                );
+                            }
+                        }
+                        Err(why) => self.problem(label, format!("{at}: {why}")),
+                    }
+                }
+            }
+            (_, Err(why)) => self.problem(label, why),
+            _ => self.problem(
+                label,
+                "Parameters.Entries is not an array of entries written in the definition",
+            ),
+        }
+        json!({
+            "type": "object",
+            "required": ["Entries", "FailedEntryCount"],
+            "properties": {
+                "Entries": {
+                    "type": "array",
+                    "items": {"type": "object", "required": ["EventId"], "properties": {"EventId": {"type": "string"}}}
+                },
+                "FailedEntryCount": {"type": "integer"}
+            }
         })
     }
 

@@ -35,6 +35,11 @@ fn every_path_the_pipeline_reads_exists_in_the_contracts() {
         "Record",
         "RecordRejected",
         "RecordFailed",
+        "PublishResult",
+        "ResultUndelivered",
+        "Outcome",
+        "Analyzed",
+        "Rejected",
         "FailedWithCause",
         "Failed",
         "FailedWithoutCause",
@@ -47,6 +52,8 @@ fn every_path_the_pipeline_reads_exists_in_the_contracts() {
     // RecordFailed is reached from Validate, Analyze, Record and RecordRejected with
     // different data; each arrival is checked.
     assert!(report.visits["RecordFailed"] >= 3, "{:?}", report.visits);
+    // The result event is sent after each of the three record states.
+    assert!(report.visits["PublishResult"] >= 3, "{:?}", report.visits);
 }
 
 /// Breaks the definition at `pointer` and returns what the checker says.
@@ -145,9 +152,93 @@ fn the_only_substitutions_are_the_function_arns() {
             "DetectModerationFunctionArn",
             "DetectTextFunctionArn",
             "RecordFunctionArn",
+            "ResultEventBusName",
             "ValidateFunctionArn",
         ]
     );
+}
+
+const DETAIL: &str = "/States/PublishResult/Parameters/Entries/0/Detail";
+
+#[test]
+fn the_result_event_carries_every_field_its_contract_promises() {
+    let mut definition = definition();
+    let detail = definition
+        .pointer_mut(DETAIL)
+        .and_then(Value::as_object_mut)
+        .unwrap();
+    detail.remove("themes.$").unwrap();
+    assert_reported(
+        &problems(&definition),
+        "PublishResult",
+        "Entries[0].Detail.themes is required",
+    );
+}
+
+#[test]
+fn a_result_event_field_of_the_wrong_type_is_caught() {
+    let problems = broken(
+        &format!("{DETAIL}/safe.$"),
+        Value::from("$.record.record.status"),
+    );
+    assert_reported(&problems, "PublishResult", "Entries[0].Detail.safe");
+}
+
+#[test]
+fn a_result_event_field_read_from_a_missing_path_is_caught() {
+    let problems = broken(
+        &format!("{DETAIL}/verdict.$"),
+        Value::from("$.record.record.moderation.verdict"),
+    );
+    assert_reported(
+        &problems,
+        "PublishResult",
+        "$.record.record.moderation.verdict",
+    );
+}
+
+#[test]
+fn a_presence_test_of_a_field_no_arrival_carries_is_caught() {
+    // Outcome is reached with and without `$.error`: testing it is fine, a misspelling is not.
+    let problems = broken(
+        "/States/Outcome/Choices/0/And/0/Variable",
+        Value::from("$.eror"),
+    );
+    assert_reported(&problems, "Outcome", "$.eror");
+    assert!(
+        !problems.iter().any(|p| p.contains("$.error")),
+        "{problems:#?}"
+    );
+}
+
+#[test]
+fn the_result_event_is_sent_on_every_path_that_writes_a_record_and_never_fails_the_photo() {
+    let definition = definition();
+    let states = &definition["States"];
+    for state in ["Record", "RecordRejected", "RecordFailed"] {
+        assert_eq!(states[state]["Next"], "PublishResult", "{state}");
+    }
+    let publish = &states["PublishResult"];
+    assert_eq!(publish["Resource"], spotlight_tests::PUT_EVENTS);
+    let entry = &publish["Parameters"]["Entries"][0];
+    assert_eq!(
+        entry["Source"],
+        spotlight_core::contracts::RESULT_EVENT_SOURCE
+    );
+    assert_eq!(
+        entry["DetailType"],
+        spotlight_core::contracts::RESULT_EVENT_DETAIL_TYPE
+    );
+    assert_eq!(entry["EventBusName"], "${ResultEventBusName}");
+    // A refused entry fails the optimized integration's task: retried, then caught.
+    let retried = publish["Retry"][0]["ErrorEquals"].as_array().unwrap();
+    assert!(retried.contains(&Value::from("EventBridge.FailedEntry")));
+    let catches = publish["Catch"].as_array().unwrap();
+    assert_eq!(catches.len(), 1);
+    assert_eq!(catches[0]["ErrorEquals"], serde_json::json!(["States.ALL"]));
+    assert_eq!(catches[0]["Next"], "ResultUndelivered");
+    assert_eq!(states["ResultUndelivered"]["Next"], "Outcome");
+    assert_eq!(publish["Next"], "Outcome");
 }
 
 #[test]

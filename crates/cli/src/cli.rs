@@ -3,6 +3,7 @@
 
 use clap::{ArgAction, Args, Parser, Subcommand};
 use spotlight_core::contracts::ExecutionStatus;
+use spotlight_states::InspectionLevel;
 use std::path::PathBuf;
 
 /// Spotlight screens photos: validates them, analyses them three ways (labels, moderation,
@@ -51,6 +52,16 @@ pub enum Command {
     /// the Step Functions console.
     #[command(subcommand)]
     Executions(ExecutionsCommand),
+
+    /// Print the result events the pipeline sent, oldest first: one per execution, saying how
+    /// the photo ended (status, verdict, themes) — what the submitting app receives.
+    ///
+    /// The events are kept in the store. When SPOTLIGHT_WEBHOOK names an http:// URL on
+    /// loopback (e.g. http://127.0.0.1:9000/spotlight), `run`, `watch` and the console's re-run
+    /// also POST each event there as JSON, trying three times; a webhook that fails marks the
+    /// event UNDELIVERED here and never fails the photo. Exit status: 0, 2 for a bad argument
+    /// or an unreadable store.
+    Events(EventsArgs),
 
     /// Run photos through the whole pipeline: validate, label, moderate, read, record.
     ///
@@ -180,10 +191,15 @@ pub struct WatchArgs {
     #[arg(value_name = "INBOX")]
     pub inbox: PathBuf,
 
-    /// How often to look, in milliseconds. A file is taken once its size and time have held
-    /// still for one look, so half-written uploads are not read.
+    /// How often to look, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 500)]
     pub interval: u64,
+
+    /// How long a file's size and modification time must hold still, in milliseconds, before
+    /// it is run: a photo still being copied in is waited for, not rejected as truncated. Raise
+    /// it for uploads that pause longer (a slow network share).
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    pub settle: u64,
 
     /// Never download models: fail with the command to run instead.
     #[arg(long)]
@@ -295,8 +311,28 @@ pub enum ExecutionsCommand {
     /// List executions, newest first.
     List(ExecutionsListArgs),
     /// Show one execution: how it ended, then each state it went through with its input,
-    /// output, error, attempts and duration. Exit status 1 when there is no such execution.
+    /// output, error, attempts and duration, then its cost and limits (transitions, peak
+    /// payload, retries, Lambda and Rekognition use, and the price on Standard and Express at
+    /// pricing/aws-prices.json). Exit status 1 when there is no such execution.
     Show(ExecutionsShowArgs),
+}
+
+/// Arguments of `spotlight events`.
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Keep printing events as they arrive, until interrupted (Ctrl-C). Creates the store if
+    /// there is none yet.
+    #[arg(short, long)]
+    pub follow: bool,
+
+    /// Only events put at or after this time (RFC 3339, e.g. 2026-11-25T10:00:00Z).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+
+    /// Print JSON Lines: one {"seq", "bus", "event", "webhook"} object per event, where
+    /// `event` is EventBridge's envelope with the result as its `detail`.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `spotlight executions list`.
@@ -334,7 +370,8 @@ pub struct ExecutionsShowArgs {
     #[arg(long)]
     pub events: bool,
 
-    /// Print one JSON object: {"execution": …, "history": {"events": […]}}.
+    /// Print one JSON object: {"execution": …, "history": {"events": […]}, "cost": {…}} (the
+    /// cost report's fields are listed in the README).
     #[arg(long)]
     pub json: bool,
 }
@@ -370,6 +407,97 @@ pub enum StatesCommand {
     /// Exit status: 0 evaluated, 1 when the evaluation failed (`States.QueryEvaluationError:
     /// <cause>` on standard error), 2 for a usage error or an input that cannot be read.
     Eval(StatesEvalArgs),
+
+    /// Test one state, as AWS Step Functions' TestState API does: run it once on an input,
+    /// with its task's (or Map or Parallel state's) result or error mocked, and print AWS's
+    /// response: status, next state, output or error and cause, and with --inspection-level
+    /// DEBUG the data after each processing stage.
+    ///
+    /// No retry is performed: an error a retrier matches is RETRIABLE (with the retrier's index
+    /// and the wait before that retry); an error a catcher takes is CAUGHT_ERROR (with the
+    /// catcher's next state and output). An unmocked Task fails with States.TaskFailed: nothing
+    /// is called offline. Map and Parallel states need a mock, as on AWS.
+    ///
+    /// Exit status: 0 SUCCEEDED or CAUGHT_ERROR, 1 FAILED or RETRIABLE, 2 for a usage error, a
+    /// file that cannot be read, or a definition or request AWS would refuse.
+    TestState(StatesTestStateArgs),
+}
+
+/// Arguments of `spotlight states test-state`.
+#[derive(Debug, Args)]
+pub struct StatesTestStateArgs {
+    /// The state's definition (one state's JSON object), or a whole state machine with
+    /// --state-name; `-` reads standard input.
+    #[arg(value_name = "DEFINITION")]
+    pub definition: PathBuf,
+
+    /// The state to test when DEFINITION is a whole state machine.
+    #[arg(long, value_name = "NAME")]
+    pub state_name: Option<String>,
+
+    /// The state's input (JSON); `-` reads standard input. `{}` by default.
+    #[arg(long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+
+    /// The workflow variables the state sees: a JSON object {"name": value}; `-` reads
+    /// standard input.
+    #[arg(long, value_name = "FILE")]
+    pub variables: Option<PathBuf>,
+
+    /// The mocked result of the task (of the Map or Parallel state: an array): JSON text, or
+    /// @FILE to read it from a file.
+    #[arg(long, value_name = "JSON|@FILE", conflicts_with = "mock_error")]
+    pub mock_result: Option<String>,
+
+    /// The mocked error of the task (or Map or Parallel state), e.g. Lambda.ServiceException.
+    #[arg(long, value_name = "NAME")]
+    pub mock_error: Option<String>,
+
+    /// The cause of the mocked error.
+    #[arg(long, value_name = "TEXT", requires = "mock_error")]
+    pub mock_cause: Option<String>,
+
+    /// How many retries the retrier matching the error has already made (AWS's
+    /// stateConfiguration.retrierRetryCount): the backoff shown grows with it, and at the
+    /// retrier's MaxAttempts the error goes to the catchers.
+    #[arg(long, value_name = "N")]
+    pub retrier_retry_count: Option<u32>,
+
+    /// How many iterations of the mocked Map state failed (stateConfiguration
+    /// .mapIterationFailureCount), checked against its ToleratedFailure… fields.
+    #[arg(long, value_name = "N")]
+    pub map_iteration_failure_count: Option<u64>,
+
+    /// A Context object (JSON) whose Execution and StateMachine members `$$` shows; `-` reads
+    /// standard input.
+    #[arg(long, value_name = "FILE")]
+    pub context: Option<PathBuf>,
+
+    /// Definition substitutions: a JSON object {"Name": "value"}, applied to every `${Name}`
+    /// in the definition; `-` reads standard input.
+    #[arg(long, value_name = "FILE")]
+    pub substitutions: Option<PathBuf>,
+
+    /// INFO: status, next state, output or error; DEBUG: also the data after each stage;
+    /// TRACE: as DEBUG here (AWS adds an HTTP Task's request and response; none is called
+    /// offline). Any case.
+    #[arg(long, value_name = "LEVEL", default_value = "INFO", value_parser = inspection_level)]
+    pub inspection_level: InspectionLevel,
+
+    /// Print AWS's TestState response as one compact JSON object, its JSON values as JSON text
+    /// as the API carries them: {"output", "error", "cause", "inspectionData", "nextState",
+    /// "status"}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn inspection_level(given: &str) -> Result<InspectionLevel, String> {
+    match given.to_ascii_uppercase().as_str() {
+        "INFO" => Ok(InspectionLevel::Info),
+        "DEBUG" => Ok(InspectionLevel::Debug),
+        "TRACE" => Ok(InspectionLevel::Trace),
+        _ => Err(format!("'{given}' is not INFO, DEBUG or TRACE")),
+    }
 }
 
 /// Arguments of `spotlight states eval`.

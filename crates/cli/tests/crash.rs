@@ -222,7 +222,7 @@ fn run_and_watch_killed_at_random_moments_lose_nothing() {
         let delay = Duration::from_millis(rng.below(span.as_millis() as u64 * 6 / 5));
         let mut command = spotlight(&store);
         if watching {
-            command.args(["watch", "--interval", "50"]);
+            command.args(["watch", "--interval", "50", "--settle", "100"]);
         } else {
             command.args(["run", "-q", "--concurrency", "2"]);
         }
@@ -386,7 +386,11 @@ fn two_runs_a_watch_and_serve_share_one_new_store() {
     };
     let run1 = spawn(&["run", "-q", "--concurrency", "2"], &[&a], "run1.log");
     let run2 = spawn(&["run", "-q", "--concurrency", "2"], &[&b, &a], "run2.log");
-    let mut watch = spawn(&["watch", "--interval", "100"], &[&inbox], "watch.log");
+    let mut watch = spawn(
+        &["watch", "--interval", "100", "--settle", "200"],
+        &[&inbox],
+        "watch.log",
+    );
     let binary = Path::new(env!("CARGO_BIN_EXE_spotlight"));
     let console = spotlight_testkit::console::Console::serve(binary, &store, &[]);
 

@@ -251,6 +251,109 @@ fn entered_states(store: &Path, id: &str) -> Vec<String> {
         .collect()
 }
 
+/// `executions show` reports what an execution used and would cost on AWS: an analysed photo
+/// is three Rekognition images and five Lambda invocations, a rejected one none and two.
+#[test]
+fn executions_show_reports_cost_and_limits() {
+    if !models_ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("two");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::copy(
+        workspace().join("samples/photos/chelsea.jpg"),
+        folder.join("cat.jpg"),
+    )
+    .unwrap();
+    std::fs::copy(
+        workspace().join("samples/photos/not-a-photo.jpg"),
+        folder.join("note.jpg"),
+    )
+    .unwrap();
+    let store = dir.path().join("spotlight.sqlite");
+    let run = spotlight(&store)
+        .args(["run", "--json"])
+        .arg(&folder)
+        .output()
+        .unwrap();
+    let results = json_lines(&String::from_utf8_lossy(&run.stdout));
+    let show = |key: &str| -> Value {
+        let id = results.iter().find(|r| r["key"] == key).unwrap()["executionId"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let shown = spotlight(&store)
+            .args(["executions", "show", "--json", &id])
+            .output()
+            .unwrap();
+        serde_json::from_str(String::from_utf8_lossy(&shown.stdout).trim()).unwrap()
+    };
+
+    for (key, images, invocations) in [("cat.jpg", 3, 5), ("note.jpg", 0, 2)] {
+        let shown = show(key);
+        let cost = &shown["cost"];
+        let events = shown["history"]["events"].as_array().unwrap();
+        let entered = events
+            .iter()
+            .filter(|e| e["type"].as_str().unwrap().ends_with("StateEntered"))
+            .count() as u64;
+        let retries = cost["retries"].as_u64().unwrap();
+        assert_eq!(
+            cost["transitions"].as_u64(),
+            Some(entered + retries),
+            "{key}: {cost}"
+        );
+        let rekognition = cost["rekognition"].as_object().unwrap();
+        assert_eq!(
+            rekognition.values().filter_map(Value::as_u64).sum::<u64>(),
+            images,
+            "{key}"
+        );
+        assert_eq!(
+            cost["lambda"]["invocations"].as_u64(),
+            Some(invocations),
+            "{key}"
+        );
+        let peak = cost["peakPayload"]["bytes"].as_u64().unwrap();
+        let largest = events
+            .iter()
+            .flat_map(|e| e.as_object().unwrap().values())
+            .filter_map(|details| details.as_object())
+            .flat_map(|details| ["input", "output", "parameters"].map(|f| details.get(f)))
+            .filter_map(|text| text.and_then(Value::as_str))
+            .map(|text| text.len() as u64)
+            .max()
+            .unwrap();
+        assert_eq!(peak, largest, "{key}");
+        assert_eq!(cost["peakPayload"]["limitBytes"].as_u64(), Some(262_144));
+        let usd = &cost["usd"];
+        let total = usd["totalStandard"].as_f64().unwrap();
+        assert!(
+            total > 0.0 && usd["totalExpress"].as_f64().unwrap() > 0.0,
+            "{usd}"
+        );
+        assert_eq!(usd["rekognition"].as_f64().unwrap() > 0.0, images > 0);
+        assert_eq!(cost["prices"]["region"], "us-east-1");
+    }
+
+    let id = results.iter().find(|r| r["key"] == "cat.jpg").unwrap()["executionId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let text = spotlight(&store)
+        .args(["executions", "show", &id])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("\ncost and limits\n"), "{text}");
+    assert!(
+        text.contains("rekognition  DetectLabels 1, DetectModerationLabels 1, DetectText 1"),
+        "{text}"
+    );
+    assert!(text.contains("on Standard  $"), "{text}");
+}
+
 #[test]
 fn execution_histories_follow_the_state_machine() {
     if !models_ready() {
@@ -295,7 +398,10 @@ fn execution_histories_follow_the_state_machine() {
             "DetectLabels",
             "DetectModeration",
             "DetectText",
-            "Record"
+            "Record",
+            "PublishResult",
+            "Outcome",
+            "Analyzed"
         ]
     );
     let rejected = entered_states(&store, &id("note.jpg"));
@@ -306,6 +412,8 @@ fn execution_histories_follow_the_state_machine() {
             "FromObjectRequest",
             "Validate",
             "RecordRejected",
+            "PublishResult",
+            "Outcome",
             "Rejected"
         ]
     );
@@ -393,6 +501,95 @@ fn watch_runs_each_photo_dropped_into_the_inbox() {
         .any(|l| l["name"] == "Espresso"));
 }
 
+/// `coffee.jpg` copied slowly into the inbox of a `watch --settle <settle>`: four chunks 700 ms
+/// apart. Returns the watcher's results up to the first ANALYZED one, and the store.
+fn watch_a_slow_copy(dir: &Path, settle: &str) -> (Vec<Value>, PathBuf) {
+    let inbox = dir.join("inbox");
+    let store = dir.join("spotlight.sqlite");
+    let mut child = spotlight(&store)
+        .args(["watch", "--json", "--interval", "100", "--settle", settle])
+        .arg(&inbox)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    while !inbox.exists() {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let photo = std::fs::read(workspace().join("samples/photos/coffee.jpg")).unwrap();
+    let mut file = std::fs::File::create(inbox.join("slow.jpg")).unwrap();
+    for (i, chunk) in photo.chunks(photo.len().div_ceil(4)).enumerate() {
+        if i > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(700));
+        }
+        std::io::Write::write_all(&mut file, chunk).unwrap();
+        std::io::Write::flush(&mut file).unwrap();
+    }
+    drop(file);
+    let mut results = Vec::new();
+    for line in lines {
+        let result: Value = serde_json::from_str(&line.unwrap()).unwrap();
+        let analyzed = result["status"] == "ANALYZED";
+        results.push(result);
+        if analyzed {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    (results, store)
+}
+
+#[test]
+fn watch_waits_for_a_photo_copied_in_slowly() {
+    // The settle time is a documented flag with a default.
+    let help = spotlight(Path::new("unused.sqlite"))
+        .args(["watch", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("--settle <MS>") && help.contains("[default: 2000]"),
+        "{help}"
+    );
+    if !models_ready() {
+        return;
+    }
+    // Settling for longer than the copier pauses: the photo is run once, whole.
+    let dir = tempfile::tempdir().unwrap();
+    let (results, store) = watch_a_slow_copy(dir.path(), "2500");
+    let statuses: Vec<_> = results.iter().map(|r| r["status"].clone()).collect();
+    assert_eq!(statuses, ["ANALYZED"], "{results:?}");
+    assert_eq!(results[0]["key"], "slow.jpg");
+    let show = spotlight(&store)
+        .args(["show", "slow.jpg", "--json"])
+        .output()
+        .unwrap();
+    let record: Value = serde_json::from_str(String::from_utf8_lossy(&show.stdout).trim()).unwrap();
+    assert_eq!(record["status"], "ANALYZED", "{record}");
+    let size = std::fs::metadata(workspace().join("samples/photos/coffee.jpg"))
+        .unwrap()
+        .len();
+    assert_eq!(
+        record["image"]["sizeBytes"].as_u64(),
+        Some(size),
+        "{record}"
+    );
+
+    // Settling for less than the pauses (as `watch` did before `--settle`: one look): the flag
+    // is what decides, and the part copied so far is taken and rejected as truncated.
+    let dir = tempfile::tempdir().unwrap();
+    let (results, _) = watch_a_slow_copy(dir.path(), "150");
+    assert_eq!(results[0]["status"], "REJECTED", "{results:?}");
+    assert!(
+        results[0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("ImageRejected.Corrupt")),
+        "{results:?}"
+    );
+}
+
 #[test]
 fn analyze_prints_what_the_models_see_without_storing_anything() {
     if !models_ready() {
@@ -461,4 +658,46 @@ fn analyze_prints_what_the_models_see_without_storing_anything() {
         );
         assert!(!model["licence"].as_str().unwrap().is_empty());
     }
+}
+
+/// `bench` sums up what its batch would cost on AWS, in total and per photo.
+#[test]
+fn bench_reports_the_batch_cost() {
+    if !models_ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("unused.sqlite");
+    let bench = spotlight(&store)
+        .args(["bench", "--images", "2", "--json"])
+        .arg(workspace().join("samples/photos/chelsea.jpg"))
+        .output()
+        .unwrap();
+    assert!(
+        bench.status.success(),
+        "{}",
+        String::from_utf8_lossy(&bench.stderr)
+    );
+    let report: Value =
+        serde_json::from_str(String::from_utf8_lossy(&bench.stdout).trim()).unwrap();
+    let cost = &report["cost"];
+    assert_eq!(cost["executions"].as_u64(), Some(2), "{cost}");
+    assert_eq!(
+        cost["rekognition"]["DetectLabels"].as_u64(),
+        Some(2),
+        "{cost}"
+    );
+    assert_eq!(cost["lambdaInvocations"].as_u64(), Some(10), "{cost}");
+    let total = cost["usd"]["totalStandard"].as_f64().unwrap();
+    let each = cost["usdPerExecution"]["totalStandard"].as_f64().unwrap();
+    assert!(each > 0.0 && (total - 2.0 * each).abs() < 1e-9, "{cost}");
+
+    let bench = spotlight(&store)
+        .args(["bench", "--images", "1"])
+        .arg(workspace().join("samples/photos/chelsea.jpg"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&bench.stdout);
+    assert!(text.contains("cost per photo    Standard $"), "{text}");
+    assert!(text.contains("batch of 1: Standard $"), "{text}");
 }

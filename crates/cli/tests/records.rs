@@ -222,6 +222,8 @@ fn executions_are_listed_and_shown_state_by_state() {
             "FromObjectRequest",
             "Validate",
             "RecordRejected",
+            "PublishResult",
+            "Outcome",
             "Rejected"
         ],
         "{}",

@@ -827,7 +827,10 @@ fn pipeline_happy_path_from_an_eventbridge_event() {
             "FromVersionedObjectCreatedEvent",
             "Validate",
             "Analyze",
-            "Record"
+            "Record",
+            "PublishResult",
+            "Outcome",
+            "Analyzed"
         ]
     );
     assert_eq!(branches_entered(&result), BRANCHES);
@@ -873,6 +876,70 @@ fn pipeline_happy_path_from_an_eventbridge_event() {
 }
 
 #[test]
+fn pipeline_sends_the_result_event_with_the_records_outcome() {
+    let (run, result) = pipeline("HappyPath", OBJECT_CREATED);
+    assert_eq!(run.code, 0, "{run:?}");
+    let entries = &only(scheduled(&result, "PublishResult"))["Entries"];
+    let record = mocked_payload("RecordAnalyzed");
+    assert_eq!(entries.as_array().map(Vec::len), Some(1));
+    let entry = &entries[0];
+    assert_eq!(entry["EventBusName"], "spotlight-results");
+    assert_eq!(entry["Source"], "spotlight.pipeline");
+    assert_eq!(entry["DetailType"], "Spotlight Photo Screened");
+    let detail = &entry["Detail"];
+    for (field, from) in [
+        ("recordId", "id"),
+        ("bucket", "bucket"),
+        ("key", "key"),
+        ("status", "status"),
+        ("verdict", "verdict"),
+        ("safe", "safe"),
+        ("themes", "themes"),
+        ("error", "error"),
+        ("write", "write"),
+    ] {
+        assert_eq!(detail[field], record[from], "{field}");
+    }
+    let execution = &detail["execution"];
+    let arn = execution["arn"].as_str().expect("an ARN");
+    assert!(
+        arn.ends_with(&format!(":{}", execution["name"].as_str().expect("a name"))),
+        "{execution}"
+    );
+    assert!(execution["startTime"].is_string());
+    assert_eq!(
+        result["output"]["resultEvent"],
+        json!({"delivered": true, "eventId": "11710aed-b79e-4468-a20b-bb3c0c3b4860"})
+    );
+}
+
+#[test]
+fn pipeline_event_that_cannot_be_put_leaves_the_photo_analyzed() {
+    let (run, result) = pipeline("EventRefused", OBJECT_CREATED);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(result["status"], "SUCCEEDED");
+    assert_eq!(
+        path_taken(&result)[4..],
+        [
+            "Record",
+            "PublishResult",
+            "ResultUndelivered",
+            "Outcome",
+            "Analyzed"
+        ]
+    );
+    assert_eq!(
+        task_errors(&result, "PublishResult"),
+        ["EventBridge.FailedEntry"; 3],
+        "put once, retried twice"
+    );
+    let undelivered = &result["output"]["resultEvent"];
+    assert_eq!(undelivered["delivered"], false);
+    assert_eq!(undelivered["failure"]["Error"], "EventBridge.FailedEntry");
+    assert_eq!(result["output"]["record"]["record"]["status"], "ANALYZED");
+}
+
+#[test]
 fn pipeline_rejected_image_is_recorded_and_succeeds() {
     let (run, result) = pipeline("TooSmall", OBJECT_CREATED);
     assert_eq!(run.code, 0, "{run:?}");
@@ -884,6 +951,8 @@ fn pipeline_rejected_image_is_recorded_and_succeeds() {
             "FromVersionedObjectCreatedEvent",
             "Validate",
             "RecordRejected",
+            "PublishResult",
+            "Outcome",
             "Rejected"
         ]
     );
@@ -919,7 +988,10 @@ fn pipeline_throttled_analyser_is_retried_until_it_succeeds() {
             "FromVersionedObjectCreatedEvent",
             "Validate",
             "Analyze",
-            "Record"
+            "Record",
+            "PublishResult",
+            "Outcome",
+            "Analyzed"
         ]
     );
     assert_eq!(branches_entered(&result), BRANCHES);
@@ -948,6 +1020,8 @@ fn pipeline_failed_analyser_is_recorded_and_fails_the_execution() {
             "Validate",
             "Analyze",
             "RecordFailed",
+            "PublishResult",
+            "Outcome",
             "FailedWithCause",
             "Failed"
         ]
@@ -979,7 +1053,10 @@ fn pipeline_plain_object_request() {
             "FromObjectRequest",
             "Validate",
             "Analyze",
-            "Record"
+            "Record",
+            "PublishResult",
+            "Outcome",
+            "Analyzed"
         ]
     );
     let validate = only(scheduled(&result, "Validate"));
@@ -1012,7 +1089,10 @@ fn pipeline_s3_notification() {
             "FromS3Notification",
             "Validate",
             "Analyze",
-            "Record"
+            "Record",
+            "PublishResult",
+            "Outcome",
+            "Analyzed"
         ]
     );
     let validate = only(scheduled(&result, "Validate"));

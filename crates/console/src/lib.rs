@@ -116,6 +116,8 @@ pub struct ConsoleState {
     limits: Arc<Limits>,
     drawing: Arc<Drawing>,
     machine: Machine,
+    /// The definition's size as compact JSON, for the Express estimate of the cost report.
+    definition_bytes: usize,
     rerunner: Option<Arc<dyn Rerunner>>,
 }
 
@@ -147,6 +149,7 @@ impl ConsoleState {
             limits: Arc::new(Limits::default()),
             drawing: Arc::new(Drawing::new(&Limits::default())),
             machine: Machine::Absent,
+            definition_bytes: 0,
             rerunner: None,
         }
     }
@@ -178,6 +181,7 @@ impl ConsoleState {
     /// Draws executions on this state machine definition (ASL JSON). A definition the engine
     /// refuses is not drawn: the execution pages say why instead.
     pub fn with_definition(mut self, definition: serde_json::Value) -> Self {
+        self.definition_bytes = definition.to_string().len();
         self.machine = if definition.is_null() {
             Machine::Absent
         } else {

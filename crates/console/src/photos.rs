@@ -2,6 +2,12 @@
 //! larger preview for a photo's page — never the original file. Each is made once from the
 //! original (EXIF orientation applied) and kept in a cache folder outside the photo folders.
 //!
+//! Serving only these renditions is also what keeps a photo's metadata private: a rendition is
+//! encoded from decoded pixels alone, so the GPS position, camera serials, EXIF, XMP, IPTC,
+//! comments and embedded thumbnails of the original never reach a browser. Stripping originals
+//! instead would mean knowing every container each format hides metadata in (APPn segments,
+//! MPF, data after EOI, PNG text chunks, WebP chunks) and getting each one right.
+//!
 //! A record names its photo by bucket (a folder) and key. The photo is served only when that
 //! folder is one the console serves and the key names a file inside it: `..`, absolute keys and
 //! symlinks that leave the folder are refused by [`spotlight_storage::resolve`], and anything
@@ -148,6 +154,8 @@ impl Photos {
         let partial = tempfile::NamedTempFile::new_in(&self.cache)?;
         {
             let mut writer = BufWriter::new(partial.as_file());
+            // Pixels only: no EXIF, XMP or ICC profile is handed to the encoder (see the
+            // module's doc), so its JFIF header is the only segment besides the image data.
             JpegEncoder::new_with_quality(&mut writer, 82)
                 .encode_image(&image)
                 .map_err(|e| PhotoError::Undrawable(e.to_string()))?;
@@ -234,6 +242,55 @@ mod tests {
         let thumb = image::open(&first).unwrap();
         assert_eq!((thumb.width(), thumb.height()), (480, 360));
         assert_eq!(std::fs::read_dir(photos_dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn renditions_carry_none_of_the_originals_metadata() {
+        let photos_dir = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let photo = photos_dir.path().join("paris.jpg");
+        std::fs::write(&photo, spotlight_fixtures::PHOTO_WITH_METADATA).unwrap();
+        let photos = Photos::new(
+            Some(vec![photos_dir.path().to_path_buf()]),
+            cache.path().into(),
+        );
+        let original = image::load_from_memory(spotlight_fixtures::PHOTO_WITH_METADATA)
+            .unwrap()
+            .into_rgb8();
+        for rendition in [Rendition::Thumbnail, Rendition::Preview] {
+            let jpeg = std::fs::read(photos.rendition(&photo, rendition).unwrap()).unwrap();
+            assert_eq!(
+                spotlight_fixtures::metadata_in_jpeg(&jpeg),
+                Vec::<String>::new(),
+                "{rendition:?}"
+            );
+            let (segments, _) = spotlight_fixtures::jpeg_segments(&jpeg).unwrap();
+            assert!(
+                segments
+                    .iter()
+                    .all(|s| !(0xe1..=0xef).contains(&s.marker) && s.marker != 0xfe),
+                "{rendition:?}: only JFIF's APP0 is kept"
+            );
+            let drawn = image::load_from_memory(&jpeg).unwrap().into_rgb8();
+            let (width, height) = spotlight_fixtures::PHOTO_WITH_METADATA_SIZE;
+            let longest = rendition.longest_side();
+            if longest >= width {
+                // Not shrunk: the same pixels, but for JPEG's loss.
+                assert_eq!(drawn.dimensions(), (width, height));
+                let diff: u64 = drawn
+                    .as_raw()
+                    .iter()
+                    .zip(original.as_raw())
+                    .map(|(a, b)| u64::from(a.abs_diff(*b)))
+                    .sum();
+                let mean = diff as f64 / drawn.as_raw().len() as f64;
+                assert!(mean < 4.0, "{rendition:?} differs by {mean} a channel");
+            } else {
+                assert_eq!(drawn.width(), longest);
+                let expected = f64::from(height) * f64::from(longest) / f64::from(width);
+                assert!((f64::from(drawn.height()) - expected).abs() <= 1.0);
+            }
+        }
     }
 
     #[test]

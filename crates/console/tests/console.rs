@@ -886,3 +886,165 @@ async fn a_request_body_that_never_arrives_is_answered_408() {
     let _ = stop.send(());
     server.await.unwrap().unwrap();
 }
+
+/// The execution page prices an execution from its history, read as AWS's
+/// `GetExecutionHistory` writes it: transitions (retries included), the peak payload, the
+/// Rekognition images of the analysers that ran, and Standard vs Express.
+#[tokio::test]
+async fn the_execution_page_reports_cost_and_limits() {
+    let store = SqliteStore::in_memory().unwrap();
+    let dog = suite_record(
+        "beach/dog.jpg",
+        30,
+        1,
+        RecordStatus::Analyzed,
+        true,
+        vec![],
+        "",
+    );
+    store.put(&dog).await.unwrap();
+    let function = |name: &str| {
+        format!("arn:aws:lambda:us-east-1:123456789012:function:spot-{name}Function-AB12")
+    };
+    let mut events: Vec<Value> = Vec::new();
+    let mut push = |previous: u64, second: u32, kind: &str, details: Option<(&str, Value)>| {
+        let id = events.len() as u64 + 1;
+        let mut event = json!({"timestamp": format!("2023-11-14T22:13:{second:02}.000Z"),
+                               "type": kind, "id": id, "previousEventId": previous});
+        if let Some((member, details)) = details {
+            event[member] = details;
+        }
+        events.push(event);
+        id
+    };
+    let entered = |name: &str, input: &str| {
+        Some((
+            "stateEnteredEventDetails",
+            json!({"name": name, "input": input}),
+        ))
+    };
+    let exited = |name: &str| {
+        Some((
+            "stateExitedEventDetails",
+            json!({"name": name, "output": "{}"}),
+        ))
+    };
+    let scheduled = |name: &str| {
+        let parameters = json!({"FunctionName": function(name), "Payload": {}}).to_string();
+        Some((
+            "taskScheduledEventDetails",
+            json!({"resourceType": "lambda", "resource": "invoke", "parameters": parameters}),
+        ))
+    };
+    let task_ok = Some((
+        "taskSucceededEventDetails",
+        json!({"resourceType": "lambda", "resource": "invoke", "output": "{}"}),
+    ));
+    let big = format!("{{\"blob\":\"{}\"}}", "x".repeat(2000));
+    let start = push(
+        0,
+        0,
+        "ExecutionStarted",
+        Some(("executionStartedEventDetails", json!({"input": "{}"}))),
+    );
+    // Validate: throttled once, retried.
+    let validate = push(start, 0, "TaskStateEntered", entered("Validate", &big));
+    let first = push(validate, 0, "TaskScheduled", scheduled("Validate"));
+    let failed = push(
+        first,
+        1,
+        "TaskFailed",
+        Some((
+            "taskFailedEventDetails",
+            json!({"resourceType": "lambda", "resource": "invoke", "error": "Lambda.ServiceException"}),
+        )),
+    );
+    let second = push(failed, 1, "TaskScheduled", scheduled("Validate"));
+    let done = push(second, 2, "TaskSucceeded", task_ok.clone());
+    let validated = push(done, 2, "TaskStateExited", exited("Validate"));
+    let analyze = push(
+        validated,
+        2,
+        "ParallelStateEntered",
+        entered("Analyze", "{}"),
+    );
+    let opened = push(analyze, 2, "ParallelStateStarted", None);
+    let mut last = opened;
+    for (state, name) in [
+        ("DetectLabels", "DetectLabels"),
+        ("DetectModeration", "DetectModeration"),
+        ("DetectText", "DetectText"),
+    ] {
+        let entry = push(opened, 2, "TaskStateEntered", entered(state, "{}"));
+        let call = push(entry, 2, "TaskScheduled", scheduled(name));
+        let ok = push(call, 3, "TaskSucceeded", task_ok.clone());
+        last = push(ok, 3, "TaskStateExited", exited(state));
+    }
+    let joined = push(last, 3, "ParallelStateSucceeded", None);
+    let left = push(joined, 3, "ParallelStateExited", exited("Analyze"));
+    push(
+        left,
+        4,
+        "ExecutionSucceeded",
+        Some(("executionSucceededEventDetails", json!({"output": "{}"}))),
+    );
+    let history = json!({ "events": events });
+    let execution = ExecutionSummary {
+        id: "arn:aws:states:us-east-1:123456789012:execution:spot:cost".to_owned(),
+        bucket: dog.bucket.clone(),
+        key: dog.key.clone(),
+        record_id: dog.id.clone(),
+        status: spotlight_core::contracts::ExecutionStatus::Succeeded,
+        start_time: dog.execution.start_time,
+        stop_time: Some(dog.analysed_at),
+        input: json!({}),
+        output: Some(json!({})),
+        error: None,
+        cause: None,
+    };
+    store.save_execution(&execution, Some(&history)).unwrap();
+    let definition: Value =
+        serde_json::from_str(include_str!("../../../statemachine/pipeline.asl.json")).unwrap();
+    let state = ConsoleState::new(Arc::new(store), Themes::shipped(), None)
+        .with_definition(definition.clone());
+    let app = router(state);
+
+    let page = get(
+        &app,
+        &format!(
+            "/executions/{}",
+            spotlight_console::html::url_part(&execution.id)
+        ),
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let field = |id: &str| {
+        let start = page
+            .body
+            .find(&format!("id=\"{id}\">"))
+            .unwrap_or_else(|| panic!("no {id}: {}", page.body));
+        let rest = &page.body[start + id.len() + 6..];
+        rest[..rest.find("</dd>").unwrap()].to_owned()
+    };
+    // Validate, Analyze and its three branches entered, one retry.
+    assert_eq!(field("cost-transitions"), "6");
+    assert_eq!(
+        field("cost-rekognition"),
+        "DetectLabels 1, DetectModerationLabels 1, DetectText 1"
+    );
+    assert!(
+        field("cost-peak").starts_with(&format!("{} bytes of 262144", big.len())),
+        "{}",
+        field("cost-peak")
+    );
+    assert!(field("cost-peak").ends_with("input of Validate"));
+    let report = spotlight_states::cost::report(
+        &history["events"].as_array().unwrap()[..],
+        &spotlight_states::cost::PriceSheet::published().unwrap(),
+        definition.to_string().len(),
+    );
+    assert!(field("cost-standard").starts_with(&format!("${:.8}", report.usd.total_standard)));
+    let express = report.usd.total_express.unwrap();
+    assert!(field("cost-express").starts_with(&format!("${express:.8}")));
+    assert!(report.usd.rekognition > 0.0 && express > report.usd.rekognition);
+}

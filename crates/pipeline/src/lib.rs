@@ -1,8 +1,11 @@
 //! The pipeline in one process. The local engine runs `statemachine/pipeline.asl.json` — the
 //! file AWS runs, unchanged — and its `DefinitionSubstitutions` name local functions that
 //! resolve to the very step handlers the Lambdas wrap, wired to whichever ports the caller
-//! gives: a folder, the ONNX analysers and SQLite on a laptop; in-memory fakes in tests.
+//! gives: a folder, the ONNX analysers and SQLite on a laptop; in-memory fakes in tests. Its
+//! `events:putEvents` state puts the result event on an [`EventBus`] ([`events`]).
 #![warn(missing_docs)]
+
+pub mod events;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,6 +26,8 @@ use spotlight_states::{
     StatesError, TaskInvoker, TaskRequest,
 };
 use spotlight_validate::Limits;
+
+pub use events::{EntryError, EventBus, MemoryBus, LOCAL_EVENT_BUS};
 
 /// The state machine, as shipped.
 pub const DEFINITION: &str = include_str!("../../../statemachine/pipeline.asl.json");
@@ -78,11 +83,13 @@ impl Step {
     }
 }
 
-/// The `DefinitionSubstitutions` of the local pipeline.
+/// The `DefinitionSubstitutions` of the local pipeline: the functions, and the bus the result
+/// event goes to.
 pub fn substitutions() -> HashMap<String, String> {
     Step::ALL
         .iter()
         .map(|(step, substitution, _)| ((*substitution).to_owned(), step.function_arn()))
+        .chain([("ResultEventBusName".to_owned(), LOCAL_EVENT_BUS.to_owned())])
         .collect()
 }
 
@@ -175,6 +182,7 @@ fn lambda_error(error_type: &str, message: String) -> StatesError {
 struct Invoker<O, L, M, T, S> {
     steps: Arc<Steps<O, L, M, T, S>>,
     analysis_turns: Arc<Semaphore>,
+    events: Arc<dyn EventBus>,
 }
 
 impl Step {
@@ -197,11 +205,21 @@ where
 {
     fn invoke<'a>(&'a self, request: TaskRequest<'a>) -> BoxFuture<'a, Result<Value, StatesError>> {
         Box::pin(async move {
+            if request.resource == events::PUT_EVENTS {
+                let put = events::put_events(self.events.as_ref(), &request);
+                return match request.timeout {
+                    Some(timeout) => tokio::time::timeout(timeout, put)
+                        .await
+                        .unwrap_or_else(|_| Err(StatesError::bare("States.Timeout"))),
+                    None => put.await,
+                };
+            }
             if request.resource != "arn:aws:states:::lambda:invoke" {
                 return Err(StatesError::new(
                     "States.TaskFailed",
                     format!(
-                        "the local pipeline runs only lambda:invoke tasks, not {}",
+                        "the local pipeline runs only lambda:invoke and events:putEvents tasks, \
+                         not {}",
                         request.resource
                     ),
                 ));
@@ -249,6 +267,7 @@ pub struct Pipeline<O, L, M, T, S> {
     machine: StateMachine,
     steps: Arc<Steps<O, L, M, T, S>>,
     analysis_turns: Arc<Semaphore>,
+    events: Arc<dyn EventBus>,
 }
 
 impl<O, L, M, T, S> Pipeline<O, L, M, T, S>
@@ -274,7 +293,14 @@ where
             machine: StateMachine::parse(definition, &substitutions())?,
             steps: Arc::new(steps),
             analysis_turns: Arc::new(Semaphore::new(cores)),
+            events: Arc::new(MemoryBus::default()),
         })
+    }
+
+    /// Where the result events go; a [`MemoryBus`] of its own by default.
+    pub fn event_bus(mut self, bus: Arc<dyn EventBus>) -> Self {
+        self.events = bus;
+        self
     }
 
     /// How many analyses (model runs) go at once across every execution of this pipeline; the
@@ -304,6 +330,7 @@ where
         let invoker = Arc::new(Invoker {
             steps: Arc::clone(&self.steps),
             analysis_turns: Arc::clone(&self.analysis_turns),
+            events: Arc::clone(&self.events),
         });
         self.machine.run(input, invoker, options).await
     }

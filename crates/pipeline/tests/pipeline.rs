@@ -7,8 +7,9 @@ use serde_json::{json, Value};
 use spotlight_core::contracts::{Label, ModerationLabel, RecordStatus, TextLine};
 use spotlight_core::fakes::{label, Answer, FakeDetector};
 use spotlight_core::ports::RecordStore;
-use spotlight_pipeline::{Pipeline, Steps};
+use spotlight_pipeline::{EntryError, EventBus, MemoryBus, Pipeline, Steps};
 use spotlight_record::RecordConfig;
+use spotlight_states::BoxFuture;
 use spotlight_states::{RunOptions, Status, TokioClock};
 use spotlight_storage::{FolderObjects, SqliteStore};
 use spotlight_validate::Limits;
@@ -27,6 +28,7 @@ struct World {
     bucket: String,
     labels: Detector<Label>,
     store: Arc<SqliteStore>,
+    bus: Arc<MemoryBus>,
     pipeline: Local,
 }
 
@@ -38,6 +40,7 @@ fn world(labels: Answer<Vec<Label>>) -> World {
         .into_owned();
     let labels = Arc::new(FakeDetector::new(labels));
     let store = Arc::new(SqliteStore::in_memory().unwrap());
+    let bus = Arc::new(MemoryBus::default());
     let pipeline = Pipeline::new(Steps {
         objects: FolderObjects::new(),
         labels: Arc::clone(&labels),
@@ -47,12 +50,14 @@ fn world(labels: Answer<Vec<Label>>) -> World {
         limits: Limits::default(),
         record: RecordConfig::default(),
     })
-    .unwrap();
+    .unwrap()
+    .event_bus(Arc::clone(&bus) as Arc<dyn EventBus>);
     World {
         folder,
         bucket,
         labels,
         store,
+        bus,
         pipeline,
     }
 }
@@ -116,7 +121,10 @@ async fn a_photo_is_validated_analysed_and_recorded() {
     let mut branches = entered[4..7].to_vec();
     branches.sort();
     assert_eq!(branches, ["DetectLabels", "DetectModeration", "DetectText"]);
-    assert_eq!(entered[7..], ["Record"]);
+    assert_eq!(
+        entered[7..],
+        ["Record", "PublishResult", "Outcome", "Analyzed"]
+    );
     let output = result.output.unwrap();
     assert_eq!(output["record"]["record"]["status"], "ANALYZED");
     assert_eq!(output["record"]["record"]["write"], "WRITTEN");
@@ -299,8 +307,14 @@ async fn a_failing_analyser_fails_the_execution_and_leaves_a_failed_record() {
     assert_eq!(result.status, Status::Failed);
     assert_eq!(result.error.as_deref(), Some("AnalyzerFailed"));
     assert_eq!(
-        entered[entered.len() - 3..],
-        ["RecordFailed", "FailedWithCause", "Failed"]
+        entered[entered.len() - 5..],
+        [
+            "RecordFailed",
+            "PublishResult",
+            "Outcome",
+            "FailedWithCause",
+            "Failed"
+        ]
     );
     let record = world
         .store
@@ -475,4 +489,169 @@ async fn an_analysis_that_runs_past_its_timeout_times_out_as_aws_records_it() {
         "{:?}",
         result.cause
     );
+}
+
+/// The one result event `world`'s bus received since `before` events, checked against the
+/// execution that sent it.
+fn only_event(world: &World, before: usize, result: &spotlight_states::ExecutionResult) -> Value {
+    let events = world.bus.events();
+    assert_eq!(
+        events.len(),
+        before + 1,
+        "one event per execution: {events:#?}"
+    );
+    let (bus, event) = events.last().cloned().unwrap();
+    assert_eq!(bus, spotlight_pipeline::LOCAL_EVENT_BUS);
+    assert_eq!(event["source"], "spotlight.pipeline");
+    assert_eq!(event["detail-type"], "Spotlight Photo Screened");
+    assert_eq!(event["version"], "0");
+    // As AWS's optimized integration does: the state machine's ARN, then the execution's.
+    let resources = event["resources"].as_array().unwrap();
+    assert_eq!(resources.len(), 2, "{event}");
+    assert!(resources[0]
+        .as_str()
+        .unwrap()
+        .ends_with(":stateMachine:spotlight-pipeline"));
+    assert_eq!(resources[1], result.execution_arn.as_str());
+    let detail = &event["detail"];
+    assert_eq!(detail["execution"]["arn"], result.execution_arn.as_str());
+    assert!(result.execution_arn.ends_with(&format!(
+        ":{}",
+        detail["execution"]["name"].as_str().unwrap()
+    )));
+    // The detail is the contract's shape, field for field.
+    let typed: spotlight_core::contracts::ResultEventDetail =
+        serde_json::from_value(detail.clone()).unwrap();
+    assert_eq!(serde_json::to_value(&typed).unwrap(), *detail);
+    // A failed execution has no output (its event is in the history alone).
+    if let Some(output) = &result.output {
+        assert_eq!(output["resultEvent"]["delivered"], true);
+        assert_eq!(output["resultEvent"]["eventId"], event["id"]);
+    }
+    detail.clone()
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_outcome_sends_exactly_one_result_event() {
+    let world = world(dog());
+    world.file("dog.jpg", spotlight_fixtures::jpeg(640, 480));
+    world.file("notes.jpg", b"just some text".to_vec());
+
+    let (analysed, _) = world.run(world.request("dog.jpg")).await;
+    assert_eq!(analysed.status, Status::Succeeded);
+    let detail = only_event(&world, 0, &analysed);
+    assert_eq!(detail["status"], "ANALYZED");
+    assert_eq!(detail["verdict"], "SAFE");
+    assert_eq!(detail["safe"], true);
+    assert_eq!(detail["themes"], json!(["animals"]));
+    assert_eq!(detail["error"], Value::Null);
+    assert_eq!(detail["write"], "WRITTEN");
+    assert_eq!(detail["bucket"], world.bucket.as_str());
+    assert_eq!(detail["key"], "dog.jpg");
+    assert_eq!(
+        detail["recordId"],
+        spotlight_core::record_id(&world.bucket, "dog.jpg")
+    );
+
+    let (rejected, _) = world.run(world.request("notes.jpg")).await;
+    assert_eq!(rejected.status, Status::Succeeded);
+    let detail = only_event(&world, 1, &rejected);
+    assert_eq!(detail["status"], "REJECTED");
+    assert_eq!(detail["verdict"], "UNKNOWN");
+    assert_eq!(detail["safe"], false);
+    assert_eq!(detail["themes"], json!([]));
+    assert_eq!(detail["error"], "ImageRejected.UnsupportedFormat");
+    assert_eq!(detail["key"], "notes.jpg");
+
+    let failing = self::world(Answer::Fails);
+    failing.file("x.jpg", spotlight_fixtures::jpeg(100, 100));
+    let (failed, _) = failing.run(failing.request("x.jpg")).await;
+    assert_eq!(failed.status, Status::Failed);
+    assert_eq!(failed.error.as_deref(), Some("AnalyzerFailed"));
+    let detail = only_event(&failing, 0, &failed);
+    assert_eq!(detail["status"], "FAILED");
+    assert_eq!(detail["error"], "AnalyzerFailed");
+    assert_eq!(detail["verdict"], "UNKNOWN");
+
+    // An input with no photo in it has no record and no one to tell: no event.
+    let (unrecognised, _) = world.run(json!({"photo": "x.jpg"})).await;
+    assert_eq!(unrecognised.status, Status::Failed);
+    assert_eq!(world.bus.events().len(), 2);
+}
+
+/// A bus that refuses every event, as EventBridge refuses an entry.
+#[derive(Default)]
+struct RefusingBus {
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl EventBus for RefusingBus {
+    fn put<'a>(&'a self, _: &'a str, _: &'a Value) -> BoxFuture<'a, Result<(), EntryError>> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Box::pin(async { Err(EntryError::new("InternalFailure", "the bus is down")) })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_event_that_cannot_be_put_is_retried_then_marked_undelivered_without_changing_the_outcome(
+) {
+    for (answer, status, error) in [
+        (dog(), Status::Succeeded, None),
+        (Answer::Fails, Status::Failed, Some("AnalyzerFailed")),
+    ] {
+        let refusing = Arc::new(RefusingBus::default());
+        let World {
+            folder,
+            bucket,
+            store,
+            pipeline,
+            ..
+        } = world(answer);
+        let world = World {
+            pipeline: pipeline.event_bus(Arc::clone(&refusing) as Arc<dyn EventBus>),
+            folder,
+            bucket,
+            store,
+            labels: Arc::new(FakeDetector::new(dog())),
+            bus: Arc::new(MemoryBus::default()),
+        };
+        world.file("p.jpg", spotlight_fixtures::jpeg(100, 100));
+        let (result, entered) = world.run(world.request("p.jpg")).await;
+        assert_eq!(result.status, status, "{result:?}");
+        assert_eq!(result.error.as_deref(), error);
+        assert!(
+            entered.contains(&"ResultUndelivered".to_owned()),
+            "{entered:?}"
+        );
+        assert_eq!(
+            refusing.calls.load(std::sync::atomic::Ordering::SeqCst),
+            3,
+            "one put and two retries"
+        );
+        let output = result.output.unwrap_or_default();
+        if status == Status::Succeeded {
+            let undelivered = &output["resultEvent"];
+            assert_eq!(undelivered["delivered"], false);
+            assert_eq!(undelivered["failure"]["Error"], "EventBridge.FailedEntry");
+            let cause: Value =
+                serde_json::from_str(undelivered["failure"]["Cause"].as_str().unwrap()).unwrap();
+            assert_eq!(cause["FailedEntryCount"], 1);
+            assert_eq!(cause["Entries"][0]["ErrorCode"], "InternalFailure");
+            assert_eq!(output["record"]["record"]["status"], "ANALYZED");
+        }
+        let record = world
+            .store
+            .get(&world.bucket, "p.jpg")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            record.status,
+            if status == Status::Succeeded {
+                RecordStatus::Analyzed
+            } else {
+                RecordStatus::Failed
+            }
+        );
+    }
 }

@@ -1,5 +1,6 @@
 //! Spotlight's local storage adapters: a folder stands in for the S3 bucket and one SQLite file
 //! for the DynamoDB table, with the same semantics — the shared store suite runs against both.
+//! The SQLite file also keeps the executions and the event log of the result events.
 #![warn(missing_docs)]
 
 mod fault;
@@ -10,4 +11,6 @@ mod sqlite;
 pub use fault::{FaultKind, StoreFault};
 pub use folder::{file_head, resolve, FolderObjects};
 pub use spotlight_core::contracts::ExecutionSummary;
-pub use sqlite::{ExecutionFilter, SqliteStore};
+pub use sqlite::{
+    Delivery, DeliveryStatus, EventFilter, ExecutionFilter, LoggedEvent, SqliteStore,
+};

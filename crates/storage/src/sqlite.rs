@@ -30,6 +30,10 @@ use spotlight_core::ports::{Page, PageFiller, RecordStore, SearchQuery, StoreErr
 use spotlight_core::revision::decide_write;
 use spotlight_core::{record_id, search};
 
+mod events;
+
+pub use events::{Delivery, DeliveryStatus, EventFilter, LoggedEvent};
+
 use crate::fault::{self, FaultKind};
 use crate::owner::{self, Liveness, Owner};
 
@@ -87,6 +91,19 @@ CREATE TABLE IF NOT EXISTS themes (
     saved   TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS executions_by_time ON executions (start_time DESC);
+-- The event log (see `events`): AUTOINCREMENT, so a sequence number is never reused and a
+-- follower that has seen N never misses what comes after.
+CREATE TABLE IF NOT EXISTS events (
+    seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+    bus            TEXT NOT NULL,
+    put_at         TEXT NOT NULL,
+    event          TEXT NOT NULL,
+    webhook        TEXT,
+    delivery       TEXT,
+    attempts       INTEGER,
+    delivery_error TEXT
+);
+CREATE INDEX IF NOT EXISTS events_by_time ON events (put_at);
 CREATE INDEX IF NOT EXISTS executions_by_record ON executions (record_id, start_time DESC);
 "#;
 

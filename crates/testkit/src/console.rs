@@ -80,6 +80,11 @@ impl Console {
     pub fn get(&self, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
         crate::http::get(self.authority(), path, headers)
     }
+
+    /// `GET path` with `headers`: the status code and the body's bytes.
+    pub fn get_bytes(&self, path: &str, headers: &[(&str, &str)]) -> (u16, Vec<u8>) {
+        crate::http::get_bytes(self.authority(), path, headers)
+    }
 }
 
 impl Drop for Console {

@@ -158,6 +158,12 @@ fn read_chunked(reader: &mut BufReader<TcpStream>) -> std::io::Result<Vec<u8>> {
 /// returns the status code and the body (de-chunked, as hyper reads it). Panics, saying why,
 /// when the request cannot be made or the answer cannot be read.
 pub fn get(authority: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    let (status, body) = get_bytes(authority, path, headers);
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// [`get`], with the body as the bytes that came (for images).
+pub fn get_bytes(authority: &str, path: &str, headers: &[(&str, &str)]) -> (u16, Vec<u8>) {
     let mut request = http::Request::get(format!("http://{authority}{path}"));
     for (name, value) in headers {
         request = request.header(*name, *value);
@@ -183,7 +189,7 @@ pub fn get(authority: &str, path: &str, headers: &[(&str, &str)]) -> (u16, Strin
     .unwrap_or_else(|e| panic!("GET {path}: {e}"))
 }
 
-async fn send(request: http::Request<String>) -> Result<(u16, String), String> {
+async fn send(request: http::Request<String>) -> Result<(u16, Vec<u8>), String> {
     let client = Client::builder(TokioExecutor::new()).build_http();
     let response = client
         .request(request)
@@ -196,7 +202,7 @@ async fn send(request: http::Request<String>) -> Result<(u16, String), String> {
         .await
         .map_err(|e| format!("the body was cut short: {e:?}"))?
         .to_bytes();
-    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+    Ok((status, body.to_vec()))
 }
 
 #[cfg(test)]

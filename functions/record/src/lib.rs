@@ -103,10 +103,19 @@ pub async fn handle<S: RecordStore>(
         }
     }
     let write = store.put(&record).await?;
+    let verdict = record
+        .moderation
+        .as_ref()
+        .map_or(Verdict::Unknown, |moderation| moderation.verdict);
     Ok(RecordOutput {
         id: record.id,
+        bucket: record.bucket,
+        key: record.key,
         status: record.status,
         safe: record.safe,
+        verdict,
+        themes: record.themes,
+        error: record.error.map(|error| error.error),
         write,
     })
 }

@@ -1,5 +1,6 @@
 //! `spotlight bench`: the local pipeline's throughput on this machine — images per second,
-//! p50/p99 of each step (from the executions' histories), and the process's peak memory.
+//! p50/p99 of each step (from the executions' histories), the process's peak memory, and what
+//! the batch would cost on AWS (the executions' cost reports summed, and per photo).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -8,6 +9,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use serde_json::Value;
 use spotlight_core::contracts::ExecutionStatus;
+use spotlight_states::cost::CostTotals;
 use spotlight_states::ExecutionHistory;
 
 use crate::cli::BenchArgs;
@@ -76,6 +78,7 @@ pub fn execute(args: BenchArgs) -> anyhow::Result<Exit> {
 
     let mut per_step: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     let mut per_image = Vec::new();
+    let mut cost = CostTotals::default();
     for result in &results {
         per_image.push(result.millis as f64);
         let Some(id) = &result.execution_id else {
@@ -85,6 +88,7 @@ pub fn execute(args: BenchArgs) -> anyhow::Result<Exit> {
             continue;
         };
         let history: ExecutionHistory = serde_json::from_value(history)?;
+        cost.add(&executions::cost_of(&history.events)?);
         for row in executions::state_rows(&history.events) {
             let step = STEPS.iter().find(|s| **s == row.name);
             if let (Some(step), Some(exited)) = (step, row.exited) {
@@ -110,6 +114,7 @@ pub fn execute(args: BenchArgs) -> anyhow::Result<Exit> {
         "perImageMs": percentiles(&mut per_image),
         "peakRssMiB": peak_rss_mb,
         "steps": {},
+        "cost": cost,
     });
     for (step, samples) in &mut per_step {
         report["steps"][*step] = percentiles(samples);
@@ -134,9 +139,30 @@ pub fn execute(args: BenchArgs) -> anyhow::Result<Exit> {
                 numbers["p50"], numbers["p99"]
             ));
         }
+        text.push_str(&describe_cost(&cost));
         output::print(&text)?;
     }
     Ok(Exit::Success)
+}
+
+/// The batch's cost line: per photo and in total, at the shipped prices.
+fn describe_cost(cost: &CostTotals) -> String {
+    let usd = executions::usd;
+    let express = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), usd);
+    format!(
+        "  cost per photo    Standard {} / Express {} (Lambda {}, Rekognition {}); batch of {}: \
+         Standard {} / Express {}; {} transitions, {} retries, peak payload {} bytes\n",
+        usd(cost.usd_per_execution.total_standard),
+        express(cost.usd_per_execution.total_express),
+        usd(cost.usd_per_execution.lambda),
+        usd(cost.usd_per_execution.rekognition),
+        cost.executions,
+        usd(cost.usd.total_standard),
+        express(cost.usd.total_express),
+        cost.transitions,
+        cost.retries,
+        cost.peak_payload_bytes,
+    )
 }
 
 /// `{p50, p99, n}` of `samples`, rounded to a tenth.

@@ -1,11 +1,13 @@
 //! `spotlight executions list | show ID`: the executions `run` and `watch` kept, and each one's
-//! history state by state — the local counterpart of the Step Functions console.
+//! history state by state — the local counterpart of the Step Functions console — and its cost
+//! and limits report ([`spotlight_states::cost`]).
 
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use spotlight_core::text::cut;
+use spotlight_states::cost::{self, CostReport, PriceSheet};
 use spotlight_states::view::StateKind;
 use spotlight_states::{attribute, ExecutionHistory, HistoryEvent};
 use spotlight_storage::{ExecutionFilter, ExecutionSummary};
@@ -139,11 +141,18 @@ pub fn execute(config: Config) -> anyhow::Result<Exit> {
             };
             let history: Option<ExecutionHistory> =
                 history.and_then(|h| serde_json::from_value(h).ok());
+            let cost = history.as_ref().map(|h| cost_of(&h.events)).transpose()?;
             if json {
-                let object = serde_json::json!({ "execution": execution, "history": history });
+                let object = serde_json::json!({
+                    "execution": execution, "history": history, "cost": cost,
+                });
                 output::print(&format!("{object}\n"))?;
             } else {
-                output::print(&describe(&execution, history.as_ref(), events))?;
+                let mut text = describe(&execution, history.as_ref(), events);
+                if let Some(cost) = &cost {
+                    text.push_str(&describe_cost(cost));
+                }
+                output::print(&text)?;
             }
             Ok(Exit::Success)
         }
@@ -266,3 +275,82 @@ fn describe(
 /// How many characters of a state's input, output or error `show` prints, counting the `…` that
 /// ends a cut one.
 const FIELD_CHARS: usize = 161;
+
+/// The cost and limits report of a history, at the shipped prices, for the shipped state
+/// machine.
+pub(crate) fn cost_of(events: &[HistoryEvent]) -> anyhow::Result<CostReport> {
+    let prices = PriceSheet::published()?;
+    Ok(cost::report(
+        events,
+        &prices,
+        spotlight_pipeline::DEFINITION.len(),
+    ))
+}
+
+/// A price in dollars, to the millionth of a cent where it is that small.
+pub(crate) fn usd(value: f64) -> String {
+    format!("${value:.8}")
+}
+
+/// The `cost and limits` section of `executions show`.
+fn describe_cost(cost: &CostReport) -> String {
+    let mut out = String::from("\ncost and limits\n");
+    out.push_str(&format!(
+        "  transitions  {}, retries {}\n",
+        cost.transitions, cost.retries
+    ));
+    if let Some(peak) = &cost.peak_payload {
+        out.push_str(&format!(
+            "  peak payload {} of {} bytes, {:.1}%, {} of {}\n",
+            peak.bytes,
+            peak.limit_bytes,
+            peak.bytes as f64 * 100.0 / peak.limit_bytes as f64,
+            peak.field,
+            peak.state.as_deref().unwrap_or("the execution"),
+        ));
+    }
+    for state in &cost.states {
+        out.push_str(&format!(
+            "  {:<20} {} entered, {} retries, {} ms\n",
+            state.name, state.entered, state.retries, state.duration_ms
+        ));
+    }
+    out.push_str(&format!(
+        "  lambda       {} invocations, {} ms billed at {} MB {}, {} GB-s\n",
+        cost.lambda.invocations,
+        cost.lambda.billed_ms,
+        cost.lambda.memory_mb,
+        cost.lambda.architecture,
+        cost.lambda.gb_seconds,
+    ));
+    let images: Vec<String> = cost
+        .rekognition
+        .iter()
+        .map(|(api, calls)| format!("{api} {calls}"))
+        .collect();
+    out.push_str(&format!(
+        "  rekognition  {}\n",
+        if images.is_empty() {
+            "no images".to_owned()
+        } else {
+            images.join(", ")
+        }
+    ));
+    let express = cost.usd.total_express.map_or_else(|| "-".to_owned(), usd);
+    out.push_str(&format!(
+        "  on Standard  {}: Step Functions {}, Lambda {}, Rekognition {}\n",
+        usd(cost.usd.total_standard),
+        usd(cost.usd.standard),
+        usd(cost.usd.lambda),
+        usd(cost.usd.rekognition),
+    ));
+    out.push_str(&format!(
+        "  on Express   {express}: Step Functions {}\n",
+        cost.usd.express.map_or_else(|| "-".to_owned(), usd),
+    ));
+    out.push_str(&format!(
+        "  prices       {} as read on {}; free tiers ignored\n",
+        cost.prices.region, cost.prices.read_on
+    ));
+    out
+}

@@ -6,6 +6,7 @@ pub mod analyze;
 pub mod bench;
 pub mod bench_console;
 pub mod bench_store;
+pub mod events;
 pub mod executions;
 pub mod local;
 pub mod models;
@@ -31,6 +32,8 @@ pub enum Config {
     Show(show::Config),
     /// `spotlight executions …`.
     Executions(executions::Config),
+    /// `spotlight events`.
+    Events(events::Config),
     /// `spotlight run`.
     Run(crate::cli::RunArgs, PathBuf),
     /// `spotlight watch`.
@@ -53,6 +56,7 @@ impl Config {
             Command::Search(c) => Config::Search(search::Config::from_cli(c, store)?),
             Command::Show(c) => Config::Show(show::Config { args: c, store }),
             Command::Executions(c) => Config::Executions(executions::Config::from_cli(c, store)?),
+            Command::Events(c) => Config::Events(events::Config::from_cli(c, store)?),
             Command::Run(c) => Config::Run(c, store),
             Command::Watch(c) => Config::Watch(c, store),
             Command::Analyze(c) => Config::Analyze(c),
@@ -88,6 +92,7 @@ pub fn execute(config: Config) -> anyhow::Result<Exit> {
         Config::Search(c) => search::execute(c),
         Config::Show(c) => show::execute(c),
         Config::Executions(c) => executions::execute(c),
+        Config::Events(c) => events::execute(c),
         Config::Run(args, store) => run::execute_run(args, store),
         Config::Watch(args, store) => run::execute_watch(args, store),
         Config::Analyze(args) => analyze::execute(args),

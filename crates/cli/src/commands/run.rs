@@ -18,7 +18,7 @@ use spotlight_validate::Limits;
 
 use crate::cli::{RunArgs, WatchArgs};
 use crate::commands::runner::{collect_photos, run_all, Photo, PhotoResult, Runner, Summary};
-use crate::commands::{local, models, Exit};
+use crate::commands::{events, local, models, Exit};
 use crate::output;
 
 /// The local analysers, shared by the three detect steps.
@@ -44,6 +44,7 @@ fn record_config(store: &SqliteStore) -> anyhow::Result<RecordConfig> {
 
 /// The pipeline over the local adapters: a folder, the ONNX analysers, the SQLite store.
 pub fn local_runner(store: Arc<SqliteStore>, offline: bool) -> anyhow::Result<Arc<LocalRunner>> {
+    let webhook = events::Webhook::from_env()?;
     let cache = models::ensure(offline)?;
     let record = record_config(&store)?;
     let loaded = Arc::new(LocalModels::load(
@@ -67,7 +68,8 @@ pub fn local_runner(store: Arc<SqliteStore>, offline: bool) -> anyhow::Result<Ar
         limits: Limits::default(),
         record,
     })?
-    .analyses_at_once(analyses_at_once);
+    .analyses_at_once(analyses_at_once)
+    .event_bus(Arc::new(events::LocalBus::new(Arc::clone(&store), webhook)));
     Ok(Arc::new(Runner { pipeline, store }))
 }
 
@@ -195,7 +197,52 @@ fn not_written(error: anyhow::Error, store: &SqliteStore, photos: &[Photo]) -> a
     )
 }
 
-/// `spotlight watch`: polls the inbox and runs each file once its size and time hold still.
+/// A file's size and modification time: what changes while it is being written.
+type Stamp = (u64, Option<SystemTime>);
+
+/// Tells when a file in the inbox is whole: its [`Stamp`] has held still for `settle`, timed on
+/// our own clock rather than by comparing its mtime with now, so a coarse mtime (one second on
+/// HFS+, two on FAT) or a skewed clock on a network share cannot make a file look settled early.
+/// Polling works the same on Linux and macOS and on network folders; inotify's close-write is
+/// Linux-only, never fires for writes made by another machine on a share, and a copier may close
+/// and reopen a file part-way.
+#[derive(Debug)]
+struct Settling {
+    settle: Duration,
+    /// Each file's stamp at the last look and since when it has held.
+    since: HashMap<PathBuf, (Stamp, Instant)>,
+}
+
+impl Settling {
+    fn new(settle: Duration) -> Self {
+        Settling {
+            settle,
+            since: HashMap::new(),
+        }
+    }
+
+    /// One look at the inbox, at `now`: the files there and their stamps. Returns those whose
+    /// stamp has held for `settle`; a file that is gone is forgotten.
+    fn look(&mut self, now: Instant, files: Vec<(PathBuf, Stamp)>) -> Vec<(PathBuf, Stamp)> {
+        let mut since = HashMap::with_capacity(files.len());
+        let mut settled = Vec::new();
+        for (path, stamp) in files {
+            let held_since = match self.since.get(&path) {
+                Some((before, at)) if *before == stamp => *at,
+                _ => now,
+            };
+            if now.saturating_duration_since(held_since) >= self.settle {
+                settled.push((path.clone(), stamp));
+            }
+            since.insert(path, (stamp, held_since));
+        }
+        self.since = since;
+        settled
+    }
+}
+
+/// `spotlight watch`: polls the inbox and runs each file once its size and modification time
+/// have held still for the settle time (`--settle`), and again whenever they change.
 pub fn execute_watch(args: WatchArgs, store_path: PathBuf) -> anyhow::Result<Exit> {
     std::fs::create_dir_all(&args.inbox)
         .with_context(|| format!("cannot create {}", args.inbox.display()))?;
@@ -203,14 +250,18 @@ pub fn execute_watch(args: WatchArgs, store_path: PathBuf) -> anyhow::Result<Exi
     let store = local::open_store(&store_path)?;
     store.remember_folder(&inbox.to_string_lossy())?;
     let runner = local_runner(store, args.offline)?;
-    eprintln!("watching {} (Ctrl-C to stop)", inbox.display());
+    eprintln!(
+        "watching {} (a file is run once it has held still for {} ms; Ctrl-C to stop)",
+        inbox.display(),
+        args.settle
+    );
     local::runtime()?.block_on(async {
-        let mut last_seen: HashMap<PathBuf, (u64, Option<SystemTime>)> = HashMap::new();
-        let mut done: HashMap<PathBuf, (u64, Option<SystemTime>)> = HashMap::new();
+        let mut settling = Settling::new(Duration::from_millis(args.settle));
+        let mut done: HashMap<PathBuf, Stamp> = HashMap::new();
         loop {
             let photos: Vec<Photo> = collect_photos(std::slice::from_ref(&inbox), &store_path)?;
-            let mut ready = Vec::new();
-            let mut seen_now = HashMap::new();
+            let mut stamps = Vec::with_capacity(photos.len());
+            let mut by_path = HashMap::with_capacity(photos.len());
             for photo in photos {
                 // A link that loops or leads nowhere has no metadata of its own target: its
                 // own stamp lets it settle and get its one REJECTED record.
@@ -219,14 +270,16 @@ pub fn execute_watch(args: WatchArgs, store_path: PathBuf) -> anyhow::Result<Exi
                     .map(|m| (m.len(), m.modified().ok()))
                     .ok();
                 let Some(stamp) = stamp else { continue };
-                let settled = last_seen.get(&photo.path) == Some(&stamp);
-                if settled && done.get(&photo.path) != Some(&stamp) {
-                    ready.push((photo.clone(), stamp));
-                }
-                seen_now.insert(photo.path, stamp);
+                stamps.push((photo.path.clone(), stamp));
+                by_path.insert(photo.path.clone(), photo);
             }
-            last_seen = seen_now;
-            for (photo, stamp) in ready {
+            for (path, stamp) in settling.look(Instant::now(), stamps) {
+                if done.get(&path) == Some(&stamp) {
+                    continue;
+                }
+                let Some(photo) = by_path.remove(&path) else {
+                    continue;
+                };
                 let result = runner.run_photo(&photo).await?;
                 let line = if args.json {
                     serde_json::to_string(&result)?
@@ -234,7 +287,7 @@ pub fn execute_watch(args: WatchArgs, store_path: PathBuf) -> anyhow::Result<Exi
                     result_line(&result)
                 };
                 output::print(&format!("{line}\n"))?;
-                done.insert(photo.path, stamp);
+                done.insert(path, stamp);
             }
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => return anyhow::Ok(()),
@@ -243,4 +296,87 @@ pub fn execute_watch(args: WatchArgs, store_path: PathBuf) -> anyhow::Result<Exi
         }
     })?;
     Ok(Exit::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stamp(len: u64, secs: u64) -> Stamp {
+        (
+            len,
+            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs)),
+        )
+    }
+
+    fn paths(settled: Vec<(PathBuf, Stamp)>) -> Vec<PathBuf> {
+        settled.into_iter().map(|(p, _)| p).collect()
+    }
+
+    #[test]
+    fn a_file_is_settled_once_its_stamp_has_held_for_the_settle_time() {
+        let start = Instant::now();
+        let at = |ms| start + Duration::from_millis(ms);
+        let photo = PathBuf::from("/inbox/a.jpg");
+        let mut settling = Settling::new(Duration::from_millis(1000));
+        // Written in chunks with pauses longer than a look: each change restarts the wait.
+        assert!(settling
+            .look(at(0), vec![(photo.clone(), stamp(100, 1))])
+            .is_empty());
+        assert!(settling
+            .look(at(600), vec![(photo.clone(), stamp(100, 1))])
+            .is_empty());
+        assert!(settling
+            .look(at(900), vec![(photo.clone(), stamp(200, 1))])
+            .is_empty());
+        assert!(settling
+            .look(at(1800), vec![(photo.clone(), stamp(200, 1))])
+            .is_empty());
+        assert_eq!(
+            paths(settling.look(at(1900), vec![(photo.clone(), stamp(200, 1))])),
+            vec![photo.clone()]
+        );
+        // Rewritten in place with the same length: the new mtime restarts the wait.
+        assert!(settling
+            .look(at(2000), vec![(photo.clone(), stamp(200, 2))])
+            .is_empty());
+        assert_eq!(
+            paths(settling.look(at(3000), vec![(photo.clone(), stamp(200, 2))])),
+            [photo]
+        );
+    }
+
+    #[test]
+    fn the_settle_time_is_what_was_asked_for_and_a_file_gone_is_forgotten() {
+        let start = Instant::now();
+        let at = |ms| start + Duration::from_millis(ms);
+        let photo = PathBuf::from("/inbox/a.jpg");
+        // No settle time: taken at first sight.
+        let mut eager = Settling::new(Duration::ZERO);
+        assert_eq!(
+            paths(eager.look(at(0), vec![(photo.clone(), stamp(1, 1))])),
+            vec![photo.clone()]
+        );
+        let mut short = Settling::new(Duration::from_millis(200));
+        let mut long = Settling::new(Duration::from_millis(5000));
+        for settling in [&mut short, &mut long] {
+            settling.look(at(0), vec![(photo.clone(), stamp(1, 1))]);
+        }
+        assert_eq!(
+            paths(short.look(at(300), vec![(photo.clone(), stamp(1, 1))])),
+            vec![photo.clone()]
+        );
+        assert!(long
+            .look(at(300), vec![(photo.clone(), stamp(1, 1))])
+            .is_empty());
+        // Gone at one look, back at the next with the same stamp: it waits again.
+        assert!(long.look(at(6000), Vec::new()).is_empty());
+        assert!(long
+            .look(at(6100), vec![(photo.clone(), stamp(1, 1))])
+            .is_empty());
+        assert_eq!(
+            paths(long.look(at(11_100), vec![(photo.clone(), stamp(1, 1))])),
+            [photo]
+        );
+    }
 }

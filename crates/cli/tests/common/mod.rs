@@ -23,6 +23,7 @@ pub fn spotlight(store: &Path) -> Command {
         .env("SPOTLIGHT_MODEL_DIR", spotlight_testkit::models::dir())
         .env_remove("SPOTLIGHT_STORE")
         .env_remove("SPOTLIGHT_ANALYSIS_DEADLINE")
+        .env_remove("SPOTLIGHT_WEBHOOK")
         .arg("--store")
         .arg(store);
     command

@@ -761,8 +761,9 @@ mod tests {
         check_routes_attach_to_ports(&layout);
         let mut routes = Vec::new();
         all_routes(&layout, &mut routes);
-        // Validate, Analyze, Record and RecordRejected catch, into two targets or one.
-        assert_eq!(routes.iter().filter(|r| r.catch).count(), 6);
+        // Validate, Analyze, Record and RecordRejected catch, into two targets or one, and
+        // PublishResult into ResultUndelivered.
+        assert_eq!(routes.iter().filter(|r| r.catch).count(), 7);
         // The branches' last states lead into the join: no arrowhead halfway.
         let analyze = match &layout.nodes.iter().find_map(|n| match &n.content {
             NodeContent::State { state, branches } if state.name == "Analyze" => Some(branches),

@@ -92,14 +92,18 @@ mod tests {
                 ("DetectText", Succeeded),
                 ("Record", Caught),
                 ("RecordFailed", Succeeded),
+                ("PublishResult", Succeeded),
+                ("ResultUndelivered", NotRun),
+                ("Outcome", Succeeded),
                 ("FailedWithCause", Succeeded),
                 ("Failed", Failed),
                 ("FailedWithoutCause", NotRun),
                 ("RecordRejected", NotRun),
                 ("Rejected", NotRun),
+                ("Analyzed", NotRun),
             ],
         );
-        assert_eq!(outcomes.len(), 11, "only states that ran: {outcomes:?}");
+        assert_eq!(outcomes.len(), 13, "only states that ran: {outcomes:?}");
 
         let svg = render(&machine(&pipeline()), &outcomes);
         well_formed(&svg);
@@ -114,8 +118,8 @@ mod tests {
         }
         assert!(svg.contains("class=\"node caught task\" data-state=\"Record\""));
         assert!(svg.contains(
-            "aria-label=\"State machine graph: 19 states, 8 succeeded, 1 retried, 1 caught, \
-             1 failed, 8 not run\""
+            "aria-label=\"State machine graph: 23 states, 10 succeeded, 1 retried, 1 caught, \
+             1 failed, 10 not run\""
         ));
     }
 

@@ -344,7 +344,7 @@ mod tests {
         let svg = render(&machine(&definition), &BTreeMap::new());
         well_formed(&svg);
         let all = names(&definition);
-        assert_eq!(all.len(), 19);
+        assert_eq!(all.len(), 23);
         for name in &all {
             assert_eq!(
                 svg.matches(&format!("data-state=\"{name}\"")).count(),
@@ -353,15 +353,16 @@ mod tests {
             );
             assert!(svg.contains(&format!("<a href=\"#state-{name}\">")));
         }
-        assert_eq!(svg.matches("<g class=\"node ").count(), 19);
+        assert_eq!(svg.matches("<g class=\"node ").count(), 23);
         assert!(svg.contains("class=\"node not-run parallel container\" data-state=\"Analyze\""));
         assert!(svg.contains("class=\"node not-run choice\" data-state=\"Normalize\""));
         assert!(svg.contains("class=\"node not-run fail\" data-state=\"Failed\""));
         assert!(svg.contains(">Start</text>") && svg.contains(">End</text>"));
-        // Validate, Analyze, Record and RecordRejected catch, into two targets or one.
-        assert_eq!(svg.matches("class=\"edge catch\"").count(), 6);
+        // Validate, Analyze, Record and RecordRejected catch, into two targets or one, and
+        // PublishResult into ResultUndelivered.
+        assert_eq!(svg.matches("class=\"edge catch\"").count(), 7);
         assert!(svg.contains("role=\"img\""));
-        assert!(svg.contains("aria-label=\"State machine graph: 19 states, 19 not run\""));
+        assert!(svg.contains("aria-label=\"State machine graph: 23 states, 23 not run\""));
         assert!(svg.contains("<marker id=\"graph-arrow\""));
         for outcome in LEGEND {
             assert!(svg.contains(&format!("<g class=\"{}\"><rect", class(outcome))));

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
+use spotlight_states::cost::{self, PriceSheet};
 use spotlight_states::Attribution;
 use spotlight_storage::ExecutionSummary;
 
@@ -147,6 +148,7 @@ fn execution_body(state: &ConsoleState, execution: &ExecutionSummary, history: &
                 );
             }
         }
+        body.push_str(&cost_section(events, state.definition_bytes));
     }
     let _ = write!(
         body,
@@ -195,6 +197,88 @@ fn event_details(event: &Value) -> Option<&Value> {
         .iter()
         .find(|(name, _)| name.ends_with("EventDetails"))
         .map(|(_, details)| details)
+}
+
+/// A price in dollars, as `spotlight executions show` prints it.
+fn usd(value: f64) -> String {
+    format!("${value:.8}")
+}
+
+/// The execution's cost and limits ([`spotlight_states::cost`]) at the shipped prices.
+fn cost_section(events: &[Value], definition_bytes: usize) -> String {
+    let prices = match PriceSheet::published() {
+        Ok(prices) => prices,
+        Err(error) => {
+            return format!(
+                "<h2>Cost and limits</h2><p class=\"error\">{}</p>",
+                Esc(&error.to_string())
+            )
+        }
+    };
+    let cost = cost::report(events, &prices, definition_bytes);
+    let mut out = format!(
+        "<h2 id=\"cost\">Cost and limits</h2><dl class=\"cost\"><dt>State transitions</dt>\
+         <dd id=\"cost-transitions\">{}</dd><dt>Retries</dt><dd>{}</dd>",
+        cost.transitions, cost.retries
+    );
+    if let Some(peak) = &cost.peak_payload {
+        let _ = write!(
+            out,
+            "<dt>Peak payload</dt><dd id=\"cost-peak\">{} bytes of {} ({:.1}%), {} of {}</dd>",
+            peak.bytes,
+            peak.limit_bytes,
+            peak.bytes as f64 * 100.0 / peak.limit_bytes as f64,
+            Esc(&peak.field),
+            Esc(peak.state.as_deref().unwrap_or("the execution")),
+        );
+    }
+    let images: Vec<String> = cost
+        .rekognition
+        .iter()
+        .map(|(api, calls)| format!("{api} {calls}"))
+        .collect();
+    let _ = write!(
+        out,
+        "<dt>Lambda</dt><dd>{} invocations, {} ms billed at {} MB {} ({} GB-s)</dd>\
+         <dt>Rekognition</dt><dd id=\"cost-rekognition\">{}</dd>\
+         <dt>On Standard</dt><dd id=\"cost-standard\">{} (Step Functions {}, Lambda {}, \
+         Rekognition {})</dd><dt>On Express</dt><dd id=\"cost-express\">{} (Step Functions \
+         {})</dd><dt>Prices</dt><dd>{} as read on {}; free tiers ignored</dd></dl>",
+        cost.lambda.invocations,
+        cost.lambda.billed_ms,
+        cost.lambda.memory_mb,
+        Esc(&cost.lambda.architecture),
+        cost.lambda.gb_seconds,
+        Esc(&if images.is_empty() {
+            "no images".to_owned()
+        } else {
+            images.join(", ")
+        }),
+        usd(cost.usd.total_standard),
+        usd(cost.usd.standard),
+        usd(cost.usd.lambda),
+        usd(cost.usd.rekognition),
+        cost.usd.total_express.map_or_else(|| "—".to_owned(), usd),
+        cost.usd.express.map_or_else(|| "—".to_owned(), usd),
+        Esc(&cost.prices.region),
+        Esc(&cost.prices.read_on),
+    );
+    out.push_str(
+        "<div class=\"table-wrap\"><table><tr><th>State</th><th>Entered</th><th>Retries</th>\
+         <th>Time in state</th></tr>",
+    );
+    for state in &cost.states {
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} ms</td></tr>",
+            Esc(&state.name),
+            state.entered,
+            state.retries,
+            state.duration_ms
+        );
+    }
+    out.push_str("</table></div>");
+    out
 }
 
 /// One entry into a state, as the page shows it.

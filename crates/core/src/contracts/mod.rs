@@ -7,6 +7,7 @@
 
 mod analysis;
 mod api;
+mod events;
 mod image;
 mod input;
 mod record;
@@ -18,6 +19,10 @@ pub use analysis::{
 pub use api::{
     ApiError, ExecutionEvent, ExecutionHistory, ExecutionList, ExecutionStatus, ExecutionSummary,
     MatchedLabel, RecordHit, RecordPage, UnknownExecutionStatus,
+};
+pub use events::{
+    ResultEvent, ResultEventDetail, ResultEventExecution, RESULT_EVENT_DETAIL_TYPE,
+    RESULT_EVENT_SOURCE,
 };
 pub use image::{ImageFacts, ImageFormat};
 pub use input::{
@@ -70,5 +75,7 @@ pub fn schemas() -> Vec<ContractSchema> {
         schema_of::<ExecutionHistory>("api.execution-history.schema.json"),
         schema_of::<crate::themes::Themes>("api.themes.schema.json"),
         schema_of::<ApiError>("api.error.schema.json"),
+        schema_of::<ResultEventDetail>("result-event.detail.schema.json"),
+        schema_of::<ResultEvent>("result-event.schema.json"),
     ]
 }

@@ -127,12 +127,43 @@ pub enum WriteOutcome {
 pub struct RecordOutput {
     /// The record id.
     pub id: String,
+    /// The bucket.
+    pub bucket: String,
+    /// The key.
+    pub key: String,
     /// The status written (or that would have been).
     pub status: RecordStatus,
     /// Whether the image may be featured.
     pub safe: bool,
+    /// The moderation verdict (`UNKNOWN` when moderation did not run).
+    pub verdict: Verdict,
+    /// The themes the labels matched.
+    pub themes: Vec<String>,
+    /// The error name of a REJECTED or FAILED record; null otherwise (always present, so that
+    /// the result event can copy it with a path).
+    #[schemars(with = "NullableString")]
+    pub error: Option<String>,
     /// What the write did.
     pub write: WriteOutcome,
+}
+
+/// The schema of an `Option<String>` field that is always serialised: a string or null, and
+/// required (schemars makes an `Option` field optional, and a path to it would then count as
+/// one that may be missing).
+pub(crate) struct NullableString;
+
+impl JsonSchema for NullableString {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "NullableString".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": ["string", "null"] })
+    }
 }
 
 /// The moderation verdict.
