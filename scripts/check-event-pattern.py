@@ -1,6 +1,7 @@
 """The upload rule's event pattern against real-looking S3 events, with moto's EventBridge
 pattern matcher (the venv's moto, as for the other loopback tests): every photo upload starts
-the pipeline, a console "folder" (zero bytes, key ending in "/") does not.
+the pipeline, a console "folder" (zero bytes, key ending in "/") does not. The takedown rule
+takes every delete of the photo bucket and nothing else.
 
 Usage: VENV/bin/python scripts/check-event-pattern.py infra/template.yaml
 """
@@ -37,6 +38,22 @@ def event(bucket, key, size):
     }
 
 
+def deleted(bucket, key, deletion_type):
+    return {
+        "version": "0",
+        "source": "aws.s3",
+        "detail-type": "Object Deleted",
+        "detail": {
+            "version": "0",
+            "bucket": {"name": bucket},
+            "object": {"key": key, "version-id": "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e",
+                       "sequencer": "00617F0A2B3C4D5E6F"},
+            "reason": "DeleteObject",
+            "deletion-type": deletion_type,
+        },
+    }
+
+
 def main(path):
     template, matches = decode(path)
     if template is None:
@@ -54,7 +71,20 @@ def main(path):
     wrong = [(e["detail"], want) for e, want in cases if pattern.matches_event(e) != want]
     for detail, want in wrong:
         print(f"UploadRule: {detail} should {'match' if want else 'not match'}", file=sys.stderr)
-    sys.exit(1 if wrong else 0)
+    uploads = [e for e, _ in cases]
+    rule = template["Resources"]["TakedownRule"]["Properties"]["EventPattern"]
+    takedown = EventPattern.load(json.dumps(resolve(rule, "photos-bucket")))
+    deletes = [
+        (deleted("photos-bucket", "uploads/beach.jpg", "Delete Marker Created"), True),
+        (deleted("photos-bucket", "uploads/beach.jpg", "Permanently Deleted"), True),
+        (deleted("another-bucket", "uploads/beach.jpg", "Delete Marker Created"), False),
+    ] + [(e, False) for e in uploads]
+    wrong_deletes = [(e["detail-type"], e["detail"], want)
+                     for e, want in deletes if takedown.matches_event(e) != want]
+    for kind, detail, want in wrong_deletes:
+        print(f"TakedownRule: {kind} {detail} should {'match' if want else 'not match'}",
+              file=sys.stderr)
+    sys.exit(1 if wrong or wrong_deletes else 0)
 
 
 if __name__ == "__main__":

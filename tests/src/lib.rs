@@ -1,7 +1,8 @@
 //! Checks across the repository that no single crate can make.
 //!
 //! [`check_data_flow`] walks a state machine symbolically: it starts from the pipeline input's
-//! JSON Schema, follows every transition (Choice rules, Catch routes, Parallel branches) and
+//! JSON Schema, follows every transition (Choice rules in order, Catch routes, Parallel branches,
+//! Map iterations with `$$.Map.Item`) and
 //! applies `InputPath`, `Parameters`, `ResultSelector`, `ResultPath` and `OutputPath` the way
 //! Step Functions does, with each Lambda's output schema as its task result. Every `$.path` a
 //! state reads must exist, and be required, in the shape the previous state produced; every
@@ -401,17 +402,24 @@ impl Walker<'_> {
                 let Some(choice) = state.choice() else {
                     return (transitions, Vec::new());
                 };
+                // Rules are tried in order: what reaches a rule is what every earlier one let
+                // pass (see `past_absence_rule`).
+                let mut remaining = Some(input.clone());
                 for (index, rule) in choice.rules().enumerate() {
+                    let Some(reaching) = remaining.take() else {
+                        break;
+                    };
                     let field = format!("Choices[{index}]");
                     // A rule that tests for a field this shape cannot have never matches it.
                     if let Some(narrowed) =
-                        self.choice_rule(label, &field, &rule.condition(), &input)
+                        self.choice_rule(label, &field, &rule.condition(), &reaching)
                     {
                         transitions.push((rule.next().to_owned(), narrowed));
                     }
+                    remaining = past_absence_rule(&rule.condition(), reaching);
                 }
-                if let Some(default) = choice.default() {
-                    transitions.push((default.to_owned(), input.clone()));
+                if let (Some(default), Some(reaching)) = (choice.default(), remaining) {
+                    transitions.push((default.to_owned(), reaching));
                 }
                 return (transitions, Vec::new());
             }
@@ -474,7 +482,47 @@ impl Walker<'_> {
                 self.catches(label, state, &raw_input, &mut transitions);
                 self.result_path(label, state.result_path(), &raw_input, result)
             }
-            other @ (StateKind::Wait | StateKind::Map) => {
+            StateKind::Map => {
+                let Some(map) = state.map() else {
+                    return (Vec::new(), Vec::new());
+                };
+                let items = match map.items_path() {
+                    Some(path) => self.read(label, "ItemsPath", path, &input, true),
+                    None => input.clone(),
+                };
+                if !types_of(&items).is_empty() && !types_of(&items).iter().any(|t| t == "array") {
+                    self.problem(label, "ItemsPath does not select an array");
+                }
+                let item = items.get("items").cloned().unwrap_or_else(anything);
+                // `$$.Map.Item` exists while the ItemSelector is evaluated.
+                let context = self.context.clone();
+                self.context = set(
+                    &context,
+                    &[PathSegment::Field("Map")],
+                    json!({
+                        "type": "object", "required": ["Item"],
+                        "properties": {"Item": {
+                            "type": "object", "required": ["Index", "Value"],
+                            "properties": {"Index": {"type": "integer"}, "Value": item.clone()}
+                        }}
+                    }),
+                );
+                let iteration = match map.item_selector().or_else(|| state.parameters()) {
+                    Some(template) => self.template(label, "ItemSelector", &template, &input),
+                    None => item,
+                };
+                self.context = context;
+                let outputs = self.walk_machine(
+                    map.processor(),
+                    iteration,
+                    &format!("{label}.ItemProcessor."),
+                );
+                let result = json!({"type": "array", "items": union(outputs)});
+                let result = self.selected(label, state, result);
+                self.catches(label, state, &raw_input, &mut transitions);
+                self.result_path(label, state.result_path(), &raw_input, result)
+            }
+            other @ StateKind::Wait => {
                 self.problem(
                     label,
                     format!("the checker does not model {:?} states", other.as_str()),
@@ -732,6 +780,45 @@ impl Walker<'_> {
             }
         }
     }
+}
+
+/// What passes a Choice rule that matches whenever a field is absent (`Not` of `IsPresent:
+/// true`, or `IsPresent: false`) on to the rules after it: only shapes that have the field,
+/// now required; `None` when no shape has it (nothing reaches the later rules or `Default`).
+fn past_absence_rule(condition: &Condition<'_>, shape: Value) -> Option<Value> {
+    let absent = match condition {
+        Condition::Not(inner) => match inner.as_ref() {
+            Condition::Compare(c)
+                if c.operator() == "IsPresent" && matches!(c.operand(), Operand::Flag(true)) =>
+            {
+                c.variable()
+            }
+            _ => return Some(shape),
+        },
+        Condition::Compare(c)
+            if c.operator() == "IsPresent" && matches!(c.operand(), Operand::Flag(false)) =>
+        {
+            c.variable()
+        }
+        _ => return Some(shape),
+    };
+    if absent.root() != PathRoot::Input {
+        return Some(shape);
+    }
+    let segments = absent.segments();
+    let kept: Vec<Value> = match variants(&shape) {
+        Some(options) => options
+            .iter()
+            .filter(|variant| lookup(variant, &segments, false).is_ok())
+            .cloned()
+            .collect(),
+        None if lookup(&shape, &segments, false).is_ok() => vec![shape],
+        None => Vec::new(),
+    };
+    if kept.is_empty() {
+        return None;
+    }
+    Some(require(&union(kept), &segments))
 }
 
 /// The paths a condition proves present: `IsPresent: true`, alone or under `And`.

@@ -44,7 +44,10 @@ fn every_execution_ends_inside_the_express_limit() {
         worst.path[from_validate..],
         [
             "Validate",
+            "Reprocessing",
+            "PlanReprocess",
             "Analyze",
+            "RunLabels",
             "DetectLabels",
             "Record",
             "RecordFailed",
@@ -111,6 +114,17 @@ fn the_arithmetic_counts_every_attempt_and_every_capped_wait() {
     assert_eq!(worst.seconds, step + slow + both + step);
 }
 
+/// The name of a Parallel branch's Task state.
+fn analyser_of(branch: &Value) -> String {
+    branch["States"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(_, state)| state["Type"] == "Task")
+        .map(|(name, _)| name.clone())
+        .unwrap()
+}
+
 #[test]
 fn a_bigger_retry_budget_fails_the_check() {
     // The definition before issue 17: analysers with a 120-s task timeout and six throttling
@@ -120,7 +134,8 @@ fn a_bigger_retry_budget_fails_the_check() {
         .as_array_mut()
         .unwrap()
     {
-        let start = branch["StartAt"].as_str().unwrap().to_owned();
+        // The branch's analyser (its first state chooses whether it runs).
+        let start = analyser_of(branch);
         let task = &mut branch["States"][&start];
         task["TimeoutSeconds"] = json!(120);
         task["Retry"][1]["MaxAttempts"] = json!(6);
@@ -135,7 +150,7 @@ fn a_bigger_retry_budget_fails_the_check() {
         .as_array_mut()
         .unwrap()
     {
-        let start = branch["StartAt"].as_str().unwrap().to_owned();
+        let start = analyser_of(branch);
         branch["States"][&start]["Retry"][1]["MaxAttempts"] = json!(6);
     }
     let worst = worst_case(&machine).unwrap();
@@ -176,6 +191,11 @@ fn every_task_times_out_just_after_its_function_and_retries_lambda_faults() {
     ]
     .iter()
     .map(|f| (format!("${{{f}FunctionArn}}"), format!("{f}Function")))
+    // A reprocess's plan is the record function's second task.
+    .chain([(
+        "${RecordPlanFunctionArn}".to_owned(),
+        "RecordFunction".to_owned(),
+    )])
     .collect();
     // The result event is EventBridge's integration, not a function: it has no Lambda timeout
     // to follow, and its own retries (tests/tests/statemachine.rs).
@@ -183,7 +203,7 @@ fn every_task_times_out_just_after_its_function_and_retries_lambda_faults() {
         .into_iter()
         .filter(|(_, task)| task["Resource"] == "arn:aws:states:::lambda:invoke")
         .collect();
-    assert_eq!(tasks.len(), 7, "{tasks:?}");
+    assert_eq!(tasks.len(), 8, "{tasks:?}");
     for (name, task) in tasks {
         let function_arn = task["Parameters"]["FunctionName"].as_str().unwrap();
         let (_, resource) = substitutions
@@ -240,4 +260,50 @@ fn the_starter_outlives_the_slowest_execution() {
         .parse()
         .unwrap();
     assert!(visibility >= 6 * starter, "{visibility} < 6 x {starter}");
+}
+
+/// Every Task of the re-evaluation machine (issue 14), its Map's included.
+fn reevaluate_tasks() -> Vec<(String, Value)> {
+    let path = repository_root().join("statemachine/reevaluate.asl.json");
+    let machine: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut found = tasks(&machine);
+    for state in machine["States"].as_object().unwrap().values() {
+        if state["Type"] == "Map" {
+            found.extend(tasks(&state["ItemProcessor"]));
+        }
+    }
+    found
+}
+
+#[test]
+fn the_reevaluation_tasks_time_out_just_after_their_function_and_retry_lambda_faults() {
+    let template = template();
+    let lambda = function_timeout(&template, "ReevaluateFunction").expect("its Timeout");
+    let tasks = reevaluate_tasks();
+    assert_eq!(tasks.len(), 3, "{tasks:?}");
+    for (name, task) in tasks {
+        assert_eq!(
+            task["Parameters"]["FunctionName"], "${ReevaluateFunctionArn}",
+            "{name}"
+        );
+        let timeout = task["TimeoutSeconds"].as_u64().unwrap();
+        assert!(
+            timeout > lambda && timeout <= lambda + 5,
+            "{name}: TimeoutSeconds {timeout}, the function's Timeout {lambda}"
+        );
+        let retried: Vec<&str> = task["Retry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r["ErrorEquals"].as_array().unwrap())
+            .filter_map(Value::as_str)
+            .collect();
+        for error in [
+            "Lambda.TooManyRequestsException",
+            "Sandbox.Timedout",
+            "StoreFailed",
+        ] {
+            assert!(retried.contains(&error), "{name} does not retry {error}");
+        }
+    }
 }

@@ -29,9 +29,17 @@ fn every_path_the_pipeline_reads_exists_in_the_contracts() {
     assert!(report.problems.is_empty(), "{:#?}", report.problems);
     for state in [
         "Validate",
+        "Reprocessing",
+        "PlanReprocess",
+        "RunLabels",
+        "RunModeration",
+        "RunText",
         "DetectLabels",
         "DetectModeration",
         "DetectText",
+        "KeepLabels",
+        "KeepModeration",
+        "KeepText",
         "Record",
         "RecordRejected",
         "RecordFailed",
@@ -130,6 +138,35 @@ fn a_wrong_parallel_index_is_caught() {
 }
 
 #[test]
+fn a_kept_analysis_must_still_reach_the_record_step() {
+    // The Keep… state stands in for its analyser's result under the same field.
+    let problems = broken(
+        "/States/Analyze/Branches/2/States/KeepText/Result",
+        serde_json::json!({"text": {"keep": true}}),
+    );
+    assert_reported(&problems, "Record", "breaks record.input");
+}
+
+#[test]
+fn the_plan_is_read_only_past_its_is_present_rule() {
+    // Without the first rule, an execution that is not a reprocess has no plan to read.
+    let problems = broken(
+        "/States/Analyze/Branches/0/States/RunLabels/Choices/0",
+        serde_json::json!({"Variable": "$.request.bucket", "IsPresent": false, "Next": "DetectLabels"}),
+    );
+    assert_reported(&problems, "Analyze.Branches[0].RunLabels", "$.plan.labels");
+}
+
+#[test]
+fn the_reprocess_plan_payload_is_checked_against_its_contract() {
+    let problems = broken(
+        "/States/PlanReprocess/Parameters/Payload/reprocess.$",
+        Value::from("$.request.key"),
+    );
+    assert_reported(&problems, "PlanReprocess", "breaks record-plan.input");
+}
+
+#[test]
 fn a_fail_state_reading_a_missing_error_is_caught() {
     let problems = broken("/States/Failed/ErrorPath", Value::from("$.err.Error"));
     assert_reported(&problems, "Failed", "$.err.Error");
@@ -152,6 +189,7 @@ fn the_only_substitutions_are_the_function_arns() {
             "DetectModerationFunctionArn",
             "DetectTextFunctionArn",
             "RecordFunctionArn",
+            "RecordPlanFunctionArn",
             "ResultEventBusName",
             "ValidateFunctionArn",
         ]
@@ -274,8 +312,12 @@ fn analyser_tasks_retry_throttling_with_capped_full_jitter() {
         .iter()
         .enumerate()
     {
+        // The branch starts with the choice whether its analyser runs (a reprocess may keep
+        // the stored result); its Default is the analyser.
         let start = branch["StartAt"].as_str().unwrap();
-        let retries = branch["States"][start]["Retry"].as_array().unwrap();
+        let analyser = branch["States"][start]["Default"].as_str().unwrap();
+        assert_eq!(branch["States"][analyser]["Type"], "Task");
+        let retries = branch["States"][analyser]["Retry"].as_array().unwrap();
         let throttle = retries
             .iter()
             .find(|r| r["ErrorEquals"] == serde_json::json!(["AnalyzerThrottled"]))
@@ -299,4 +341,52 @@ fn a_definition_the_engine_refuses_is_reported_with_the_engines_problems() {
             .any(|p| p.contains("/States/Analyze/Next") && p.contains("Nowhere")),
         "{problems:#?}"
     );
+}
+
+fn reevaluation() -> Value {
+    let path = repository_root().join("statemachine/reevaluate.asl.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// What starts a re-evaluation: `{}` or `{"dryRun": true}`.
+fn reevaluation_input() -> Value {
+    serde_json::json!({"type": "object", "properties": {"dryRun": {"type": "boolean"}}})
+}
+
+#[test]
+fn every_path_the_reevaluation_reads_exists_in_the_contracts() {
+    let report = check_data_flow(&reevaluation(), reevaluation_input(), &contracts());
+    assert!(report.problems.is_empty(), "{:#?}", report.problems);
+    for state in [
+        "DryRunAsked",
+        "BeginDryRun",
+        "Begin",
+        "ListPage",
+        "ReevaluateChunks",
+        "ReevaluateChunk",
+        "MorePages",
+        "Total",
+    ] {
+        assert!(
+            report.visits.contains_key(state),
+            "{state} was never walked"
+        );
+    }
+}
+
+#[test]
+fn the_reevaluation_map_item_and_its_payload_are_checked() {
+    let mut definition = reevaluation();
+    *definition
+        .pointer_mut("/States/ReevaluateChunks/ItemSelector/ids.$")
+        .unwrap() = Value::from("$$.Map.Item.Valu");
+    let problems = check_data_flow(&definition, reevaluation_input(), &contracts()).problems;
+    assert_reported(&problems, "ReevaluateChunks", "$$.Map.Item.Valu");
+
+    let mut definition = reevaluation();
+    *definition
+        .pointer_mut("/States/ListPage/Parameters/Payload/action")
+        .unwrap() = Value::from("pages");
+    let problems = check_data_flow(&definition, reevaluation_input(), &contracts()).problems;
+    assert_reported(&problems, "ListPage", "breaks reevaluate.input");
 }

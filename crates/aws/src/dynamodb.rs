@@ -4,6 +4,7 @@
 //! | item | `pk` | `sk` | notes |
 //! |---|---|---|---|
 //! | image | `IMAGE#<id>` | `IMAGE` | the record as JSON; `gsi1pk`/`gsi1sk` place it in `ByStatus` |
+//! | tombstone | `IMAGE#<id>` | `IMAGE` | a deleted key (takedown): `tombstone`, the delete's `revision`, `deletedAt`; no record, in no index |
 //! | label index | `LABEL#<name>` | `<when>#<image>#<write>` | one per label name or parent, with its confidence |
 //! | word index | `WORD#<word>` | `<when>#<image>#<write>` | one per distinct word of the text |
 //!
@@ -29,6 +30,17 @@
 //! `indexPending` and lists the index items still to delete (`staleIndex`); whichever write of
 //! that image comes next (a retry of the same execution, `RecordFailed`, a re-delivery or a
 //! newer upload) finishes or takes over that work, so a crash between the writes converges.
+//!
+//! A review (issue 14) is an `UpdateItem` of the image item on the condition that it is still
+//! the item the reviewer's decision was judged on: same revision, execution and `reviewSeq`
+//! (the current review's sequence, absent before the first). Every conditional write of the
+//! image item names `reviewSeq` too, so a put that re-read before a review cannot drop it: the
+//! put carries the review over ([`review::carry`]) from the item it read.
+//!
+//! A delete replaces the image item with a tombstone (conditional: only over an older upload's
+//! record or tombstone, and only over the item it judged), listing the index items to delete
+//! the same way; the record put's condition (`revision < :rev`) then refuses every upload at
+//! or below the delete's revision, and a later upload's put replaces the tombstone.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::future::Future;
@@ -45,9 +57,13 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 use sha2::{Digest, Sha256};
-use spotlight_core::contracts::{ImageRecord, RecordStatus, WriteOutcome};
-use spotlight_core::ports::{Page, PageFiller, RecordStore, SearchQuery, StoreError};
-use spotlight_core::revision::decide_write;
+use spotlight_core::contracts::{ImageRecord, RecordStatus, Verdict, WriteOutcome};
+use spotlight_core::ports::{
+    DeleteOutcome, Page, PageFiller, RecordStore, SearchQuery, StoreError, Tombstone,
+};
+use spotlight_core::ports::{RecordUpdate, UpdateOutcome};
+use spotlight_core::review::{self, ReviewOutcome, ReviewRequest};
+use spotlight_core::revision::{decide_write_after, delete_removes};
 use spotlight_core::{record_id, search};
 
 /// The status index.
@@ -107,6 +123,55 @@ fn image_key(id: &str) -> Item {
         ("pk".to_owned(), s(format!("IMAGE#{id}"))),
         ("sk".to_owned(), s("IMAGE")),
     ])
+}
+
+/// Adds to `condition` that the image item is still `item` as it was read: the same revision
+/// and execution (a tombstone has none).
+fn seen_condition(
+    item: &Item,
+    condition: &mut String,
+    values: &mut HashMap<String, AttributeValue>,
+) {
+    condition.push_str(" AND revision = :seenRev");
+    values.insert(
+        ":seenRev".to_owned(),
+        item.get("revision").cloned().unwrap_or(s("")),
+    );
+    match item.get("executionId") {
+        Some(execution) => {
+            condition.push_str(" AND executionId = :seenExec");
+            values.insert(":seenExec".to_owned(), execution.clone());
+        }
+        None => condition.push_str(" AND attribute_not_exists(executionId)"),
+    }
+    // A review changes neither: its sequence tells (absent until the first review).
+    match item.get("reviewSeq") {
+        Some(sequence) => {
+            condition.push_str(" AND reviewSeq = :seenReview");
+            values.insert(":seenReview".to_owned(), sequence.clone());
+        }
+        None => condition.push_str(" AND attribute_not_exists(reviewSeq)"),
+    }
+}
+
+/// `reviewSeq`: the sequence of the record's current review, which a review's condition names.
+fn review_seq(record: &ImageRecord) -> AttributeValue {
+    AttributeValue::N(review::sequence(record).to_string())
+}
+
+/// `staleIndex` as the image item keeps it: sort key → partition keys.
+fn stale_attribute(stale: &IndexKeys) -> AttributeValue {
+    AttributeValue::M(
+        stale
+            .iter()
+            .map(|(sk, pks)| {
+                (
+                    sk.clone(),
+                    AttributeValue::Ss(pks.iter().cloned().collect()),
+                )
+            })
+            .collect(),
+    )
 }
 
 fn digest(parts: &[&str]) -> [u8; 32] {
@@ -228,7 +293,12 @@ fn replaced_index(stored: Option<&Item>, record: &ImageRecord) -> IndexKeys {
     let Some(item) = stored else {
         return IndexKeys::new();
     };
-    let own = own_index(record);
+    leftover_index(item, &own_index(record), &record.id)
+}
+
+/// The index items of the record `item` holds and those it still lists, within
+/// [`MAX_STALE_BYTES`], minus `own` (what the next write puts anyway).
+fn leftover_index(item: &Item, own: &IndexKeys, id: &str) -> IndexKeys {
     let replaced = parse_record(item)
         .map(|r| own_index(&r))
         .unwrap_or_default();
@@ -249,9 +319,21 @@ fn replaced_index(stored: Option<&Item>, record: &ImageRecord) -> IndexKeys {
         }
     }
     if forgotten > 0 {
-        tracing::warn!(id = %record.id, forgotten, "too many index items left to delete; some stay behind, never matching");
+        tracing::warn!(
+            id,
+            forgotten,
+            "too many index items left to delete; some stay behind, never matching"
+        );
     }
     stale
+}
+
+/// The delete's revision, when `item` is a tombstone.
+fn tombstone_revision(item: &Item) -> Option<String> {
+    if !matches!(item.get("tombstone"), Some(AttributeValue::Bool(true))) {
+        return None;
+    }
+    item.get("revision")?.as_s().ok().cloned()
 }
 
 fn is_pending(item: &Item) -> bool {
@@ -393,20 +475,108 @@ impl DynamoRecords {
             (":exec".to_owned(), s(&record.execution.id)),
         ]);
         match stored {
-            Some(item) => {
-                condition.push_str(" AND revision = :seenRev AND executionId = :seenExec");
-                values.insert(
-                    ":seenRev".to_owned(),
-                    item.get("revision").cloned().unwrap_or(s("")),
-                );
-                values.insert(
-                    ":seenExec".to_owned(),
-                    item.get("executionId").cloned().unwrap_or(s("")),
-                );
-            }
+            Some(item) => seen_condition(item, &mut condition, &mut values),
             None => condition.push_str(" AND attribute_not_exists(pk)"),
         }
         (condition, values)
+    }
+
+    /// Replaces the image item (`stored`, as read) with `tombstone`, listing `stale` index items
+    /// to delete; `false` when another writer changed the item since it was read.
+    async fn put_tombstone(
+        &self,
+        id: &str,
+        tombstone: &Tombstone,
+        stored: Option<&Item>,
+        stale: &IndexKeys,
+    ) -> Result<bool, StoreError> {
+        let mut item = image_key(id);
+        item.extend([
+            ("tombstone".to_owned(), AttributeValue::Bool(true)),
+            ("revision".to_owned(), s(&tombstone.revision)),
+            ("deletedAt".to_owned(), s(tombstone.deleted_at.to_rfc3339())),
+        ]);
+        if !stale.is_empty() {
+            item.insert("indexPending".to_owned(), AttributeValue::Bool(true));
+            item.insert("staleIndex".to_owned(), stale_attribute(stale));
+        }
+        // Only over an older upload's record or tombstone, and only over the item judged.
+        let mut condition = "(attribute_not_exists(pk) OR revision < :rev)".to_owned();
+        let mut values = HashMap::from([(":rev".to_owned(), s(&tombstone.revision))]);
+        match stored {
+            Some(item) => seen_condition(item, &mut condition, &mut values),
+            None => condition.push_str(" AND attribute_not_exists(pk)"),
+        }
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(store_error("PutItem", error)),
+        }
+    }
+
+    /// Deletes the index items a tombstone lists, then clears its `indexPending`. Safe to
+    /// repeat, and to run twice at once.
+    async fn finish_delete(
+        &self,
+        id: &str,
+        revision: &str,
+        stale: &IndexKeys,
+    ) -> Result<(), StoreError> {
+        self.delete_index(stale).await?;
+        let done = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(image_key(id)))
+            .update_expression("REMOVE indexPending, staleIndex")
+            .condition_expression("revision = :rev AND tombstone = :yes")
+            .expression_attribute_values(":rev", s(revision))
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .send()
+            .await;
+        match done {
+            Ok(_) => Ok(()),
+            // A later upload replaced the tombstone meanwhile, taking over the list.
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(error) => Err(store_error("UpdateItem", error)),
+        }
+    }
+
+    /// Finishes whatever the image item `item` left pending: a record's index, or a
+    /// tombstone's deletes.
+    async fn finish_pending(&self, id: &str, item: &Item) -> Result<(), StoreError> {
+        if !is_pending(item) {
+            return Ok(());
+        }
+        tracing::info!(id, "finishing the index of an earlier write");
+        if let Some(stored) = parse_record(item) {
+            self.complete_index(&stored, &listed_stale(item)).await
+        } else if let Some(revision) = tombstone_revision(item) {
+            self.finish_delete(id, &revision, &listed_stale(item)).await
+        } else {
+            Ok(())
+        }
     }
 
     /// Puts the image item; `false` when another writer changed it since it was read.
@@ -429,20 +599,14 @@ impl DynamoRecords {
             ("gsi1pk".to_owned(), s(status_partition(record))),
             ("gsi1sk".to_owned(), s(record_sort_key(record))),
         ]);
+        if record.review.is_some() {
+            image.insert("reviewSeq".to_owned(), review_seq(record));
+        }
         if pending {
             image.insert("indexPending".to_owned(), AttributeValue::Bool(true));
         }
         if !stale.is_empty() {
-            let listed = stale
-                .iter()
-                .map(|(sk, pks)| {
-                    (
-                        sk.clone(),
-                        AttributeValue::Ss(pks.iter().cloned().collect()),
-                    )
-                })
-                .collect();
-            image.insert("staleIndex".to_owned(), AttributeValue::M(listed));
+            image.insert("staleIndex".to_owned(), stale_attribute(stale));
         }
         let (condition, values) = self.image_condition(record, stored);
         let result = self
@@ -500,18 +664,7 @@ impl DynamoRecords {
         }
         // Puts first: a search never sees fewer of this record's index items than before.
         self.batch_write(puts).await?;
-        let mut deletes = Vec::new();
-        for (stale_sk, pks) in stale {
-            for pk in pks {
-                let delete = DeleteRequest::builder()
-                    .key("pk", s(pk))
-                    .key("sk", s(stale_sk))
-                    .build()
-                    .map_err(|e| StoreError::new("building an index delete", e))?;
-                deletes.push(WriteRequest::builder().delete_request(delete).build());
-            }
-        }
-        self.batch_write(deletes).await?;
+        self.delete_index(stale).await?;
         let done = self
             .client
             .update_item()
@@ -535,6 +688,22 @@ impl DynamoRecords {
             }
             Err(error) => Err(store_error("UpdateItem", error)),
         }
+    }
+
+    /// Deletes the index items `stale` names.
+    async fn delete_index(&self, stale: &IndexKeys) -> Result<(), StoreError> {
+        let mut deletes = Vec::new();
+        for (stale_sk, pks) in stale {
+            for pk in pks {
+                let delete = DeleteRequest::builder()
+                    .key("pk", s(pk))
+                    .key("sk", s(stale_sk))
+                    .build()
+                    .map_err(|e| StoreError::new("building an index delete", e))?;
+                deletes.push(WriteRequest::builder().delete_request(delete).build());
+            }
+        }
+        self.batch_write(deletes).await
     }
 
     async fn backoff(&self, attempt: u32) {
@@ -706,6 +875,185 @@ impl DynamoRecords {
     }
 }
 
+impl DynamoRecords {
+    /// Rewrites one image item if it still holds exactly the record read (the condition
+    /// compares the stored JSON itself, so a review or any other change in between wins), then
+    /// its index items, which carry the image's `safe` for the safe-only label and word queries.
+    /// Their keys depend only on the revision and execution, which an update keeps; index work
+    /// an earlier write left pending is carried over, as a put carries it.
+    async fn replace_one(&self, update: &RecordUpdate) -> Result<UpdateOutcome, StoreError> {
+        let Some(stored_item) = self.image_item(&update.read.id).await? else {
+            return Ok(UpdateOutcome::Changed);
+        };
+        let (Some(seen), Some(stored)) = (stored_item.get("record"), parse_record(&stored_item))
+        else {
+            return Ok(UpdateOutcome::Changed);
+        };
+        if stored != update.read {
+            return Ok(UpdateOutcome::Changed);
+        }
+        let record = &update.updated;
+        let stale = replaced_index(Some(&stored_item), record);
+        let pending = !index_entries(record).is_empty() || !stale.is_empty();
+        let json = serde_json::to_string(record)
+            .map_err(|e| StoreError::new("serialising the record", e))?;
+        let mut image = stored_item.clone();
+        for carried in ["staleIndex", "indexKeys", "indexPending"] {
+            image.remove(carried);
+        }
+        image.extend([
+            ("record".to_owned(), s(json)),
+            ("status".to_owned(), s(record.status.as_str())),
+            ("safe".to_owned(), AttributeValue::Bool(record.safe)),
+            ("gsi1pk".to_owned(), s(status_partition(record))),
+            ("gsi1sk".to_owned(), s(record_sort_key(record))),
+        ]);
+        if pending {
+            image.insert("indexPending".to_owned(), AttributeValue::Bool(true));
+        }
+        if !stale.is_empty() {
+            let listed = stale
+                .iter()
+                .map(|(sk, pks)| {
+                    (
+                        sk.clone(),
+                        AttributeValue::Ss(pks.iter().cloned().collect()),
+                    )
+                })
+                .collect();
+            image.insert("staleIndex".to_owned(), AttributeValue::M(listed));
+        }
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(image))
+            .condition_expression("revision = :rev AND executionId = :exec AND #r = :seen")
+            .expression_attribute_names("#r", "record")
+            .expression_attribute_values(":rev", s(&record.revision))
+            .expression_attribute_values(":exec", s(&record.execution.id))
+            .expression_attribute_values(":seen", seen.clone())
+            .send()
+            .await;
+        match result {
+            Ok(_) => {}
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                return Ok(UpdateOutcome::Changed);
+            }
+            Err(error) => return Err(store_error("PutItem", error)),
+        }
+        if pending {
+            self.complete_index(record, &stale).await?;
+        }
+        Ok(UpdateOutcome::Replaced)
+    }
+}
+
+impl DynamoRecords {
+    /// [`RecordStore::review`]: the decision is judged on the image item as read, then written
+    /// by UpdateItem on the condition that the item is still that one (its revision, execution
+    /// and `reviewSeq`, the review version): of two reviewers deciding on the same view, the
+    /// second fails the condition and gets the conflict. The index items carry the image's
+    /// `safe`, so they are put again, as after a put (`indexPending` until then).
+    async fn write_review(
+        &self,
+        id: &str,
+        request: &ReviewRequest,
+    ) -> Result<ReviewOutcome, StoreError> {
+        // A policy re-evaluation rewrites the record but keeps the revision, execution and
+        // `reviewSeq` the decision's token names: losing the race to one is no conflict, so the
+        // decision is judged again on what is there now (a few times, then it is a conflict).
+        let mut attempts_left = 3;
+        loop {
+            attempts_left -= 1;
+            match self.try_review(id, request, attempts_left == 0).await? {
+                Some(outcome) => return Ok(outcome),
+                None => continue,
+            }
+        }
+    }
+
+    /// One read-decide-write round of [`Self::write_review`]; `None` when the record changed
+    /// under it without a new review (judge again), unless `last`.
+    async fn try_review(
+        &self,
+        id: &str,
+        request: &ReviewRequest,
+        last: bool,
+    ) -> Result<Option<ReviewOutcome>, StoreError> {
+        let Some(item) = self.image_item(id).await? else {
+            return Ok(Some(ReviewOutcome::NotFound));
+        };
+        // A tombstone holds no record: the photo was deleted.
+        let Some(stored) = parse_record(&item) else {
+            return Ok(Some(ReviewOutcome::NotFound));
+        };
+        let outcome = review::decide(&stored, request);
+        let ReviewOutcome::Reviewed(record) = &outcome else {
+            return Ok(Some(outcome));
+        };
+        let json = serde_json::to_string(&**record)
+            .map_err(|e| StoreError::new("serialising the record", e))?;
+        let mut condition = "attribute_exists(#r)".to_owned();
+        let mut values = HashMap::from([
+            (":record".to_owned(), s(json)),
+            (":safe".to_owned(), AttributeValue::Bool(record.safe)),
+            (":gsi".to_owned(), s(status_partition(record))),
+            (":seq".to_owned(), review_seq(record)),
+            (":pending".to_owned(), AttributeValue::Bool(true)),
+        ]);
+        seen_condition(&item, &mut condition, &mut values);
+        // The record itself must be the one judged: a re-evaluation keeps everything above.
+        if let Some(seen) = item.get("record") {
+            condition.push_str(" AND #r = :seenRecord");
+            values.insert(":seenRecord".to_owned(), seen.clone());
+        }
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(image_key(id)))
+            .update_expression(
+                "SET #r = :record, safe = :safe, gsi1pk = :gsi, reviewSeq = :seq, \
+                 indexPending = :pending",
+            )
+            .condition_expression(condition)
+            .expression_attribute_names("#r", "record")
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => {}
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                // Someone else wrote in between: show the caller what is there now, or, when
+                // that was no review, judge the decision again on it.
+                let current = self.image_item(id).await?;
+                return Ok(match current.as_ref().and_then(parse_record) {
+                    Some(current) => match review::decide(&current, request) {
+                        ReviewOutcome::Reviewed(_) if !last => None,
+                        ReviewOutcome::Reviewed(_) => {
+                            Some(ReviewOutcome::Conflict(Box::new(current)))
+                        }
+                        other => Some(other),
+                    },
+                    None => Some(ReviewOutcome::NotFound),
+                });
+            }
+            Err(error) => return Err(store_error("UpdateItem", error)),
+        }
+        self.complete_index(record, &listed_stale(&item)).await?;
+        Ok(Some(outcome))
+    }
+}
+
 /// One partition read newest first, a page at a time.
 struct Stream {
     pk: String,
@@ -844,7 +1192,9 @@ fn streams_for(query: &SearchQuery) -> Vec<Stream> {
     for status in statuses {
         match status {
             RecordStatus::Analyzed => {
-                if !query.unsafe_only {
+                // Only SAFE (by review or model) lives in the safe partitions.
+                let not_safe = query.verdict.is_some_and(|v| v != Verdict::Safe);
+                if !query.unsafe_only && !not_safe {
                     partitions.push(status_name(status, true));
                 }
                 if !query.safe_only {
@@ -877,18 +1227,23 @@ impl RecordStore for DynamoRecords {
         for _ in 0..WRITE_ATTEMPTS {
             let stored_item = self.image_item(&record.id).await?;
             let stored = stored_item.as_ref().and_then(parse_record);
-            let outcome = decide_write(stored.as_ref(), record);
+            let deleted = stored_item.as_ref().and_then(tombstone_revision);
+            let outcome = decide_write_after(stored.as_ref(), deleted.as_deref(), record);
             if outcome != WriteOutcome::Written {
                 // The stored write may have stopped between its image item and its index
                 // items (a crash, a timeout): whoever comes next finishes it.
-                if let (Some(item), Some(stored)) = (&stored_item, &stored) {
-                    if is_pending(item) {
-                        tracing::info!(id = %record.id, "finishing the index of an earlier write");
-                        self.complete_index(stored, &listed_stale(item)).await?;
-                    }
+                if let Some(item) = &stored_item {
+                    self.finish_pending(&record.id, item).await?;
                 }
                 return Ok(outcome);
             }
+            // A review belongs to its upload: kept for the same object, else to the history.
+            let carried = stored.as_ref().map(|stored| {
+                let mut carried = record.clone();
+                review::carry(stored, &mut carried);
+                carried
+            });
+            let record = carried.as_ref().unwrap_or(record);
             let stale = replaced_index(stored_item.as_ref(), record);
             let pending = !index_entries(record).is_empty() || !stale.is_empty();
             if self
@@ -918,6 +1273,96 @@ impl RecordStore for DynamoRecords {
             .await?
             .as_ref()
             .and_then(parse_record))
+    }
+
+    async fn replace_unchanged(
+        &self,
+        updates: &[RecordUpdate],
+    ) -> Result<Vec<UpdateOutcome>, StoreError> {
+        updates
+            .iter()
+            .try_for_each(spotlight_core::ports::check_update)?;
+        let mut outcomes = Vec::with_capacity(updates.len());
+        for update in updates {
+            outcomes.push(self.replace_one(update).await?);
+        }
+        Ok(outcomes)
+    }
+
+    async fn delete(&self, tombstone: &Tombstone) -> Result<DeleteOutcome, StoreError> {
+        let id = record_id(&tombstone.bucket, &tombstone.key);
+        for _ in 0..WRITE_ATTEMPTS {
+            let stored_item = self.image_item(&id).await?;
+            let stored = stored_item.as_ref().and_then(parse_record);
+            let deleted = stored_item.as_ref().and_then(tombstone_revision);
+            let kept = if stored
+                .as_ref()
+                .is_some_and(|stored| !delete_removes(stored, &tombstone.revision))
+            {
+                Some(DeleteOutcome::Stale)
+            } else if deleted.is_some_and(|deleted| deleted >= tombstone.revision) {
+                Some(DeleteOutcome::Duplicate)
+            } else {
+                None
+            };
+            if let Some(outcome) = kept {
+                if let Some(item) = &stored_item {
+                    self.finish_pending(&id, item).await?;
+                }
+                return Ok(outcome);
+            }
+            let stale = stored_item
+                .as_ref()
+                .map(|item| leftover_index(item, &IndexKeys::new(), &id))
+                .unwrap_or_default();
+            if self
+                .put_tombstone(&id, tombstone, stored_item.as_ref(), &stale)
+                .await?
+            {
+                if !stale.is_empty() {
+                    self.finish_delete(&id, &tombstone.revision, &stale).await?;
+                }
+                return Ok(match stored {
+                    Some(record) => DeleteOutcome::Removed(Box::new(record)),
+                    None => DeleteOutcome::Tombstoned,
+                });
+            }
+            tracing::debug!(id, "delete raced another write; retrying");
+        }
+        Err(StoreError {
+            message: format!("gave up deleting {id} after {WRITE_ATTEMPTS} conflicting attempts"),
+            source: None,
+        })
+    }
+
+    async fn tombstone(&self, bucket: &str, key: &str) -> Result<Option<Tombstone>, StoreError> {
+        let Some(item) = self.image_item(&record_id(bucket, key)).await? else {
+            return Ok(None);
+        };
+        let Some(revision) = tombstone_revision(&item) else {
+            return Ok(None);
+        };
+        let deleted_at = item
+            .get("deletedAt")
+            .and_then(|v| v.as_s().ok())
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .unwrap_or_default();
+        Ok(Some(Tombstone {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            revision,
+            deleted_at,
+        }))
+    }
+
+    async fn review(
+        &self,
+        bucket: &str,
+        key: &str,
+        request: &ReviewRequest,
+    ) -> Result<ReviewOutcome, StoreError> {
+        self.write_review(&record_id(bucket, key), request).await
     }
 
     async fn search(&self, query: &SearchQuery) -> Result<Page, StoreError> {

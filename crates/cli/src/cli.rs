@@ -45,8 +45,27 @@ pub enum Command {
 
     /// Print one record, named by its key (as `run` stored it), a path to the photo, or its id.
     ///
-    /// Exit status: 0, 1 when no record matches, 2 for an unreadable store.
+    /// Exit status: 0, 1 when no record matches (for a deleted photo it says when it was
+    /// deleted), 2 for an unreadable store.
     Show(ShowArgs),
+
+    /// The review queue, and a reviewer's decision on a photo, which overrides the model's
+    /// verdict (search, the console and `show` follow it) until a new upload of the key.
+    ///
+    /// Exit status: 0, 1 when the decision was not written (a conflict: the record changed
+    /// since it was read; no such record; not an analysed photo), 2 for usage errors or an
+    /// unreadable store.
+    #[command(subcommand)]
+    Review(ReviewCommand),
+
+    /// Take a photo down: delete its record, its index entries and the console's cached
+    /// renditions, and keep a tombstone so that no analysis of the photo as it was brings the
+    /// record back (a file written after the delete is a new upload and is analysed again).
+    /// The photo file is not touched; its executions stay, marked as of a deleted photo.
+    ///
+    /// Exit status: 0, 1 when no record matches (or the record is newer than the delete), 2 for
+    /// an ambiguous name or an unreadable store.
+    Delete(DeleteArgs),
 
     /// List executions, or show one with its history state by state — the local counterpart of
     /// the Step Functions console.
@@ -91,6 +110,144 @@ pub enum Command {
     /// Measure the local pipeline: images per second, p50/p99 per step, peak memory. Runs
     /// copies of the given photos (the samples by default) into a throwaway store.
     Bench(BenchArgs),
+
+    /// The moderation policy as versioned data: apply a new one to every stored verdict.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+
+    /// Run stored photos through the pipeline again, only the analysers asked for: the others'
+    /// stored results are kept (the same `reprocess` input the state machine takes on AWS).
+    ///
+    /// Selects the records (every analysed or failed one by default: a rejected upload is
+    /// validation's verdict, which no analyser changes; --failed, --label, --theme and the
+    /// model filters narrow it down, all of them must hold). Exit status: 0, 1 when any photo
+    /// failed, 2 for usage errors or an unreadable store.
+    Reprocess(ReprocessArgs),
+}
+
+/// `spotlight policy` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Re-derive every verdict from the stored moderation labels under the policy in FILE, say
+    /// how many photos change and how, then write them (unless --dry-run) and keep the policy
+    /// in the store as the one later runs apply (SPOTLIGHT_POLICY, when set, still wins).
+    ///
+    /// No model runs. A reviewer's decision still overrides the new verdict. A record that
+    /// changes while this runs (a new analysis, a review, a delete) is left as that made it and
+    /// counted as skipped. Exit status: 0, 1 when any record was skipped, 2 for a bad policy
+    /// file or an unreadable store.
+    Apply(PolicyApplyArgs),
+}
+
+/// Arguments of `spotlight policy apply`.
+#[derive(Debug, Args)]
+pub struct PolicyApplyArgs {
+    /// The policy: a JSON file shaped like config/moderation-policy.json.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Report what would change; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the summary as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// An analyser, as `--analyser` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AnalyserArg {
+    /// detect-labels.
+    Labels,
+    /// detect-moderation.
+    Moderation,
+    /// detect-text.
+    Text,
+}
+
+/// Arguments of `spotlight reprocess`.
+#[derive(Debug, Args)]
+pub struct ReprocessArgs {
+    /// Only FAILED records.
+    #[arg(long)]
+    pub failed: bool,
+    /// The analysers to run again (repeatable); the others' results are kept. Default: the
+    /// stale ones with --stale-models or --model-older-than, else all three.
+    #[arg(long = "analyser", value_enum, value_name = "ANALYSER")]
+    pub analysers: Vec<AnalyserArg>,
+    /// Only records carrying this label (a label or a parent; repeatable: any of them).
+    #[arg(long = "label", value_name = "L")]
+    pub labels: Vec<String>,
+    /// Only records carrying a label of this theme (repeatable: any of them).
+    #[arg(long = "theme", value_name = "T")]
+    pub themes: Vec<String>,
+    /// Only records whose ANALYSER ran a model version older than VERSION (versions compared
+    /// number by number where they are numbers, as text otherwise); repeatable.
+    #[arg(long, value_name = "ANALYSER=VERSION", conflicts_with = "stale_models")]
+    pub model_older_than: Vec<String>,
+    /// Only records analysed by a model other than the one each analyser uses now.
+    #[arg(long)]
+    pub stale_models: bool,
+    /// List what would be run; run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// JSON Lines: one object per photo (the summary goes to standard error).
+    #[arg(long)]
+    pub json: bool,
+    /// How many photos run at once.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub concurrency: usize,
+    /// Never download models: fail with the command to run instead.
+    #[arg(long)]
+    pub offline: bool,
+    /// No progress bar and no summary.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// `spotlight review` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ReviewCommand {
+    /// The photos waiting for a person: NEEDS_REVIEW first, then the other unsafe ones, oldest
+    /// upload first. One line each: verdict, upload time, key, the labels that put it there,
+    /// the review token (for --expect).
+    List(ReviewListArgs),
+    /// Approve a photo: safe to feature, whatever the model said.
+    Approve(ReviewDecisionArgs),
+    /// Reject a photo: never featured, whatever the model said.
+    Reject(ReviewDecisionArgs),
+}
+
+/// Arguments of `spotlight review list`.
+#[derive(Debug, Args)]
+pub struct ReviewListArgs {
+    /// At most this many photos.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// JSON Lines: one `{"record", "reviewToken"}` per photo.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `spotlight review approve|reject`.
+#[derive(Debug, Args)]
+pub struct ReviewDecisionArgs {
+    /// The photo: its key, a path to it, or its record id.
+    #[arg(value_name = "KEY")]
+    pub key: String,
+    /// Who decides.
+    #[arg(long, value_name = "NAME")]
+    pub by: String,
+    /// Why.
+    #[arg(long, value_name = "TEXT")]
+    pub note: Option<String>,
+    /// The review token of the record as you saw it (printed by `review list` and `show`):
+    /// the decision is written only if the record is still that one. Without it the record as
+    /// read now is used, and a photo someone already decided on is refused.
+    #[arg(long, value_name = "TOKEN")]
+    pub expect: Option<String>,
+    /// Print the record as written, as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `spotlight serve`.
@@ -276,6 +433,12 @@ pub struct SearchArgs {
     #[arg(long, value_name = "STATUS")]
     pub status: Option<String>,
 
+    /// Records with this verdict, the one that counts (a reviewer's decision, else the
+    /// model's): safe, unsafe, needs_review or unknown (any case). Any but safe includes unsafe
+    /// records.
+    #[arg(long, value_name = "VERDICT")]
+    pub verdict: Option<String>,
+
     /// Include photos that are not safe to feature (unsafe or never moderated).
     #[arg(long)]
     pub include_unsafe: bool,
@@ -305,6 +468,22 @@ pub struct ShowArgs {
     pub json: bool,
 }
 
+/// Arguments of `spotlight delete`.
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// The photo: its key, a path to it, or its record id.
+    #[arg(value_name = "KEY")]
+    pub key: String,
+
+    /// Print what was done as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+
+    /// The console's thumbnail cache, if `serve` was given another than its default.
+    #[arg(long, value_name = "DIR")]
+    pub thumbnails: Option<PathBuf>,
+}
+
 /// `spotlight executions …`.
 #[derive(Debug, Subcommand)]
 pub enum ExecutionsCommand {
@@ -315,6 +494,31 @@ pub enum ExecutionsCommand {
     /// payload, retries, Lambda and Rekognition use, and the price on Standard and Express at
     /// pricing/aws-prices.json). Exit status 1 when there is no such execution.
     Show(ExecutionsShowArgs),
+    /// Redrive a FAILED, TIMED_OUT or ABORTED execution, as Step Functions' RedriveExecution
+    /// does: same execution, redrive count + 1, from the state it stopped in (a Fail state is
+    /// entered again and fails again); states, Parallel branches and Map iterations that
+    /// succeeded are not run again, and the history goes on after an ExecutionRedriven event.
+    /// Exit status 0 when the redriven execution succeeds, 1 when it does not, when there is no
+    /// such execution, or when it cannot be redriven (ExecutionNotRedrivable).
+    Redrive(ExecutionsRedriveArgs),
+}
+
+/// Arguments of `spotlight executions redrive`.
+#[derive(Debug, Args)]
+pub struct ExecutionsRedriveArgs {
+    /// The execution: its ARN or its name (the ARN's last part).
+    #[arg(value_name = "ID")]
+    pub id: String,
+
+    /// Never download models: fail with the command to run instead.
+    #[arg(long)]
+    pub offline: bool,
+
+    /// Print one JSON object: {"execution": … (as `executions list --json` prints it, with
+    /// `redriveCount`), "redrivenFrom": the state it went on from (null: from the start),
+    /// "record": the photo's record status afterwards}.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `spotlight events`.

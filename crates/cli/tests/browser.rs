@@ -534,7 +534,78 @@ fn the_console_in_a_browser_shows_photos_as_text_and_runs_no_script() {
     browser.screenshot("gallery-phone");
     browser.emulate_desktop();
 
-    assert_eq!(pages.len(), 25, "{pages:#?}");
+    // Redrive: an execution whose process died before it ended (ABORTED, kept without a
+    // history), redriven with its page's button (a POST with the form's CSRF token), succeeds
+    // under the same id with a redrive count of 1, and offers no button any more.
+    let aborted = abandoned_execution(&store, &dir.path().join("photos"), SAFE_SAMPLES[0]);
+    browser.goto(&console.url("/executions?status=ABORTED"));
+    check_page(&browser, &mut pages);
+    browser.find("main table a[href^='/executions/']").click();
+    check_page(&browser, &mut pages);
+    assert!(browser.find("main dl").text().contains(&aborted));
+    assert_eq!(browser.find("#redrive-count").text(), "0");
+    browser.find("button#redrive").click();
+    check_page(&browser, &mut pages);
+    assert_eq!(browser.find("#redrive-count").text(), "1");
+    assert!(
+        browser.find("main dl").text().contains("SUCCEEDED"),
+        "{}",
+        browser.find("main dl").text()
+    );
+    assert!(browser.find_all("button#redrive").is_empty());
+    browser.screenshot("execution-redriven");
+
+    // Review: the queue holds the unsafe photo; the reviewer's name field has the focus, and
+    // Enter there submits the form's first button, Approve (a POST with the CSRF token). The
+    // approval beats the model in the gallery; a rejection from the photo's page undoes it.
+    browser.find("header a[href='/review']").click();
+    check_page(&browser, &mut pages);
+    assert_eq!(browser.title(), "Review · Spotlight");
+    let queued = |browser: &Browser| -> Vec<String> {
+        browser
+            .find_all("ol.queue li.queued .key")
+            .iter()
+            .map(|k| k.text())
+            .collect()
+    };
+    assert_eq!(queued(&browser), [UNSAFE]);
+    let focused = browser.execute("return document.activeElement.getAttribute('name')", &[]);
+    assert_eq!(focused, "reviewer", "the first form takes the keyboard");
+    browser.screenshot("review");
+    browser
+        .find("form.decision input[name='reviewer']")
+        .send_keys("ana\u{E007}");
+    check_page(&browser, &mut pages);
+    assert!(
+        browser
+            .find("p.notice")
+            .text()
+            .contains(&format!("approved {UNSAFE}")),
+        "{}",
+        browser.find("main").text()
+    );
+    assert!(queued(&browser).is_empty());
+    browser.goto(&console.url("/"));
+    check_page(&browser, &mut pages);
+    let mut approved = safe_keys();
+    approved.insert(UNSAFE.to_owned());
+    assert_eq!(card_set(&browser), approved, "the approval counts");
+    open_card(&browser, UNSAFE);
+    check_page(&browser, &mut pages);
+    let review = browser.find("main").text();
+    assert!(review.contains("Model: UNSAFE"), "{review}");
+    assert!(review.contains("APPROVED by ana"), "{review}");
+    browser
+        .find("form.decision input[name='reviewer']")
+        .send_keys("bo");
+    browser.find("form.decision button.reject").click();
+    check_page(&browser, &mut pages);
+    assert!(browser.find("main").text().contains("REJECTED by bo"));
+    browser.goto(&console.url("/"));
+    check_page(&browser, &mut pages);
+    assert_eq!(card_set(&browser), safe_keys(), "the rejection counts");
+
+    assert_eq!(pages.len(), 34, "{pages:#?}");
     eprintln!(
         "spotlight run: {:.1} s; {} pages checked in {:.1} s; screenshots in {}",
         ran.as_secs_f64(),
@@ -543,6 +614,46 @@ fn the_console_in_a_browser_shows_photos_as_text_and_runs_no_script() {
         spotlight_testkit::browser::artifacts_dir().display()
     );
     browser.close();
+}
+
+/// An execution of `key` kept RUNNING by a "process" that is gone (this test's store, dropped):
+/// what a `run` killed mid-photo leaves behind. Its id.
+fn abandoned_execution(store: &Path, photos: &Path, key: &str) -> String {
+    let bucket = std::fs::canonicalize(photos)
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let modified: chrono::DateTime<chrono::Utc> = std::fs::metadata(Path::new(&bucket).join(key))
+        .unwrap()
+        .modified()
+        .unwrap()
+        .into();
+    let id = "arn:aws:states:local:123456789012:execution:spotlight-pipeline:\
+              00000000-0000-4000-8000-00000000abcd"
+        .to_owned();
+    let opened = spotlight_storage::SqliteStore::open(store).unwrap();
+    opened
+        .save_execution(
+            &spotlight_storage::ExecutionSummary {
+                id: id.clone(),
+                bucket: bucket.clone(),
+                key: key.to_owned(),
+                record_id: spotlight_core::record_id(&bucket, key),
+                status: spotlight_core::contracts::ExecutionStatus::Running,
+                start_time: chrono::Utc::now(),
+                stop_time: None,
+                input: serde_json::json!({
+                    "bucket": bucket, "key": key, "eventTime": modified.to_rfc3339(),
+                }),
+                output: None,
+                error: None,
+                cause: None,
+                redrive_count: 0,
+            },
+            None,
+        )
+        .unwrap();
+    id
 }
 
 /// From a photo's page, follows the link to its execution and checks the execution's page;

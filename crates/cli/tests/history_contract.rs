@@ -92,7 +92,10 @@ fn histories() -> Vec<Vec<HistoryEvent>> {
         .enable_time()
         .build()
         .expect("a runtime");
-    machines
+    // The one that ends in a Fail state is redriven too (ExecutionRedriven).
+    let redriven =
+        StateMachine::from_value(machines[1].clone(), &HashMap::new()).expect("a valid machine");
+    let mut histories: Vec<Vec<HistoryEvent>> = machines
         .into_iter()
         .map(|definition| {
             let machine =
@@ -116,7 +119,25 @@ fn histories() -> Vec<Vec<HistoryEvent>> {
                 .expect("the engine runs");
             result.history.expect("a history").events
         })
-        .collect()
+        .collect();
+    let previous = spotlight_states::ExecutionHistory {
+        events: histories[1].clone(),
+    };
+    let invoker = Arc::new(InvokerFn(|_: OwnedTaskRequest| async move {
+        Ok(json!({"ok": true}))
+    }));
+    let options = RunOptions {
+        history: true,
+        execution_name: Some("redriven".into()),
+        clock: Some(Arc::new(Frozen)),
+        seed: Some(3),
+        ..RunOptions::default()
+    };
+    let result = runtime
+        .block_on(redriven.redrive(&previous, invoker, options))
+        .expect("the engine redrives");
+    histories.push(result.history.expect("a history").events);
+    histories
 }
 
 #[test]

@@ -151,6 +151,7 @@ fn seed(store_path: &Path, photos: &Path, records: usize) -> Seeded {
                         output: run.output.clone(),
                         error: None,
                         cause: None,
+                        redrive_count: 0,
                     },
                     Some(&history),
                 )

@@ -91,6 +91,7 @@ fn filled_store(dir: &Path) -> std::path::PathBuf {
                     output: result.output.clone(),
                     error: None,
                     cause: None,
+                    redrive_count: 0,
                 },
                 result
                     .history

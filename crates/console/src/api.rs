@@ -30,6 +30,27 @@ pub async fn record(State(state): State<ConsoleState>, Path(id): Path<String>) -
     }
 }
 
+/// `GET /api/review`: the review queue, in its order: `{"items": [{"record", "reviewToken"}]}`
+/// (the token is what a decision must quote; decisions are the console's forms, or the review
+/// function on AWS).
+pub async fn review_queue(State(state): State<ConsoleState>) -> Response {
+    match crate::pages::review_waiting(&state).await {
+        Ok(waiting) => {
+            let items: Vec<serde_json::Value> = waiting
+                .iter()
+                .map(|record| {
+                    serde_json::json!({
+                        "record": record,
+                        "reviewToken": spotlight_core::review::token(record),
+                    })
+                })
+                .collect();
+            Json(serde_json::json!({ "items": items })).into_response()
+        }
+        Err(failure) => failure.json(),
+    }
+}
+
 /// `GET /api/executions?status=&since=&until=&limit=`: an `ExecutionList`, newest first.
 pub async fn executions(State(state): State<ConsoleState>, RawQuery(raw): RawQuery) -> Response {
     let listed = match query::execution_filter(&pairs(raw.as_deref())) {

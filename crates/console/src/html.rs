@@ -48,7 +48,7 @@ pub fn page(title: &str, body: &str) -> String {
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{} · Spotlight</title><link rel=\"stylesheet\" href=\"/assets/console.css\">\
          </head><body><header><a class=\"brand\" href=\"/\">Spotlight</a><nav>\
-         <a href=\"/\">Gallery</a><a href=\"/failures\">Failures</a>\
+         <a href=\"/\">Gallery</a><a href=\"/review\">Review</a><a href=\"/failures\">Failures</a>\
          <a href=\"/executions\">Executions</a><a href=\"/themes\">Themes</a></nav></header>\
          <main>{body}</main></body></html>\n",
         Esc(title)

@@ -35,6 +35,7 @@ mod pages;
 pub mod photos;
 mod query;
 mod server;
+pub mod takedown;
 
 pub use photos::Photos;
 pub use server::Limits;
@@ -91,6 +92,14 @@ pub type RerunFuture = Pin<Box<dyn Future<Output = Result<Rerun, RerunError>> + 
 pub trait Rerunner: Send + Sync {
     /// Runs the photo `key` in folder `bucket`.
     fn rerun(&self, bucket: String, key: String) -> RerunFuture;
+
+    /// Redrives the execution `id` (a FAILED, TIMED_OUT or ABORTED one) from where it stopped,
+    /// as `spotlight executions redrive` does; the redrive button on an execution's page calls
+    /// it. [`Rerun::summary`] says how it ended. None by default.
+    fn redrive(&self, id: String) -> RerunFuture {
+        let _ = id;
+        Box::pin(async { Err(RerunError::without_source("this console cannot redrive")) })
+    }
 }
 
 /// Where edited themes are kept.
@@ -218,16 +227,21 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/records/{id}/thumbnail", get(pages::thumbnail))
         .route("/records/{id}/preview", get(pages::preview))
         .route("/records/{id}/rerun", post(pages::rerun))
+        .route("/records/{id}/delete", post(pages::delete))
+        .route("/records/{id}/review", post(pages::review_decide))
+        .route("/review", get(pages::review_queue))
         .route("/failures", get(pages::failures))
         .route("/themes", get(pages::themes).post(pages::save_themes))
         .route("/export", get(export::export))
         .route("/executions", get(pages::executions))
         .route("/executions/{id}", get(pages::execution))
+        .route("/executions/{id}/redrive", post(pages::redrive))
         .route("/login", get(pages::login).post(pages::login_form))
         .route("/assets/console.css", get(stylesheet))
         .route("/favicon.ico", get(favicon))
         .route("/api/records", get(api::records))
         .route("/api/records/{id}", get(api::record))
+        .route("/api/review", get(api::review_queue))
         .route("/api/executions", get(api::executions))
         .route("/api/executions/{id}/history", get(api::history))
         .route("/api/themes", get(api::themes))
@@ -318,7 +332,9 @@ async fn deadline(State(state): State<ConsoleState>, request: Request, next: Nex
             .page()
         }
     };
-    let rerun = parts.method == Method::POST && parts.uri.path().ends_with("/rerun");
+    // A redrive runs the pipeline too.
+    let rerun = parts.method == Method::POST
+        && (parts.uri.path().ends_with("/rerun") || parts.uri.path().ends_with("/redrive"));
     let request = Request::from_parts(parts, Body::from(body));
     if rerun {
         return next.run(request).await;

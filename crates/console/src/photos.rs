@@ -119,7 +119,8 @@ impl Photos {
     }
 
     /// Where the JPEG of `source` at `rendition` is cached, drawn or not. The entry is named by
-    /// the file's path, size and modification time, so a changed photo gets a new one.
+    /// the file's path, then its size and modification time, so a changed photo gets a new one
+    /// and every entry of one photo shares a beginning ([`Photos::forget`]).
     pub fn cache_path(&self, source: &Path, rendition: Rendition) -> Result<PathBuf, PhotoError> {
         let metadata = std::fs::metadata(source)?;
         let modified = metadata
@@ -132,12 +133,34 @@ impl Photos {
         digest.update(metadata.len().to_le_bytes());
         digest.update(modified.to_le_bytes());
         digest.update(rendition.name().as_bytes());
-        let name: String = digest
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        Ok(self.cache.join(format!("{name}.jpg")))
+        let name = hex(&digest.finalize());
+        Ok(self
+            .cache
+            .join(format!("{}-{name}.jpg", photo_prefix(source))))
+    }
+
+    /// Removes every cached rendition of the photo at `source` (which may be gone already),
+    /// as a takedown must; returns how many files were removed.
+    pub fn forget(&self, source: &Path) -> std::io::Result<usize> {
+        let prefix = format!("{}-", photo_prefix(source));
+        let entries = match std::fs::read_dir(&self.cache) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(error) => return Err(error),
+        };
+        let mut removed = 0;
+        for entry in entries {
+            let entry = entry?;
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                match std::fs::remove_file(entry.path()) {
+                    Ok(()) => removed += 1,
+                    // A console drawing and a delete at once: gone either way.
+                    Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(error) => return Err(error),
+                }
+            }
+        }
+        Ok(removed)
     }
 
     /// The cached JPEG of `source` at `rendition` ([`Photos::cache_path`]), drawn now if it is
@@ -166,6 +189,16 @@ impl Photos {
             .map_err(|e| PhotoError::Cache(e.error))?;
         Ok(cached)
     }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What every cached rendition of the photo at `source` is named with first: a digest of its
+/// path alone, so that a deleted photo's renditions are found without the file.
+fn photo_prefix(source: &Path) -> String {
+    hex(&Sha256::digest(source.as_os_str().as_encoded_bytes())[..16])
 }
 
 /// Decodes `source` within [`limits`], turns it upright as its EXIF orientation says, shrinks it

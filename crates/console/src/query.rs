@@ -62,13 +62,29 @@ pub async fn search_records(
     })
 }
 
-/// One record by id; an id that is not one, or names no record, is a 404.
+/// One record by id; an id that is not one, or names no record, is a 404, and a photo taken
+/// down (`spotlight delete`, gone from a watched folder) is a 410 saying when.
 pub async fn record(state: &ConsoleState, id: &str) -> Result<ImageRecord, Failure> {
     let unknown = || Failure::not_found(format!("no record {id:?}"));
     let (bucket, key) = parse_record_id(id).ok_or_else(unknown)?;
-    blocking(state, move |store| store.record(&bucket, &key))
-        .await?
-        .ok_or_else(unknown)
+    let owned = id.to_owned();
+    let (record, tombstone) = blocking(state, move |store| match store.record(&bucket, &key)? {
+        Some(record) => Ok((Some(record), None)),
+        None => Ok((None, store.tombstone_of(&owned)?)),
+    })
+    .await?;
+    match (record, tombstone) {
+        (Some(record), _) => Ok(record),
+        (None, Some(tombstone)) => Err(Failure::new(
+            axum::http::StatusCode::GONE,
+            format!(
+                "the photo {:?} was deleted at {}",
+                tombstone.key,
+                tombstone.deleted_at.to_rfc3339()
+            ),
+        )),
+        (None, None) => Err(unknown()),
+    }
 }
 
 fn time(name: &str, value: &str) -> Result<DateTime<Utc>, Failure> {

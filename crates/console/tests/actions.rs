@@ -169,6 +169,7 @@ async fn setup(token: Option<&str>, ran: bool, themes_home: Option<PathBuf>) -> 
                     output: None,
                     error: None,
                     cause: None,
+                    redrive_count: 0,
                 },
                 None,
             )

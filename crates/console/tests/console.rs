@@ -105,6 +105,7 @@ async fn console_drawing(token: Option<&str>, definition: Value) -> Console {
         output: Some(json!({"id": dog.id})),
         error: None,
         cause: None,
+        redrive_count: 0,
     };
     let history = json!({"events": [
         {"timestamp": "2023-11-14T22:13:50Z", "type": "ExecutionStarted", "id": 1,
@@ -1001,6 +1002,7 @@ async fn the_execution_page_reports_cost_and_limits() {
         output: Some(json!({})),
         error: None,
         cause: None,
+        redrive_count: 0,
     };
     store.save_execution(&execution, Some(&history)).unwrap();
     let definition: Value =

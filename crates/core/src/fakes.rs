@@ -11,10 +11,11 @@ use chrono::{DateTime, Utc};
 use crate::contracts::WriteOutcome;
 use crate::contracts::{ImageFacts, ImageRecord, Label, ModelInfo, ModerationLabel, TextLine};
 use crate::ports::{
-    DetectError, LabelDetector, ModerationDetector, ObjectHead, ObjectReader, Page, ReadError,
-    RecordStore, SearchQuery, StoreError, TextDetector,
+    DeleteOutcome, DetectError, LabelDetector, ModerationDetector, ObjectHead, ObjectReader, Page,
+    ReadError, RecordStore, RecordUpdate, SearchQuery, StoreError, TextDetector, Tombstone,
+    UpdateOutcome,
 };
-use crate::revision::decide_write;
+use crate::revision::{decide_write_after, delete_removes};
 use crate::search;
 
 /// Object bytes and modification time, by bucket and key.
@@ -187,6 +188,7 @@ impl TextDetector for FakeDetector<Vec<TextLine>> {
 #[derive(Default)]
 pub struct MemoryRecords {
     records: Mutex<HashMap<String, ImageRecord>>,
+    tombstones: Mutex<HashMap<String, Tombstone>>,
     writes: AtomicUsize,
     failing: std::sync::atomic::AtomicBool,
 }
@@ -220,23 +222,104 @@ impl MemoryRecords {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, ImageRecord>> {
         self.records.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    fn lock_tombstones(&self) -> std::sync::MutexGuard<'_, HashMap<String, Tombstone>> {
+        self.tombstones.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl RecordStore for MemoryRecords {
     async fn put(&self, record: &ImageRecord) -> Result<WriteOutcome, StoreError> {
         self.check()?;
         let mut records = self.lock();
-        let outcome = decide_write(records.get(&record.id), record);
+        let mut tombstones = self.lock_tombstones();
+        let deleted = tombstones.get(&record.id).map(|t| t.revision.as_str());
+        let outcome = decide_write_after(records.get(&record.id), deleted, record);
         if outcome == WriteOutcome::Written {
-            records.insert(record.id.clone(), record.clone());
+            tombstones.remove(&record.id);
+            let mut record = record.clone();
+            if let Some(stored) = records.get(&record.id) {
+                crate::review::carry(stored, &mut record);
+            }
+            records.insert(record.id.clone(), record);
             self.writes.fetch_add(1, Ordering::SeqCst);
         }
         Ok(outcome)
     }
 
+    async fn review(
+        &self,
+        bucket: &str,
+        key: &str,
+        request: &crate::review::ReviewRequest,
+    ) -> Result<crate::review::ReviewOutcome, StoreError> {
+        use crate::review::{decide, ReviewOutcome};
+        self.check()?;
+        let mut records = self.lock();
+        let Some(stored) = records.get_mut(&crate::record_id(bucket, key)) else {
+            return Ok(ReviewOutcome::NotFound);
+        };
+        let outcome = decide(stored, request);
+        if let ReviewOutcome::Reviewed(record) = &outcome {
+            *stored = (**record).clone();
+            self.writes.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(outcome)
+    }
+
+    async fn delete(&self, tombstone: &Tombstone) -> Result<DeleteOutcome, StoreError> {
+        self.check()?;
+        let id = crate::record_id(&tombstone.bucket, &tombstone.key);
+        let mut records = self.lock();
+        let mut tombstones = self.lock_tombstones();
+        if let Some(stored) = records.get(&id) {
+            if !delete_removes(stored, &tombstone.revision) {
+                return Ok(DeleteOutcome::Stale);
+            }
+        }
+        if tombstones
+            .get(&id)
+            .is_some_and(|t| t.revision >= tombstone.revision)
+        {
+            return Ok(DeleteOutcome::Duplicate);
+        }
+        tombstones.insert(id.clone(), tombstone.clone());
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        Ok(match records.remove(&id) {
+            Some(record) => DeleteOutcome::Removed(Box::new(record)),
+            None => DeleteOutcome::Tombstoned,
+        })
+    }
+
+    async fn tombstone(&self, bucket: &str, key: &str) -> Result<Option<Tombstone>, StoreError> {
+        self.check()?;
+        let id = crate::record_id(bucket, key);
+        Ok(self.lock_tombstones().get(&id).cloned())
+    }
+
     async fn get(&self, bucket: &str, key: &str) -> Result<Option<ImageRecord>, StoreError> {
         self.check()?;
         Ok(self.lock().get(&crate::record_id(bucket, key)).cloned())
+    }
+
+    async fn replace_unchanged(
+        &self,
+        updates: &[RecordUpdate],
+    ) -> Result<Vec<UpdateOutcome>, StoreError> {
+        self.check()?;
+        updates.iter().try_for_each(crate::ports::check_update)?;
+        let mut records = self.lock();
+        Ok(updates
+            .iter()
+            .map(|update| match records.get_mut(&update.read.id) {
+                Some(stored) if *stored == update.read => {
+                    *stored = update.updated.clone();
+                    self.writes.fetch_add(1, Ordering::SeqCst);
+                    UpdateOutcome::Replaced
+                }
+                _ => UpdateOutcome::Changed,
+            })
+            .collect())
     }
 
     async fn search(&self, query: &SearchQuery) -> Result<Page, StoreError> {

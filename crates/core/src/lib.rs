@@ -14,6 +14,7 @@ pub mod fakes;
 pub mod limits;
 pub mod policy;
 pub mod ports;
+pub mod review;
 pub mod revision;
 pub mod search;
 #[cfg(feature = "test-support")]

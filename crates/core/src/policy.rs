@@ -1,14 +1,23 @@
 //! The moderation policy: which moderation labels make an image unsafe.
 //!
 //! Fail closed: an image is safe only when moderation ran and found nothing at or above its
-//! threshold. Unknown moderation is never safe. The raw labels are stored beside the verdict, so
+//! threshold. Unknown moderation is never safe.
+//!
+//! A policy may also give review thresholds: a label at or over its review threshold but under
+//! its block threshold makes the verdict `NEEDS_REVIEW` (never safe until a person approves);
+//! any label at or over its block threshold still makes it `UNSAFE`. Without review thresholds
+//! (every policy file before issue 14) there is no such band.
+//!
+//! [`ModerationPolicy::evaluate`] is the one place a verdict is derived from moderation labels:
+//! the record step calls it on the analyser's answer and a policy change on the stored labels
+//! ([`reevaluate`]). The raw labels are stored beside the verdict, so
 //! a new policy can re-evaluate old records without re-running a model.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::contracts::{FlaggedLabel, ModerationLabel, ModerationSummary, Verdict};
+use crate::contracts::{FlaggedLabel, ImageRecord, ModerationLabel, ModerationSummary, Verdict};
 
 /// The policy shipped in `config/moderation-policy.json`.
 pub const DEFAULT_POLICY_JSON: &str = include_str!("../../../config/moderation-policy.json");
@@ -24,6 +33,13 @@ pub struct ModerationPolicy {
     /// Thresholds by label name (any level of the taxonomy).
     #[serde(default)]
     pub min_confidence: BTreeMap<String, f32>,
+    /// The review threshold for labels with none of their own nor any ancestor's; absent: no
+    /// review band for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_min_confidence: Option<f32>,
+    /// Review thresholds by label name, found as block thresholds are (own, ancestors').
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub review_min_confidence_by_label: BTreeMap<String, f32>,
 }
 
 /// A policy file that cannot be used.
@@ -39,6 +55,8 @@ impl ModerationPolicy {
             version: "fallback-strict".to_owned(),
             default_min_confidence: 0.0,
             min_confidence: BTreeMap::new(),
+            review_min_confidence: None,
+            review_min_confidence_by_label: BTreeMap::new(),
         })
     }
 
@@ -46,12 +64,24 @@ impl ModerationPolicy {
     pub fn from_json(json: &str) -> Result<Self, PolicyError> {
         let policy: ModerationPolicy =
             serde_json::from_str(json).map_err(|e| PolicyError(e.to_string()))?;
-        let all = std::iter::once(("default", policy.default_min_confidence)).chain(
-            policy
-                .min_confidence
-                .iter()
-                .map(|(name, value)| (name.as_str(), *value)),
-        );
+        let all = std::iter::once(("default", policy.default_min_confidence))
+            .chain(
+                policy
+                    .min_confidence
+                    .iter()
+                    .map(|(name, value)| (name.as_str(), *value)),
+            )
+            .chain(
+                policy
+                    .review_min_confidence
+                    .map(|value| ("review default", value)),
+            )
+            .chain(
+                policy
+                    .review_min_confidence_by_label
+                    .iter()
+                    .map(|(name, value)| (name.as_str(), *value)),
+            );
         for (name, value) in all {
             if !(0.0..=100.0).contains(&value) {
                 return Err(PolicyError(format!(
@@ -70,6 +100,8 @@ impl ModerationPolicy {
     pub fn lowest_threshold(&self) -> f32 {
         self.min_confidence
             .values()
+            .chain(self.review_min_confidence.iter())
+            .chain(self.review_min_confidence_by_label.values())
             .copied()
             .fold(self.default_min_confidence, f32::min)
     }
@@ -91,6 +123,20 @@ impl ModerationPolicy {
             .unwrap_or(self.default_min_confidence)
     }
 
+    /// The review threshold for a label reported beside `others`, found as
+    /// [`ModerationPolicy::threshold_among`] finds the block threshold; `None`: no review band.
+    pub fn review_threshold_among(
+        &self,
+        label: &ModerationLabel,
+        others: &[ModerationLabel],
+    ) -> Option<f32> {
+        std::iter::once(label.name.as_str())
+            .chain(ancestors(label, others))
+            .find_map(|name| self.review_min_confidence_by_label.get(name))
+            .copied()
+            .or(self.review_min_confidence)
+    }
+
     /// The verdict on an image. `None` means moderation did not run: never safe.
     pub fn evaluate(&self, labels: Option<&[ModerationLabel]>) -> ModerationSummary {
         let Some(labels) = labels else {
@@ -99,6 +145,7 @@ impl ModerationPolicy {
                 verdict: Verdict::Unknown,
                 flagged: Vec::new(),
                 policy_version: self.version.clone(),
+                review_flagged: Vec::new(),
             };
         };
         let flagged: Vec<FlaggedLabel> = labels
@@ -113,17 +160,49 @@ impl ModerationPolicy {
                 })
             })
             .collect();
+        let review_flagged: Vec<FlaggedLabel> = labels
+            .iter()
+            .filter(|label| !flagged.iter().any(|f| f.name == label.name))
+            .filter_map(|label| {
+                let threshold = self.review_threshold_among(label, labels)?;
+                (label.confidence >= threshold).then(|| FlaggedLabel {
+                    name: label.name.clone(),
+                    confidence: label.confidence,
+                    threshold,
+                })
+            })
+            .collect();
+        let verdict = if !flagged.is_empty() {
+            Verdict::Unsafe
+        } else if !review_flagged.is_empty() {
+            Verdict::NeedsReview
+        } else {
+            Verdict::Safe
+        };
         ModerationSummary {
             labels: labels.to_vec(),
-            verdict: if flagged.is_empty() {
-                Verdict::Safe
-            } else {
-                Verdict::Unsafe
-            },
+            verdict,
             flagged,
             policy_version: self.version.clone(),
+            review_flagged,
         }
     }
+}
+
+/// Re-derives a stored record's verdict under `policy` from its stored moderation labels,
+/// without running a model. A reviewer's decision still overrides it (`safe` follows
+/// [`ImageRecord::effective_safe`]). Returns whether the model's verdict changed; a record whose
+/// moderation never ran is left as it is (unknown stays unknown).
+pub fn reevaluate(record: &mut ImageRecord, policy: &ModerationPolicy) -> bool {
+    let Some(moderation) = &record.moderation else {
+        return false;
+    };
+    let before = moderation.verdict;
+    let summary = policy.evaluate(Some(&moderation.labels));
+    let changed = summary.verdict != before;
+    record.moderation = Some(summary);
+    record.safe = record.effective_safe();
+    changed
 }
 
 /// Rekognition's moderation taxonomy, model version 7: every level-2 and level-3 label with its
@@ -403,6 +482,107 @@ mod tests {
         let summary =
             ModerationPolicy::shipped().evaluate(Some(&[label("Violence", None, f32::NAN)]));
         assert_eq!(summary.verdict, Verdict::Unsafe);
+    }
+
+    #[test]
+    fn a_label_between_its_review_and_block_thresholds_needs_review() {
+        let policy = ModerationPolicy::from_json(
+            r#"{"version":"t","defaultMinConfidence":80,"minConfidence":{"Violence":60},
+                "reviewMinConfidence":50,"reviewMinConfidenceByLabel":{"Violence":30,"Weapons":45}}"#,
+        )
+        .unwrap();
+        let verdict = |answer: &[ModerationLabel]| policy.evaluate(Some(answer)).verdict;
+        assert_eq!(verdict(&[label("Gambling", None, 49.9)]), Verdict::Safe);
+        assert_eq!(
+            verdict(&[label("Gambling", None, 50.0)]),
+            Verdict::NeedsReview
+        );
+        assert_eq!(verdict(&[label("Gambling", None, 80.0)]), Verdict::Unsafe);
+        // Per label, through the ancestors as block thresholds are found.
+        let gore = level3("Blood & Gore", "Graphic Violence", 31.0);
+        assert_eq!(
+            policy.review_threshold_among(&gore, &[]),
+            Some(30.0),
+            "the top-level category's"
+        );
+        assert_eq!(verdict(std::slice::from_ref(&gore)), Verdict::NeedsReview);
+        assert_eq!(
+            verdict(&[label("Weapons", Some("Violence"), 44.0)]),
+            Verdict::Safe
+        );
+        let summary = policy.evaluate(Some(std::slice::from_ref(&gore)));
+        assert_eq!(summary.review_flagged.len(), 1);
+        assert_eq!(summary.review_flagged[0].threshold, 30.0);
+        assert!(summary.flagged.is_empty());
+        // UNSAFE wins over NEEDS_REVIEW, and a blocked label is not listed twice.
+        let summary = policy.evaluate(Some(&[gore, label("Violence", None, 70.0)]));
+        assert_eq!(summary.verdict, Verdict::Unsafe);
+        assert_eq!(summary.flagged.len(), 1);
+        assert_eq!(summary.review_flagged.len(), 1);
+        // Unknown stays unknown.
+        assert_eq!(policy.evaluate(None).verdict, Verdict::Unknown);
+        // The analysers must keep labels down to the lowest review threshold.
+        assert_eq!(policy.lowest_threshold(), 30.0);
+    }
+
+    #[test]
+    fn a_policy_without_review_thresholds_has_no_review_band() {
+        let old = ModerationPolicy::from_json(
+            r#"{"version":"old","defaultMinConfidence":50,"minConfidence":{"Violence":60}}"#,
+        )
+        .unwrap();
+        assert_eq!(old.review_min_confidence, None);
+        for confidence in [0.0, 10.0, 49.9] {
+            assert_eq!(
+                old.evaluate(Some(&[label("Gambling", None, confidence)]))
+                    .verdict,
+                Verdict::Safe
+            );
+        }
+        let json = serde_json::to_string(&old).unwrap();
+        assert!(!json.contains("review"), "{json}");
+        let bad = ModerationPolicy::from_json(
+            r#"{"version":"t","defaultMinConfidence":50,"reviewMinConfidenceByLabel":{"X":101}}"#,
+        );
+        assert!(bad.unwrap_err().to_string().contains("not a percentage"));
+    }
+
+    #[test]
+    fn reevaluating_a_record_keeps_the_reviewers_decision() {
+        use crate::contracts::{RecordStatus, Review, ReviewDecision};
+        let strict =
+            ModerationPolicy::from_json(r#"{"version":"strict","defaultMinConfidence":20}"#)
+                .unwrap();
+        let lax =
+            ModerationPolicy::from_json(r#"{"version":"lax","defaultMinConfidence":90}"#).unwrap();
+        let mut record = crate::review::tests::record("k.jpg", Verdict::Safe, 0);
+        assert_eq!(record.status, RecordStatus::Analyzed);
+        record.moderation = Some(lax.evaluate(Some(&[label("Gambling", None, 50.0)])));
+        record.safe = record.effective_safe();
+        assert!(record.safe);
+        assert!(reevaluate(&mut record, &strict), "SAFE -> UNSAFE");
+        assert_eq!(record.model_verdict(), Verdict::Unsafe);
+        assert!(!record.safe);
+        record.review = Some(Review {
+            decision: ReviewDecision::Approved,
+            reviewer: "ana".into(),
+            reviewed_at: chrono::DateTime::UNIX_EPOCH,
+            note: None,
+            model_verdict: Verdict::Unsafe,
+            revision: record.revision.clone(),
+            etag: None,
+            version_id: None,
+            sequence: 1,
+        });
+        assert!(!reevaluate(&mut record, &strict), "unchanged");
+        assert!(record.safe, "the approval wins");
+        assert_eq!(
+            record
+                .moderation
+                .as_ref()
+                .map(|m| m.policy_version.as_str()),
+            Some("strict")
+        );
     }
 
     #[test]

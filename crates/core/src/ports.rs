@@ -209,6 +209,9 @@ pub struct SearchQuery {
     pub safe_only: bool,
     /// Only records that are not safe (awaiting review): the review queue.
     pub unsafe_only: bool,
+    /// Only records whose verdict that counts (a reviewer's, else the model's: see
+    /// [`ImageRecord::verdict`]) is this one. `None`: any.
+    pub verdict: Option<crate::contracts::Verdict>,
     /// At most this many records in a page.
     pub limit: Option<usize>,
     /// Where the previous page stopped.
@@ -292,12 +295,62 @@ impl PageFiller {
     }
 }
 
+/// A deleted key's mark (issue 14, takedown): the delete's revision
+/// ([`crate::revision`]'s table), kept so that an analysis of an upload from before the delete
+/// cannot bring its record back. Search never returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tombstone {
+    /// The bucket (locally: the folder).
+    pub bucket: String,
+    /// The key.
+    pub key: String,
+    /// The delete's revision: `3:<sequencer>` from an S3 event, `1:<µs>` locally.
+    pub revision: String,
+    /// When it was deleted (the event's time, or the local delete's).
+    pub deleted_at: DateTime<Utc>,
+}
+
+/// What [`RecordStore::delete`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeleteOutcome {
+    /// The record (as it was) and its index entries are gone; the tombstone is written.
+    Removed(Box<ImageRecord>),
+    /// There was no record; the tombstone is written (or moved to this later delete).
+    Tombstoned,
+    /// A tombstone at this revision or a later one was there already: nothing changed.
+    Duplicate,
+    /// The stored record is of a later upload than the delete: it stays, nothing changed.
+    Stale,
+}
+
+/// A record to rewrite in place (issue 14, policy re-evaluation): `read` is the record as it
+/// was read, `updated` what replaces it. Both describe the same write of the same upload (same
+/// id, revision and execution): only what is derived from the stored results changes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordUpdate {
+    /// The record as read.
+    pub read: ImageRecord,
+    /// The record to write instead.
+    pub updated: ImageRecord,
+}
+
+/// What [`RecordStore::replace_unchanged`] did with one [`RecordUpdate`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateOutcome {
+    /// The stored record was still the one read: it is replaced, with its index entries.
+    Replaced,
+    /// The stored record changed since it was read (a newer analysis, a review, a delete):
+    /// nothing written; whatever changed it wins.
+    Changed,
+}
+
 /// Stores the one record per image.
 ///
 /// `put` is idempotent and newest-wins (see [`crate::revision::decide_write`]): a re-delivered or
 /// retried execution writes nothing twice and an older upload never replaces a newer one.
 pub trait RecordStore: Send + Sync {
-    /// Writes the record unless the stored one is the same execution's or newer.
+    /// Writes the record unless the stored one is the same execution's or newer, or the key
+    /// was deleted at the record's revision or later ([`RecordStore::delete`]).
     fn put(
         &self,
         record: &ImageRecord,
@@ -312,6 +365,60 @@ pub trait RecordStore: Send + Sync {
 
     /// Records matching the query, newest upload first.
     fn search(&self, query: &SearchQuery) -> impl Future<Output = Result<Page, StoreError>> + Send;
+
+    /// Deletes the record of `tombstone`'s key with its index entries and leaves the
+    /// tombstone, unless the stored record or tombstone is as new or newer
+    /// ([`crate::revision::delete_removes`]). From then on [`RecordStore::put`] refuses a record
+    /// at or below the tombstone's revision (`Stale`) and a later one replaces the tombstone.
+    fn delete(
+        &self,
+        tombstone: &Tombstone,
+    ) -> impl Future<Output = Result<DeleteOutcome, StoreError>> + Send;
+
+    /// The tombstone of bucket + key, while the key stays deleted.
+    fn tombstone(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<Tombstone>, StoreError>> + Send;
+
+    /// Replaces each record that is still exactly as it was read, in order, and says which
+    /// were; a record that changed in between is left alone (a concurrent analysis, review or
+    /// delete wins). An update that changes the id, revision or execution is refused with an
+    /// error before anything is written: a new analysis goes through [`RecordStore::put`].
+    fn replace_unchanged(
+        &self,
+        updates: &[RecordUpdate],
+    ) -> impl Future<Output = Result<Vec<UpdateOutcome>, StoreError>> + Send;
+
+    /// Writes a reviewer's decision on the record of bucket + key ([`crate::review::decide`])
+    /// only if the record still has the token the request quotes, else answers `Conflict`
+    /// with the record as it now is (issue 14, review). [`RecordStore::put`] carries the review
+    /// over to a new analysis of the same upload ([`crate::review::carry`]).
+    fn review(
+        &self,
+        bucket: &str,
+        key: &str,
+        request: &crate::review::ReviewRequest,
+    ) -> impl Future<Output = Result<crate::review::ReviewOutcome, StoreError>> + Send;
+}
+
+/// Refuses a [`RecordUpdate`] that is not an in-place rewrite of the same write.
+pub fn check_update(update: &RecordUpdate) -> Result<(), StoreError> {
+    let (read, updated) = (&update.read, &update.updated);
+    if read.id != updated.id
+        || read.revision != updated.revision
+        || read.execution.id != updated.execution.id
+    {
+        return Err(StoreError {
+            message: format!(
+                "an in-place update of {} must keep its id, revision and execution",
+                read.id
+            ),
+            source: None,
+        });
+    }
+    Ok(())
 }
 
 impl From<DetectError> for crate::StepError {
@@ -428,5 +535,32 @@ impl<T: RecordStore + ?Sized> RecordStore for std::sync::Arc<T> {
     }
     fn search(&self, query: &SearchQuery) -> impl Future<Output = Result<Page, StoreError>> + Send {
         (**self).search(query)
+    }
+    fn delete(
+        &self,
+        tombstone: &Tombstone,
+    ) -> impl Future<Output = Result<DeleteOutcome, StoreError>> + Send {
+        (**self).delete(tombstone)
+    }
+    fn tombstone(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<Tombstone>, StoreError>> + Send {
+        (**self).tombstone(bucket, key)
+    }
+    fn replace_unchanged(
+        &self,
+        updates: &[RecordUpdate],
+    ) -> impl Future<Output = Result<Vec<UpdateOutcome>, StoreError>> + Send {
+        (**self).replace_unchanged(updates)
+    }
+    fn review(
+        &self,
+        bucket: &str,
+        key: &str,
+        request: &crate::review::ReviewRequest,
+    ) -> impl Future<Output = Result<crate::review::ReviewOutcome, StoreError>> + Send {
+        (**self).review(bucket, key, request)
     }
 }

@@ -18,6 +18,22 @@
 //! | `3:<sequencer>` | an S3 event: its sequencer in upper case without trailing zeros |
 //! | `3:<sequencer>.<µs>` | a re-run of the upload `3:<sequencer>` describes, started at `<µs>` ([`rerun`]) |
 //!
+//! **Deletes** (issue 14, takedown) take a revision the same way and leave a tombstone carrying
+//! it, so that a delete racing an analysis of the same key cannot be undone by it: a record
+//! write at or below the tombstone's revision is stale ([`decide_write_after`]); a later one
+//! (a new upload) replaces the tombstone. A tombstone removes only a record of a lower
+//! revision ([`delete_removes`]).
+//!
+//! | tombstone | written by |
+//! |---|---|
+//! | `3:<sequencer>` | an S3 `Object Deleted` event: its sequencer, which S3 orders with the `Object Created` ones of the same key |
+//! | `1:<µs>` | a local delete (`spotlight delete`, a file gone from a watched folder): the time it was deleted, so it beats every analysis of an upload before then and loses to an upload after |
+//!
+//! A local tombstone ranks below every event's revision: locally there are no events, and a
+//! folder's records are all time-ordered. A photo put back with its old modification time
+//! (`cp -p`, `mv` from elsewhere) is an upload before the delete and stays deleted; touching it
+//! makes it a new upload.
+//!
 //! Dropping trailing zeros is S3's right-padding in reverse: two sequencers compare the same
 //! padded or trimmed, and a trimmed one never ends in `0`, so the shorter of two that share a
 //! beginning is the smaller, as padded with zeros it would be. `.` sorts below every hex digit,
@@ -119,9 +135,43 @@ pub fn rerun(stored: &ImageRecord, new: &ImageRecord) -> Option<String> {
     Some(format!("{upload}{RERUN_SEPARATOR}{started:020}"))
 }
 
+/// The upload a revision describes: a re-run's or reprocess's revision without the suffix
+/// ([`rerun`], [`reprocessed`]) that places it after that upload.
+pub fn upload_revision(revision: &str) -> &str {
+    revision
+        .split_once(RERUN_SEPARATOR)
+        .map_or(revision, |(upload, _)| upload)
+}
+
+/// Whether `new` (a reprocess execution's record) is of the very upload `stored` describes:
+/// the same object read ([`same_object`]), or, where the object says nothing more (a folder's
+/// file without its details), the same time revision.
+pub fn same_upload(stored: &ImageRecord, new: &ImageRecord) -> bool {
+    match (&stored.image, &new.image) {
+        (Some(stored_image), Some(new_image)) => same_object(stored_image, new_image),
+        _ => false,
+    }
+}
+
+/// The revision a reprocess execution's record `new` takes over the record `stored` of the same
+/// upload ([`same_upload`]): that upload's revision plus the reprocess's start time, as a
+/// re-run's ([`rerun`]) but for time-ordered (local) records too, so that it replaces the
+/// record it reprocesses while the next upload still replaces it. `None`: another upload.
+pub fn reprocessed(stored: &ImageRecord, new: &ImageRecord) -> Option<String> {
+    if !same_upload(stored, new) {
+        return None;
+    }
+    let upload = stored
+        .revision
+        .split_once(RERUN_SEPARATOR)
+        .map_or(stored.revision.as_str(), |(upload, _)| upload);
+    let started = new.execution.start_time.timestamp_micros().max(0);
+    Some(format!("{upload}{RERUN_SEPARATOR}{started:020}"))
+}
+
 /// The same object: the same version, or, where there are no versions (S3 names the version of
 /// an unversioned or suspended bucket's object `null`), the same ETag and Last-Modified.
-fn same_object(a: &ImageFacts, b: &ImageFacts) -> bool {
+pub fn same_object(a: &ImageFacts, b: &ImageFacts) -> bool {
     let version = |facts: &ImageFacts| facts.version_id.clone().filter(|v| v != "null");
     match (version(a), version(b)) {
         (Some(a), Some(b)) => a == b,
@@ -164,6 +214,31 @@ pub fn decide_write(stored: Option<&ImageRecord>, new: &ImageRecord) -> WriteOut
             }
         }
     }
+}
+
+/// [`decide_write`] with the key's tombstone, if any: a write at or below the tombstone's
+/// revision (`deleted`) is stale, since the upload it describes was deleted after it (or is the
+/// deleted one).
+pub fn decide_write_after(
+    stored: Option<&ImageRecord>,
+    deleted: Option<&str>,
+    new: &ImageRecord,
+) -> WriteOutcome {
+    match deleted {
+        Some(deleted) if new.revision.as_str() <= deleted => WriteOutcome::Stale,
+        _ => decide_write(stored, new),
+    }
+}
+
+/// Whether a delete of revision `deleted` removes `stored`: only a record of an earlier upload.
+/// A record of a later upload stays (the delete's event came late).
+pub fn delete_removes(stored: &ImageRecord, deleted: &str) -> bool {
+    stored.revision.as_str() < deleted
+}
+
+/// The revision of a local delete at `time` (see the table above).
+pub fn local_delete(time: DateTime<Utc>) -> String {
+    timed(Some(time))
 }
 
 #[cfg(test)]
@@ -274,6 +349,8 @@ mod tests {
                 start_time: at(run),
             },
             analysed_at: at(run),
+            review: None,
+            review_history: Vec::new(),
         }
     }
 
@@ -398,6 +475,54 @@ mod tests {
             rerun_write(&stored, other).0,
             WriteOutcome::Stale,
             "\"null\" is no version"
+        );
+    }
+
+    #[test]
+    fn a_tombstone_beats_older_and_equal_uploads_and_loses_to_later_ones() {
+        use RecordStatus::Analyzed;
+        let upload = |seq: &str, run| record(revision(Some(seq), None), Analyzed, None, run);
+        // The delete's sequencer follows the upload's by S3's order (here: longer, same start).
+        let deleted = revision(Some("0062E99A88DC40740"), None);
+        let deleted_later = revision(Some("0062E99A88DC4075"), None);
+        let before = upload("0062E99A88DC4074", 1);
+        assert!(delete_removes(&before, &deleted_later));
+        assert_eq!(
+            decide_write_after(None, Some(&deleted_later), &before),
+            WriteOutcome::Stale,
+            "an analysis of the deleted upload, written after the delete"
+        );
+        assert_eq!(deleted, revision(Some("0062E99A88DC4074"), None));
+        assert_eq!(
+            decide_write_after(None, Some(&deleted), &before),
+            WriteOutcome::Stale,
+            "equal loses"
+        );
+        // A re-run of the deleted upload ranks below the delete too.
+        let mut rerun = before.clone();
+        rerun.revision = format!("{}.{:020}", before.revision, 99);
+        assert_eq!(
+            decide_write_after(None, Some(&deleted_later), &rerun),
+            WriteOutcome::Stale
+        );
+        let after = upload("0062E99A88DC4076", 2);
+        assert!(!delete_removes(&after, &deleted_later));
+        assert_eq!(
+            decide_write_after(None, Some(&deleted_later), &after),
+            WriteOutcome::Written
+        );
+
+        // Locally, by time: uploads before the delete lose, uploads after it win.
+        let local = |seconds| record(revision(None, Some(at(seconds))), Analyzed, None, seconds);
+        let tombstone = local_delete(at(10));
+        assert!(delete_removes(&local(9), &tombstone));
+        assert_eq!(
+            decide_write_after(None, Some(&tombstone), &local(9)),
+            WriteOutcome::Stale
+        );
+        assert_eq!(
+            decide_write_after(None, Some(&tombstone), &local(11)),
+            WriteOutcome::Written
         );
     }
 

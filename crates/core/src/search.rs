@@ -23,6 +23,12 @@ pub fn matches(record: &ImageRecord, query: &SearchQuery) -> bool {
     if query.unsafe_only && (record.safe || record.status != RecordStatus::Analyzed) {
         return false;
     }
+    if query
+        .verdict
+        .is_some_and(|verdict| record.verdict() != verdict)
+    {
+        return false;
+    }
     if !query.labels.is_empty() && matching_labels(record, query).is_empty() {
         return false;
     }

@@ -8,7 +8,7 @@ use crate::contracts::{
     ExecutionRef, ImageRecord, Label, RecordError, RecordStatus, TextSummary, WriteOutcome,
 };
 use crate::fakes::{image_facts, label};
-use crate::ports::{RecordStore, SearchQuery};
+use crate::ports::{DeleteOutcome, RecordStore, SearchQuery, Tombstone};
 use crate::revision::revision;
 
 const BUCKET: &str = "suite bucket/ünï";
@@ -57,6 +57,8 @@ pub fn suite_record(
             start_time: at(seconds),
         },
         analysed_at: at(seconds + 1),
+        review: None,
+        review_history: Vec::new(),
     }
 }
 
@@ -323,6 +325,139 @@ pub async fn check_store<S: RecordStore>(store: &S) {
     check_many_labels_and_words(store).await;
     check_longest_key(store).await;
     check_s3_order_and_reruns(store).await;
+    check_deletes(store).await;
+    check_replace_unchanged(store).await;
+    check_reviews(store).await;
+}
+
+/// In-place rewrites (a policy re-evaluation): only over the very record read, index included.
+async fn check_replace_unchanged<S: RecordStore>(store: &S) {
+    use crate::ports::{RecordUpdate, UpdateOutcome};
+    let key = "replace me.jpg";
+    let mut read = suite_record(
+        key,
+        900,
+        9_000,
+        RecordStatus::Analyzed,
+        true,
+        vec![label("Lighthouse", 91.0, &["Building"])],
+        "harbour light",
+    );
+    read.moderation = Some(crate::policy::ModerationPolicy::shipped().evaluate(Some(&[])));
+    assert_eq!(
+        store.put(&read).await.ok(),
+        Some(WriteOutcome::Written),
+        "setup"
+    );
+    let mut updated = read.clone();
+    updated.safe = false;
+    if let Some(moderation) = &mut updated.moderation {
+        moderation.verdict = crate::contracts::Verdict::Unsafe;
+        moderation.policy_version = "suite-strict".to_owned();
+    }
+    let update = RecordUpdate {
+        read: read.clone(),
+        updated: updated.clone(),
+    };
+    let replaced = store.replace_unchanged(std::slice::from_ref(&update)).await;
+    assert_eq!(replaced.ok(), Some(vec![UpdateOutcome::Replaced]));
+    assert_eq!(
+        store.get(BUCKET, key).await.ok().flatten().as_ref(),
+        Some(&updated),
+        "the update reads back"
+    );
+    let by_label = |safe_only: bool, unsafe_only: bool| SearchQuery {
+        labels: vec!["lighthouse".into()],
+        safe_only,
+        unsafe_only,
+        ..SearchQuery::default()
+    };
+    assert!(
+        search(store, by_label(true, false)).await.is_empty(),
+        "an image made unsafe leaves the safe label search"
+    );
+    assert_eq!(keys(&search(store, by_label(false, true)).await), [key]);
+    let by_word = SearchQuery {
+        text: Some("harbour".into()),
+        safe_only: true,
+        ..SearchQuery::default()
+    };
+    assert!(
+        search(store, by_word).await.is_empty(),
+        "and the safe word search"
+    );
+
+    // The same update again: the stored record is no longer the one read.
+    let again = store.replace_unchanged(std::slice::from_ref(&update)).await;
+    assert_eq!(again.ok(), Some(vec![UpdateOutcome::Changed]));
+    assert_eq!(
+        store.get(BUCKET, key).await.ok().flatten().as_ref(),
+        Some(&updated)
+    );
+    // Back to safe, from the record as it is now: it is in the safe searches again.
+    let back = RecordUpdate {
+        read: updated.clone(),
+        updated: read.clone(),
+    };
+    let missing = RecordUpdate {
+        read: suite_record(
+            "never written.jpg",
+            1,
+            1,
+            RecordStatus::Analyzed,
+            true,
+            Vec::new(),
+            "",
+        ),
+        updated: suite_record(
+            "never written.jpg",
+            1,
+            1,
+            RecordStatus::Analyzed,
+            false,
+            Vec::new(),
+            "",
+        ),
+    };
+    let both = store.replace_unchanged(&[missing, back]).await;
+    assert_eq!(
+        both.ok(),
+        Some(vec![UpdateOutcome::Changed, UpdateOutcome::Replaced])
+    );
+    assert_eq!(keys(&search(store, by_label(true, false)).await), [key]);
+
+    // A newer analysis in between wins over the rewrite.
+    let newer = suite_record(
+        key,
+        901,
+        9_001,
+        RecordStatus::Analyzed,
+        true,
+        vec![label("Lighthouse", 91.0, &["Building"])],
+        "",
+    );
+    assert_eq!(store.put(&newer).await.ok(), Some(WriteOutcome::Written));
+    let late = RecordUpdate {
+        read: read.clone(),
+        updated: updated.clone(),
+    };
+    let lost = store.replace_unchanged(&[late]).await;
+    assert_eq!(lost.ok(), Some(vec![UpdateOutcome::Changed]));
+    assert_eq!(
+        store.get(BUCKET, key).await.ok().flatten().as_ref(),
+        Some(&newer)
+    );
+
+    // Not an in-place rewrite: refused before anything is written.
+    let mut other_write = newer.clone();
+    other_write.revision = "3:FFFF".to_owned();
+    let refused = store
+        .replace_unchanged(&[RecordUpdate {
+            read: newer.clone(),
+            updated: other_write,
+        }])
+        .await;
+    assert!(refused.is_err(), "a changed revision is not an update");
 }
 
 /// Every page of `query`, followed through its cursors.
@@ -584,4 +719,368 @@ async fn check_s3_order_and_reruns<S: RecordStore>(store: &S) {
             .map(|r| r.status),
         Some(Analyzed)
     );
+}
+
+/// A delete of suite `key` with S3 `sequencer` (`None`: a local delete at `seconds`).
+pub fn suite_tombstone(key: &str, sequencer: Option<u64>, seconds: i64) -> Tombstone {
+    let revision = match sequencer {
+        Some(sequencer) => revision(Some(&format!("{sequencer:X}")), None),
+        None => crate::revision::local_delete(at(seconds)),
+    };
+    Tombstone {
+        bucket: BUCKET.to_owned(),
+        key: key.to_owned(),
+        revision,
+        deleted_at: at(seconds),
+    }
+}
+
+/// Takedown (issue 14): a delete removes the record and everything that finds it, leaves a
+/// tombstone, and wins against the analysis it races either way; a later upload comes back.
+async fn check_deletes<S: RecordStore>(store: &S) {
+    use RecordStatus::Analyzed;
+    let put = |record: ImageRecord| async move {
+        store
+            .put(&record)
+            .await
+            .unwrap_or_else(|e| panic!("put {} failed: {e}", record.key))
+    };
+    let delete = |tombstone: Tombstone| async move {
+        store
+            .delete(&tombstone)
+            .await
+            .unwrap_or_else(|e| panic!("delete {} failed: {e}", tombstone.key))
+    };
+    let get = |key: &'static str| async move { store.get(BUCKET, key).await.ok().flatten() };
+    let zebra = |key: &str, seconds, sequencer| {
+        suite_record(
+            key,
+            seconds,
+            sequencer,
+            Analyzed,
+            true,
+            vec![label("Zebra", 93.0, &["Animal"])],
+            "stripes galore",
+        )
+    };
+    let found = |query: SearchQuery, key: &'static str| async move {
+        search(store, query).await.iter().any(|r| r.key == key)
+    };
+    let by_zebra = || SearchQuery {
+        labels: vec!["zebra".into()],
+        ..SearchQuery::default()
+    };
+    let by_stripes = || SearchQuery {
+        text: Some("stripes".into()),
+        ..SearchQuery::default()
+    };
+
+    // Analysis written, then the delete: no record, no index entry, a tombstone.
+    let key = "takedown/after analysis.jpg";
+    let analysed = zebra(key, 80, 0x800);
+    put(analysed.clone()).await;
+    assert!(found(by_zebra(), key).await);
+    let tombstone = suite_tombstone(key, Some(0x801), 81);
+    assert_eq!(
+        delete(tombstone.clone()).await,
+        DeleteOutcome::Removed(Box::new(analysed.clone()))
+    );
+    assert_eq!(get(key).await, None, "the record is gone");
+    for query in [
+        by_zebra(),
+        by_stripes(),
+        SearchQuery::default(),
+        SearchQuery {
+            status: Some(Analyzed),
+            ..SearchQuery::default()
+        },
+        SearchQuery {
+            safe_only: true,
+            ..SearchQuery::default()
+        },
+    ] {
+        assert!(!found(query.clone(), key).await, "still found by {query:?}");
+    }
+    assert_eq!(
+        store.tombstone(BUCKET, key).await.ok().flatten(),
+        Some(tombstone.clone())
+    );
+    assert_eq!(delete(tombstone.clone()).await, DeleteOutcome::Duplicate);
+    // The deleted upload's analysis delivered again (a retry, a re-delivered event): stale.
+    assert_eq!(put(analysed).await, WriteOutcome::Stale);
+    assert_eq!(get(key).await, None);
+
+    // The delete first, then the analysis of the upload it deleted: never written.
+    let key = "takedown/before analysis.jpg";
+    assert_eq!(
+        delete(suite_tombstone(key, Some(0x901), 91)).await,
+        DeleteOutcome::Tombstoned
+    );
+    assert_eq!(put(zebra(key, 90, 0x900)).await, WriteOutcome::Stale);
+    assert_eq!(
+        get(key).await,
+        None,
+        "an older analysis cannot resurrect it"
+    );
+    assert!(!found(by_zebra(), key).await);
+    // A new upload after the delete comes back, searchable, and clears the tombstone.
+    let back = zebra(key, 92, 0x902);
+    assert_eq!(put(back.clone()).await, WriteOutcome::Written);
+    assert_eq!(get(key).await, Some(back));
+    assert!(found(by_zebra(), key).await && found(by_stripes(), key).await);
+    assert_eq!(store.tombstone(BUCKET, key).await.ok().flatten(), None);
+
+    // A late delete of an older upload leaves the newer record alone.
+    assert_eq!(
+        delete(suite_tombstone(key, Some(0x901), 93)).await,
+        DeleteOutcome::Stale
+    );
+    assert!(get(key).await.is_some());
+
+    // Locally, by time: a delete at T beats uploads before T and loses to uploads after T.
+    let key = "takedown/local.jpg";
+    let mut before = zebra(key, 100, 0);
+    before.revision = revision(None, Some(at(100)));
+    put(before.clone()).await;
+    assert!(matches!(
+        delete(suite_tombstone(key, None, 101)).await,
+        DeleteOutcome::Removed(_)
+    ));
+    assert_eq!(put(before).await, WriteOutcome::Stale);
+    let mut after = zebra(key, 102, 0);
+    after.revision = revision(None, Some(at(102)));
+    assert_eq!(put(after).await, WriteOutcome::Written);
+    assert!(found(by_zebra(), key).await);
+}
+
+/// Reviews (issue 14): a decision overrides the model everywhere a search looks (the indexes
+/// included); the second of two decisions taken on the same view conflicts; the same upload
+/// analysed again keeps the review; a new upload moves it to the history.
+async fn check_reviews<S: RecordStore>(store: &S) {
+    use crate::contracts::{ReviewDecision, Verdict};
+    use crate::review::{token, ReviewOutcome, ReviewRequest};
+    use RecordStatus::Analyzed;
+    let key = "review/beach.jpg";
+    let needs_review = |mut record: ImageRecord| {
+        let policy = crate::policy::ModerationPolicy::from_json(
+            r#"{"version":"suite-review","defaultMinConfidence":80,"reviewMinConfidence":40}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let answer = [crate::contracts::ModerationLabel {
+            name: "Swimwear or Underwear".to_owned(),
+            parent_name: None,
+            confidence: 55.0,
+            taxonomy_level: 1,
+        }];
+        record.moderation = Some(policy.evaluate(Some(&answer)));
+        record.safe = record.effective_safe();
+        record
+    };
+    let beach = || vec![label("Beach", 93.0, &["Outdoors"])];
+    let flagged = needs_review(suite_record(
+        key,
+        80,
+        800,
+        Analyzed,
+        false,
+        beach(),
+        "sunny",
+    ));
+    assert_eq!(flagged.verdict(), Verdict::NeedsReview);
+    assert_eq!(store.put(&flagged).await.ok(), Some(WriteOutcome::Written));
+    let found =
+        |query: SearchQuery| async move { search(store, query).await.iter().any(|r| r.key == key) };
+    let safe_beach = SearchQuery {
+        labels: vec!["beach".into()],
+        ..SearchQuery::default()
+    };
+    let safe_beach = SearchQuery {
+        safe_only: true,
+        ..safe_beach
+    };
+    let safe_word = SearchQuery {
+        text: Some("sunny".into()),
+        safe_only: true,
+        ..SearchQuery::default()
+    };
+    let safe_any = SearchQuery {
+        safe_only: true,
+        ..SearchQuery::default()
+    };
+    let unsafe_any = SearchQuery {
+        unsafe_only: true,
+        ..SearchQuery::default()
+    };
+    assert!(!found(safe_beach.clone()).await, "NEEDS_REVIEW is not safe");
+    assert!(found(unsafe_any.clone()).await, "it waits for review");
+    let with_verdict = |verdict| SearchQuery {
+        labels: vec!["beach".into()],
+        verdict: Some(verdict),
+        ..SearchQuery::default()
+    };
+    assert!(found(with_verdict(Verdict::NeedsReview)).await);
+    assert!(!found(with_verdict(Verdict::Safe)).await);
+
+    let request = |decision, who: &str, seen: &ImageRecord| {
+        ReviewRequest::new(decision, who, Some("a swimsuit ad"), at(81), token(seen))
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let seen = store
+        .get(BUCKET, key)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("{key} reads back"));
+    let reviewed = |outcome: Result<ReviewOutcome, crate::ports::StoreError>| match outcome {
+        Ok(ReviewOutcome::Reviewed(record)) => *record,
+        other => panic!("not reviewed: {other:?}"),
+    };
+    let approved = reviewed(
+        store
+            .review(
+                BUCKET,
+                key,
+                &request(ReviewDecision::Approved, "ana", &seen),
+            )
+            .await,
+    );
+    assert!(approved.safe && approved.verdict() == Verdict::Safe);
+    assert_eq!(approved.model_verdict(), Verdict::NeedsReview);
+    assert_eq!(
+        store.get(BUCKET, key).await.ok().flatten().as_ref(),
+        Some(&approved),
+        "the review reads back"
+    );
+    for query in [safe_beach.clone(), safe_word.clone(), safe_any.clone()] {
+        assert!(
+            found(query.clone()).await,
+            "approved, so found by {query:?}"
+        );
+    }
+    assert!(
+        !found(unsafe_any.clone()).await,
+        "approved: out of the queue"
+    );
+    assert!(
+        found(with_verdict(Verdict::Safe)).await,
+        "the verdict that counts is the reviewer's"
+    );
+    assert!(!found(with_verdict(Verdict::NeedsReview)).await);
+
+    // Bo decided on the same view as Ana: a conflict, and Ana's decision stands.
+    match store
+        .review(BUCKET, key, &request(ReviewDecision::Rejected, "bo", &seen))
+        .await
+    {
+        Ok(ReviewOutcome::Conflict(current)) => {
+            assert_eq!(current.review, approved.review, "the conflict shows Ana's")
+        }
+        other => panic!("a second decision on a stale view must conflict: {other:?}"),
+    }
+    assert_eq!(
+        store.get(BUCKET, key).await.ok().flatten(),
+        Some(approved.clone())
+    );
+
+    // The same upload analysed again (a re-run with no sequencer): the review stays.
+    let mut again = needs_review(suite_record(key, 80, 0, Analyzed, false, beach(), "sunny"));
+    again.revision = revision(None, Some(at(80)));
+    again.execution.id = "execution-review-rerun".to_owned();
+    again.execution.start_time = at(85);
+    let upload = crate::revision::rerun(&approved, &again)
+        .unwrap_or_else(|| panic!("a re-run of the same object takes its upload's place"));
+    again.revision.clone_from(&upload);
+    if let Some(image) = &mut again.image {
+        image.revision = upload;
+    }
+    assert_eq!(store.put(&again).await.ok(), Some(WriteOutcome::Written));
+    let rerun = store.get(BUCKET, key).await.ok().flatten();
+    assert_eq!(
+        rerun.as_ref().map(|r| (&r.execution.id, &r.review, r.safe)),
+        Some((&again.execution.id, &approved.review, true)),
+        "a re-analysis of the same bytes keeps the review"
+    );
+    assert!(found(safe_beach.clone()).await, "and the index says so");
+
+    // A new upload of the key: the review goes to the history, the model's verdict counts.
+    let mut newer = needs_review(suite_record(
+        key,
+        90,
+        900,
+        Analyzed,
+        false,
+        beach(),
+        "sunny",
+    ));
+    if let Some(image) = &mut newer.image {
+        image.etag = Some("\"another upload\"".to_owned());
+        image.last_modified = Some(at(90));
+    }
+    assert_eq!(store.put(&newer).await.ok(), Some(WriteOutcome::Written));
+    let current = store
+        .get(BUCKET, key)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("{key} reads back"));
+    assert_eq!(current.review, None, "a new upload clears the review");
+    assert_eq!(
+        current.review_history,
+        approved.review.iter().cloned().collect::<Vec<_>>(),
+        "and keeps it in the history"
+    );
+    assert!(!current.safe);
+    assert!(!found(safe_beach.clone()).await);
+    assert!(found(unsafe_any).await);
+
+    // The new upload is reviewed in its turn; the history stays.
+    let rejected = reviewed(
+        store
+            .review(
+                BUCKET,
+                key,
+                &request(ReviewDecision::Rejected, "bo", &current),
+            )
+            .await,
+    );
+    assert_eq!(rejected.review_history.len(), 1);
+    assert_eq!(rejected.review.as_ref().map(|r| r.sequence), Some(2));
+    assert!(!found(safe_any).await);
+    assert!(found(with_verdict(Verdict::Unsafe)).await);
+    let any_status = SearchQuery {
+        verdict: Some(Verdict::Unsafe),
+        ..SearchQuery::default()
+    };
+    assert!(found(any_status).await, "by status partitions too");
+
+    // Nothing to review: no record, or one that is not ANALYZED.
+    let none = request(ReviewDecision::Approved, "ana", &current);
+    assert!(matches!(
+        store.review(BUCKET, "review/none.jpg", &none).await,
+        Ok(ReviewOutcome::NotFound)
+    ));
+    let failed = suite_record(
+        "review/failed.jpg",
+        95,
+        950,
+        RecordStatus::Failed,
+        false,
+        Vec::new(),
+        "",
+    );
+    assert_eq!(store.put(&failed).await.ok(), Some(WriteOutcome::Written));
+    let stored_failed = store.get(BUCKET, &failed.key).await.ok().flatten();
+    let Some(stored_failed) = stored_failed else {
+        panic!("the failed record reads back")
+    };
+    assert!(matches!(
+        store
+            .review(
+                BUCKET,
+                &failed.key,
+                &request(ReviewDecision::Approved, "ana", &stored_failed)
+            )
+            .await,
+        Ok(ReviewOutcome::NotReviewable(_))
+    ));
 }

@@ -94,6 +94,24 @@ fn a_plain_request_round_trips() {
 }
 
 #[test]
+fn a_reprocess_request_round_trips_with_the_analysers_it_asks_for() {
+    // The StartExecution input infra/README.md documents ("Reprocessing").
+    let input: PipelineInput = round_trip(include_str!("fixtures/reprocess-request.json"));
+    let request = input.into_request();
+    assert_eq!(request.bucket, "uploads");
+    assert_eq!(
+        request.version_id.as_deref(),
+        Some("IYV3p45BT0ac8hjHg1houSdS1a.Mro8e")
+    );
+    assert_eq!(
+        request.reprocess.map(|r| r.analysers),
+        Some(vec![spotlight_core::contracts::Analyser::Text])
+    );
+    let unknown = r#"{"bucket": "b", "key": "k", "reprocess": {"analysers": ["faces"]}}"#;
+    assert!(serde_json::from_str::<ObjectRequest>(unknown).is_err());
+}
+
+#[test]
 fn error_names_are_exactly_the_designs() {
     let names: Vec<&str> = ErrorName::ALL.iter().map(|n| n.as_str()).collect();
     assert_eq!(
@@ -163,4 +181,18 @@ fn an_s3_notification_carries_its_version_and_null_means_none() {
     );
     let unversioned: PipelineInput = serde_json::from_str(&notification("null")).unwrap();
     assert_eq!(unversioned.into_request().version_id, None);
+}
+
+#[test]
+fn an_eventbridge_object_deleted_event_round_trips() {
+    use spotlight_core::contracts::S3ObjectDeletedEvent;
+    let event: S3ObjectDeletedEvent =
+        round_trip(include_str!("fixtures/eventbridge-object-deleted.json"));
+    assert_eq!(event.detail_type, "Object Deleted");
+    assert_eq!(event.detail.object.key, "beach/sunset 1.jpg");
+    assert_eq!(event.detail.object.sequencer, "0062E99A88DC4075");
+    assert_eq!(
+        event.detail.deletion_type.as_deref(),
+        Some("Delete Marker Created")
+    );
 }

@@ -15,15 +15,15 @@ use tokio::sync::Semaphore;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Value};
-use spotlight_core::contracts::{AnalyzeInput, ObjectRequest, RecordInput};
+use spotlight_core::contracts::{AnalyzeInput, ObjectRequest, PlanInput, RecordInput};
 use spotlight_core::ports::{
     LabelDetector, ModerationDetector, ObjectReader, RecordStore, TextDetector,
 };
 use spotlight_core::StepError;
 use spotlight_record::RecordConfig;
 use spotlight_states::{
-    BoxFuture, DefinitionError, EngineError, ExecutionResult, RunOptions, StateMachine,
-    StatesError, TaskInvoker, TaskRequest,
+    BoxFuture, DefinitionError, EngineError, ExecutionHistory, ExecutionResult, RedriveError,
+    RunOptions, StateMachine, StatesError, TaskInvoker, TaskRequest,
 };
 use spotlight_validate::Limits;
 
@@ -47,10 +47,12 @@ pub enum Step {
     DetectText,
     /// `record`.
     Record,
+    /// `record`, asked which analysers a reprocess execution runs (`PlanReprocess`).
+    Plan,
 }
 
 impl Step {
-    const ALL: [(Step, &'static str, &'static str); 5] = [
+    const ALL: [(Step, &'static str, &'static str); 6] = [
         (Step::Validate, "ValidateFunctionArn", "validate"),
         (
             Step::DetectLabels,
@@ -64,6 +66,8 @@ impl Step {
         ),
         (Step::DetectText, "DetectTextFunctionArn", "detect-text"),
         (Step::Record, "RecordFunctionArn", "record"),
+        // The same function on AWS; its own name here and in the contracts (`record-plan.*`).
+        (Step::Plan, "RecordPlanFunctionArn", "record-plan"),
     ];
 
     /// The local function ARN a substitution resolves to.
@@ -141,6 +145,10 @@ where
                 let input: RecordInput = parse(step, payload)?;
                 let now = chrono::Utc::now();
                 reply(spotlight_record::handle(input, &self.store, &self.record, now).await)
+            }
+            Step::Plan => {
+                let input: PlanInput = parse(step, payload)?;
+                reply(spotlight_record::plan(&input, &self.store).await)
             }
         }
     }
@@ -327,11 +335,31 @@ where
             options.state_machine_name = STATE_MACHINE_NAME.to_owned();
         }
         options.region = "local".to_owned();
-        let invoker = Arc::new(Invoker {
+        self.machine.run(input, self.invoker(), options).await
+    }
+
+    /// Redrives an execution of this pipeline that did not succeed, from where `previous` (its
+    /// history so far) says it stopped, as [`StateMachine::redrive`] does; `options` as for
+    /// [`Pipeline::run`], with the execution's name.
+    pub async fn redrive(
+        &self,
+        previous: &ExecutionHistory,
+        mut options: RunOptions,
+    ) -> Result<ExecutionResult, RedriveError> {
+        if options.state_machine_name == RunOptions::default().state_machine_name {
+            options.state_machine_name = STATE_MACHINE_NAME.to_owned();
+        }
+        options.region = "local".to_owned();
+        self.machine
+            .redrive(previous, self.invoker(), options)
+            .await
+    }
+
+    fn invoker(&self) -> Arc<Invoker<O, L, M, T, S>> {
+        Arc::new(Invoker {
             steps: Arc::clone(&self.steps),
             analysis_turns: Arc::clone(&self.analysis_turns),
             events: Arc::clone(&self.events),
-        });
-        self.machine.run(input, invoker, options).await
+        })
     }
 }

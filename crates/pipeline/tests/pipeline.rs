@@ -117,12 +117,23 @@ async fn a_photo_is_validated_analysed_and_recorded() {
         &entered[..3],
         ["Normalize", "FromObjectRequest", "Validate"]
     );
-    assert_eq!(entered[3], "Analyze");
-    let mut branches = entered[4..7].to_vec();
+    // Not a reprocess: no plan, and every branch runs its analyser.
+    assert_eq!(entered[3..5], ["Reprocessing", "Analyze"]);
+    let mut branches = entered[5..11].to_vec();
     branches.sort();
-    assert_eq!(branches, ["DetectLabels", "DetectModeration", "DetectText"]);
     assert_eq!(
-        entered[7..],
+        branches,
+        [
+            "DetectLabels",
+            "DetectModeration",
+            "DetectText",
+            "RunLabels",
+            "RunModeration",
+            "RunText"
+        ]
+    );
+    assert_eq!(
+        entered[11..],
         ["Record", "PublishResult", "Outcome", "Analyzed"]
     );
     let output = result.output.unwrap();
@@ -654,4 +665,73 @@ async fn an_event_that_cannot_be_put_is_retried_then_marked_undelivered_without_
             }
         );
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reprocess_runs_only_the_analysers_asked_for_and_keeps_the_others() {
+    let world = world(dog());
+    world.file("shore.jpg", spotlight_fixtures::jpeg(640, 480));
+    let (first, _) = world.run(world.request("shore.jpg")).await;
+    assert_eq!(first.status, Status::Succeeded, "{first:?}");
+    let before = world
+        .store
+        .get(&world.bucket, "shore.jpg")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(world.labels.calls(), 1);
+
+    let mut input = world.request("shore.jpg");
+    input["reprocess"] = json!({"analysers": ["text"]});
+    let (result, entered) = world.run(input).await;
+    assert_eq!(result.status, Status::Succeeded, "{result:?}");
+    for state in [
+        "PlanReprocess",
+        "KeepLabels",
+        "KeepModeration",
+        "DetectText",
+    ] {
+        assert!(entered.iter().any(|s| s == state), "{state}: {entered:?}");
+    }
+    for state in ["DetectLabels", "DetectModeration"] {
+        assert!(!entered.iter().any(|s| s == state), "{state}: {entered:?}");
+    }
+    assert_eq!(world.labels.calls(), 1, "labels were kept, not run");
+    let output = result.output.unwrap();
+    assert_eq!(
+        output["plan"],
+        json!({"labels": false, "moderation": false, "text": true})
+    );
+    assert_eq!(output["record"]["record"]["write"], "WRITTEN");
+    let after = world
+        .store
+        .get(&world.bucket, "shore.jpg")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.labels, before.labels);
+    assert_eq!(after.models, before.models);
+    assert_eq!(
+        after.moderation.as_ref().map(|m| &m.labels),
+        before.moderation.as_ref().map(|m| &m.labels)
+    );
+    assert!(
+        after.revision.starts_with(&format!("{}.", before.revision)),
+        "the same upload, reprocessed: {} after {}",
+        after.revision,
+        before.revision
+    );
+
+    // No record to keep anything from: the plan runs every analyser.
+    world.file("new.jpg", spotlight_fixtures::jpeg(640, 480));
+    let mut input = world.request("new.jpg");
+    input["reprocess"] = json!({"analysers": ["text"]});
+    let (result, entered) = world.run(input).await;
+    assert_eq!(result.status, Status::Succeeded, "{result:?}");
+    assert!(entered.iter().any(|s| s == "DetectLabels"), "{entered:?}");
+    assert_eq!(world.labels.calls(), 2);
+    assert_eq!(
+        result.output.unwrap()["plan"],
+        json!({"labels": true, "moderation": true, "text": true})
+    );
 }

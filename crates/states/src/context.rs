@@ -21,6 +21,8 @@ pub(crate) struct ExecutionInfo {
     pub role_arn: String,
     pub state_machine_id: String,
     pub state_machine_name: String,
+    /// `$$.Execution.RedriveCount`: how many times the execution has been redriven.
+    pub redrive_count: u32,
 }
 
 /// The timestamp format Step Functions uses in the Context object (`2024-01-01T00:00:00.000Z`).
@@ -152,7 +154,7 @@ impl<'a> Scope<'a> {
                     "StartTime": iso(e.start_time),
                     "Name": e.name,
                     "RoleArn": e.role_arn,
-                    "RedriveCount": 0,
+                    "RedriveCount": e.redrive_count,
                 },
                 "StateMachine": { "Id": e.state_machine_id, "Name": e.state_machine_name },
                 "State": {

@@ -90,6 +90,7 @@ pub fn intrinsic(data: &[u8]) {
         role_arn: "arn:aws:iam::123456789012:role/Fuzz".into(),
         state_machine_id: "arn:aws:states:us-east-1:123456789012:stateMachine:Fuzz".into(),
         state_machine_name: "Fuzz".into(),
+        redrive_count: 0,
     };
     let rng = Mutex::new(rand::rngs::StdRng::seed_from_u64(0));
     let scope = Scope::new(&doc, &exec, "S", chrono::DateTime::UNIX_EPOCH, 0, &rng);

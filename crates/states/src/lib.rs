@@ -63,6 +63,15 @@
 //! behaviour had to be guessed, the code says so next to it. Distributed Map readers/writers,
 //! activities and callbacks are refused at load with a clear message.
 //!
+//! # Redrive
+//!
+//! [`StateMachine::redrive`] continues an execution that did not succeed from its history, as
+//! `RedriveExecution` does: same ARN and input, `$$.Execution.RedriveCount` one more, an
+//! `ExecutionRedriven` event and the events after it numbered on from the old ones, the state
+//! it stopped in entered again with its original input and the variables as they were, and the
+//! succeeded states, Parallel branches and Map iterations not run again. What AWS refuses is
+//! refused with `ExecutionNotRedrivable` ([`RedriveError`]); see [`redrive`].
+//!
 //! # JSONata and variables
 //!
 //! `"QueryLanguage": "JSONata"` works at the top level and per state (a JSONPath machine may
@@ -99,6 +108,7 @@ pub mod jsonata;
 mod mock;
 mod number;
 mod path;
+pub mod redrive;
 mod run;
 mod states;
 mod test_state;
@@ -115,16 +125,18 @@ pub use definition::StateMachine;
 pub use error::{names, DefinitionError, EngineError, Problem, StatesError};
 pub use history::{
     attribute, AttemptFailure, Attribution, DataDetails, EvaluationFailedEventDetails,
-    EventDetails, EventFacts, EventSink, EventType, ExecutionHistory, ExecutionStartedEventDetails,
-    FailureDetails, History, HistoryEvent, HistoryRecord, MapIterationEventDetails,
-    MapStateStartedEventDetails, OutputDetails, StateActivity, StateEnteredEventDetails,
-    StateEntry, StateExitedEventDetails, StateOutcome, TaskFailureDetails, TaskResource,
-    TaskScheduledEventDetails, TaskSucceededEventDetails,
+    EventDetails, EventFacts, EventSink, EventType, ExecutionHistory,
+    ExecutionRedrivenEventDetails, ExecutionStartedEventDetails, FailureDetails, History,
+    HistoryEvent, HistoryRecord, MapIterationEventDetails, MapStateStartedEventDetails,
+    OutputDetails, StateActivity, StateEnteredEventDetails, StateEntry, StateExitedEventDetails,
+    StateOutcome, TaskFailureDetails, TaskResource, TaskScheduledEventDetails,
+    TaskSucceededEventDetails,
 };
 pub use intrinsics::{CallError, CallErrorKind, ExpressionError, FailureReason, FunctionFailure};
 pub use invoke::{InvokerFn, OwnedTaskRequest, TaskInvoker, TaskRequest};
 pub use mock::{MockConfig, MockError, MockInvoker, MockResponse};
 pub use path::{PathError, PathErrorKind};
+pub use redrive::RedriveError;
 pub use run::{ExecutionResult, Status};
 pub use test_state::{
     test_state, InspectionData, InspectionErrorDetails, InspectionLevel, StateConfiguration,
@@ -214,6 +226,57 @@ impl StateMachine {
         let mut input = input;
         // `-0` in the input prints as `0` on AWS (Java reads it as the integer 0).
         number::zero_sign(&mut input);
+        self.launch(input, invoker, options, None).await
+    }
+
+    /// Redrives an execution that did not succeed, as `RedriveExecution` does: it goes on from
+    /// the state it stopped in, read from `previous` (its whole history so far), under the
+    /// same ARN (`options.execution_name` must be its name) and with the same input; states
+    /// that succeeded are not run again, nor the branches and iterations of a Parallel or Map
+    /// that succeeded. The events continue the old ones from `ExecutionRedriven` on; with
+    /// `options.history` the result's history holds the old events and the new. See
+    /// [`redrive`] for what is refused. A history that never ended is taken for an aborted
+    /// execution: refusing one that still runs is the caller's part.
+    pub async fn redrive(
+        &self,
+        previous: &ExecutionHistory,
+        invoker: Arc<dyn TaskInvoker>,
+        options: RunOptions,
+    ) -> Result<ExecutionResult, RedriveError> {
+        let now = options
+            .clock
+            .as_ref()
+            .map_or_else(chrono::Utc::now, |c| c.now());
+        let arn = |name: &str| {
+            format!(
+                "arn:aws:states:{}:{}:execution:{}:{name}",
+                options.region, options.account_id, options.state_machine_name
+            )
+        };
+        let Some(name) = options.execution_name.as_deref() else {
+            return Err(RedriveError::NotRedrivable {
+                arn: arn("?"),
+                reason: "no execution name was given".into(),
+            });
+        };
+        let plan = redrive::plan(self, &previous.events, now).map_err(|reason| {
+            RedriveError::NotRedrivable {
+                arn: arn(name),
+                reason,
+            }
+        })?;
+        Ok(self
+            .launch(plan.input.clone(), invoker, options, Some((plan, previous)))
+            .await?)
+    }
+
+    async fn launch(
+        &self,
+        input: Value,
+        invoker: Arc<dyn TaskInvoker>,
+        options: RunOptions,
+        redrive: Option<(redrive::Plan, &ExecutionHistory)>,
+    ) -> Result<ExecutionResult, EngineError> {
         let mut rng = match options.seed {
             Some(s) => rand::rngs::StdRng::seed_from_u64(s),
             None => rand::rngs::StdRng::from_os_rng(),
@@ -229,18 +292,34 @@ impl StateMachine {
             &options.account_id,
             &options.state_machine_name,
         );
+        let plan = redrive.as_ref().map(|(plan, _)| plan);
         let exec = context::ExecutionInfo {
             id: format!("arn:aws:states:{region}:{account}:execution:{machine}:{execution_name}"),
             name: execution_name,
             input: input.clone(),
-            start_time: clock.now(),
+            start_time: plan.map_or_else(|| clock.now(), |p| p.start_time),
             role_arn: options
                 .role_arn
+                .or_else(|| plan.and_then(|p| p.role_arn.clone()))
                 .unwrap_or_else(|| format!("arn:aws:iam::{account}:role/StepFunctionsLocalRole")),
             state_machine_id: format!("arn:aws:states:{region}:{account}:stateMachine:{machine}"),
             state_machine_name: machine.clone(),
+            redrive_count: plan.map_or(0, |p| p.redrive_count),
         };
         let history = options.history.then(|| Arc::new(History::new()));
+        // A redriven execution's history goes on from its old events.
+        if let (Some(h), Some((_, previous))) = (&history, &redrive) {
+            for event in &previous.events {
+                h.record(event.clone());
+            }
+        }
+        let start = match redrive {
+            Some((plan, _)) => run::Start::Redrive {
+                last_event_id: plan.last_event_id,
+                resume: plan.resume,
+            },
+            None => run::Start::Fresh,
+        };
         let mut sinks: Vec<Arc<dyn EventSink>> = Vec::new();
         if let Some(h) = &history {
             sinks.push(h.clone());
@@ -259,7 +338,7 @@ impl StateMachine {
             exec,
             options.region.clone(),
         ));
-        let mut result = run::execute(self, shared, input).await?;
+        let mut result = run::execute(self, shared, input, start).await?;
         if let Some(h) = history {
             result.history = Some(ExecutionHistory { events: h.events() });
         }

@@ -71,6 +71,11 @@ impl Shared {
         }
     }
 
+    /// Numbers the next event after `last`: a redriven execution goes on from its old events.
+    pub fn continue_after(&self, last: u64) {
+        self.ids.store(last, Ordering::Relaxed);
+    }
+
     /// True when a history is being recorded (event details are only built then).
     pub fn recording(&self) -> bool {
         self.sink.is_some()
@@ -106,24 +111,56 @@ impl Shared {
     }
 }
 
+/// Where a redriven body picks up: the state that did not finish, the input it was entered
+/// with, what the body had assigned before it, and for a Parallel or Map what became of each
+/// branch or iteration (none: run them all).
+#[derive(Debug, Clone)]
+pub(crate) struct Resume {
+    pub state: usize,
+    pub input: Value,
+    pub vars: Map<String, Value>,
+    pub parts: Option<Vec<Part>>,
+}
+
+/// A Parallel branch or Map iteration on redrive.
+#[derive(Debug, Clone)]
+pub(crate) enum Part {
+    /// It succeeded before: its output is kept and it is not run again.
+    Done(Value),
+    /// It stopped in a state: it goes on from there.
+    Resume(Resume),
+    /// It never started: it runs from its start.
+    Fresh,
+}
+
 /// Runs the states of `body` from its start until one ends it, with `vars` as the variables
-/// it starts with (its own assignments stay in it).
-pub(crate) fn run_body<'a>(
+/// it starts with (its own assignments stay in it); on redrive, from where `resume` says the
+/// body stopped.
+pub(crate) fn run_body_from<'a>(
     shared: &'a Arc<Shared>,
     body: &'a Body,
     input: Value,
     cursor: &'a mut HistoryCursor,
     vars: Vars,
+    resume: Option<Resume>,
 ) -> BoxFuture<'a, Result<Value, Interrupt>> {
     Box::pin(async move {
         let mut idx = body.start;
         let mut data = input;
         let mut vars = vars;
+        let mut parts = None;
+        if let Some(resume) = resume {
+            idx = resume.state;
+            data = resume.input;
+            vars.assign(resume.vars);
+            parts = resume.parts;
+        }
         loop {
             let state = body.states.get(idx).ok_or_else(|| {
                 EngineError::Internal(format!("transition to state #{idx}, which does not exist"))
             })?;
-            let (next, out, assigned) = run_state_with(shared, state, data, cursor, &vars).await?;
+            let (next, out, assigned) =
+                run_state_resumed(shared, state, data, cursor, &vars, parts.take()).await?;
             // Only now: a state's Assign and Output both saw the values from before it.
             if let Some(assigned) = assigned {
                 vars.assign(assigned);
@@ -150,6 +187,19 @@ pub(crate) async fn run_state_with(
     cursor: &mut HistoryCursor,
     vars: &Vars,
 ) -> Result<StateOutcome, Interrupt> {
+    run_state_resumed(shared, state, raw, cursor, vars, None).await
+}
+
+/// [`run_state_with`]; on redrive, `parts` says which branches or iterations of a Parallel or
+/// Map already succeeded (its first attempt runs only the others).
+async fn run_state_resumed(
+    shared: &Arc<Shared>,
+    state: &State,
+    raw: Value,
+    cursor: &mut HistoryCursor,
+    vars: &Vars,
+    parts: Option<Vec<Part>>,
+) -> Result<StateOutcome, Interrupt> {
     let (entered, exited) = state.kind.events();
     let entered_previous = cursor.last_event_id;
     let entered_id = shared.emit(cursor, entered, || {
@@ -171,6 +221,7 @@ pub(crate) async fn run_state_with(
         failed_field: Mutex::new(None),
         entered_previous,
         failure_after_entry: std::sync::atomic::AtomicBool::new(false),
+        resume: parts,
     };
     let outcome = match state_run.check_limit(&raw, "has an input") {
         Ok(()) => state_run.execute(&raw).await,
@@ -255,6 +306,9 @@ pub(crate) struct StateRun<'a> {
     pub entered_previous: u64,
     /// `EvaluationFailed` points back to the entered event itself (a Wait's `Timestamp`).
     pub failure_after_entry: std::sync::atomic::AtomicBool,
+    /// On redrive, what became of each branch or iteration before; taken by the first attempt
+    /// (a retry within the redrive runs them all, as any retry does).
+    pub resume: Option<Vec<Part>>,
 }
 
 impl<'a> StateRun<'a> {
@@ -908,24 +962,57 @@ pub struct ExecutionResult {
     pub history: Option<crate::history::ExecutionHistory>,
 }
 
-/// Runs a whole execution: `ExecutionStarted`, the states, and how it ended.
+/// How an execution begins: afresh, or redriven after the event `last_event_id` of its history.
+pub(crate) enum Start {
+    Fresh,
+    Redrive {
+        last_event_id: u64,
+        resume: Option<Resume>,
+    },
+}
+
+/// Runs a whole execution: `ExecutionStarted` (or `ExecutionRedriven`), the states, and how it
+/// ended.
 pub(crate) async fn execute(
     machine: &StateMachine,
     shared: Arc<Shared>,
     input: Value,
+    start: Start,
 ) -> Result<ExecutionResult, EngineError> {
     let mut cursor = HistoryCursor { last_event_id: 0 };
-    shared.emit(&mut cursor, EventType::ExecutionStarted, || {
-        Some(EventDetails::ExecutionStarted(
-            ExecutionStartedEventDetails {
-                input: input.to_string(),
-                input_details: DataDetails::default(),
-                role_arn: shared.exec.role_arn.clone(),
-            },
-        ))
-    });
-    // Observed on AWS: the first state's event points back to 0, not to ExecutionStarted.
-    cursor.last_event_id = 0;
+    let resume = match start {
+        Start::Fresh => {
+            shared.emit(&mut cursor, EventType::ExecutionStarted, || {
+                Some(EventDetails::ExecutionStarted(
+                    ExecutionStartedEventDetails {
+                        input: input.to_string(),
+                        input_details: DataDetails::default(),
+                        role_arn: shared.exec.role_arn.clone(),
+                    },
+                ))
+            });
+            // Observed on AWS: the first state's event points back to 0, not to
+            // ExecutionStarted.
+            cursor.last_event_id = 0;
+            None
+        }
+        Start::Redrive {
+            last_event_id,
+            resume,
+        } => {
+            shared.continue_after(last_event_id);
+            cursor.last_event_id = last_event_id;
+            let redrive_count = shared.exec.redrive_count;
+            // Guess: AWS's links around ExecutionRedriven were not found recorded; it follows
+            // the last event, and the state run again follows it.
+            shared.emit(&mut cursor, EventType::ExecutionRedriven, || {
+                Some(EventDetails::ExecutionRedriven(
+                    crate::history::ExecutionRedrivenEventDetails { redrive_count },
+                ))
+            });
+            resume
+        }
+    };
     let outcome = if json_len(&input) > MAX_PAYLOAD_BYTES {
         // AWS refuses such a StartExecution call outright; here the execution fails instead.
         Some(Err(Interrupt::States(StatesError::new(
@@ -933,7 +1020,14 @@ pub(crate) async fn execute(
             "The execution input has a size exceeding the maximum number of bytes service limit.",
         ))))
     } else {
-        let run = run_body(&shared, &machine.root, input, &mut cursor, Vars::default());
+        let run = run_body_from(
+            &shared,
+            &machine.root,
+            input,
+            &mut cursor,
+            Vars::default(),
+            resume,
+        );
         match machine.timeout_seconds {
             Some(secs) => {
                 let clock = shared.clock.clone();

@@ -648,6 +648,7 @@ fn execution_info(
         role_arn: format!("arn:aws:iam::{account}:role/StepFunctionsLocalRole"),
         state_machine_id: format!("arn:aws:states:{region}:{account}:stateMachine:{machine}"),
         state_machine_name: machine.into(),
+        redrive_count: 0,
     };
     let Some(ctx) = &options.context else {
         return info;

@@ -3,8 +3,9 @@
 //! against both. Executions and their event histories are stored beside the records, and the
 //! store remembers the folders it has seen.
 //!
-//! Writes are decided by [`decide_write`] inside one `IMMEDIATE` transaction, so two processes
-//! writing the same record cannot both win.
+//! Writes are decided by [`decide_write_after`] (newest wins, and a deleted key's tombstone
+//! beats every older upload) inside one `IMMEDIATE` transaction, so two processes writing the
+//! same record cannot both win.
 //!
 //! Several processes share one store (`run`s, a `watch`, `serve`): each waits its turn through
 //! SQLite's busy timeout, and an operation SQLite still answers "busy" (it skips the wait where
@@ -26,8 +27,11 @@ use spotlight_core::contracts::{
     ExecutionStatus, ExecutionSummary, ImageRecord, RecordStatus, UnknownExecutionStatus,
     WriteOutcome,
 };
+use spotlight_core::ports::{DeleteOutcome, Tombstone};
 use spotlight_core::ports::{Page, PageFiller, RecordStore, SearchQuery, StoreError};
-use spotlight_core::revision::decide_write;
+use spotlight_core::ports::{RecordUpdate, UpdateOutcome};
+use spotlight_core::review::{self, ReviewOutcome, ReviewRequest};
+use spotlight_core::revision::{decide_write_after, delete_removes};
 use spotlight_core::{record_id, search};
 
 mod events;
@@ -91,6 +95,13 @@ CREATE TABLE IF NOT EXISTS themes (
     saved   TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS executions_by_time ON executions (start_time DESC);
+-- The moderation policy in force, as `spotlight policy apply` left it: one row, the policy
+-- file's JSON (SPOTLIGHT_POLICY, when set, still wins).
+CREATE TABLE IF NOT EXISTS policy (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    json    TEXT NOT NULL,
+    applied TEXT NOT NULL
+);
 -- The event log (see `events`): AUTOINCREMENT, so a sequence number is never reused and a
 -- follower that has seen N never misses what comes after.
 CREATE TABLE IF NOT EXISTS events (
@@ -105,6 +116,15 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_by_time ON events (put_at);
 CREATE INDEX IF NOT EXISTS executions_by_record ON executions (record_id, start_time DESC);
+-- Deleted keys (takedown): the delete's revision, so an older analysis cannot write the record
+-- again; a later upload's record replaces the row.
+CREATE TABLE IF NOT EXISTS tombstones (
+    id         TEXT PRIMARY KEY,
+    bucket     TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    revision   TEXT NOT NULL,
+    deleted_at TEXT NOT NULL
+);
 "#;
 
 /// Records, executions and folders in one SQLite file.
@@ -445,13 +465,13 @@ impl SqliteStore {
                 .execute(
                     "INSERT INTO executions (id, bucket, key, record_id, status, start_time,
                                              stop_time, input, output, error, cause, history,
-                                             owner)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                                             owner, redrive_count)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
                      ON CONFLICT (id) DO UPDATE SET
                          status = excluded.status, stop_time = excluded.stop_time,
                          output = excluded.output, error = excluded.error, cause = excluded.cause,
                          history = COALESCE(excluded.history, executions.history),
-                         owner = excluded.owner",
+                         owner = excluded.owner, redrive_count = excluded.redrive_count",
                     params![
                         execution.id,
                         execution.bucket,
@@ -466,11 +486,33 @@ impl SqliteStore {
                         execution.cause,
                         history,
                         owner,
+                        execution.redrive_count,
                     ],
                 )
                 .at("saving an execution")
         })?;
         Ok(())
+    }
+
+    /// Claims a stopped execution for its redrive: `RUNNING` again as this process's, its
+    /// redrive count one more, in one statement that only succeeds while it is still `FAILED`,
+    /// `TIMED_OUT` or `ABORTED` with the count `seen`, so two redrives of the same execution at
+    /// once cannot both run it. False when it was not so (someone else redrives it, or it is no
+    /// longer redrivable).
+    pub fn begin_redrive(&self, id: &str, seen: u32) -> Result<bool, StoreError> {
+        let owner = self.owner_id();
+        let changed = self.retry(|connection| {
+            connection
+                .execute(
+                    "UPDATE executions SET status = 'RUNNING', stop_time = NULL, owner = ?1,
+                                           redrive_count = redrive_count + 1
+                     WHERE id = ?2 AND redrive_count = ?3
+                       AND status IN ('FAILED', 'TIMED_OUT', 'ABORTED')",
+                    params![owner, id, seen],
+                )
+                .at("starting a redrive")
+        })?;
+        Ok(changed == 1)
     }
 
     /// Executions, newest first; those whose process has ended are marked `ABORTED` first.
@@ -483,7 +525,7 @@ impl SqliteStore {
             tracing::warn!(%error, "cannot mark the executions of ended processes ABORTED");
         }
         let mut sql = "SELECT id, bucket, key, record_id, status, start_time, stop_time, input,
-                              output, error, cause
+                              output, error, cause, redrive_count
                        FROM executions WHERE 1 = 1"
             .to_owned();
         let mut values: Vec<String> = Vec::new();
@@ -525,12 +567,12 @@ impl SqliteStore {
             connection
                 .query_row(
                     "SELECT id, bucket, key, record_id, status, start_time, stop_time, input,
-                            output, error, cause, history
+                            output, error, cause, redrive_count, history
                      FROM executions WHERE id = ?1",
                     params![id],
                     |row| {
                         let summary = execution_row(row)?;
-                        let history: Option<String> = row.get(11)?;
+                        let history: Option<String> = row.get(12)?;
                         Ok((summary, history.and_then(|h| serde_json::from_str(&h).ok())))
                     },
                 )
@@ -561,10 +603,23 @@ impl SqliteStore {
                 .optional()
                 .at("reading the stored record")?;
             let stored: Option<ImageRecord> = stored.and_then(|s| serde_json::from_str(&s).ok());
-            let outcome = decide_write(stored.as_ref(), record);
+            let deleted = tombstone_revision(&transaction, &record.id)?;
+            let outcome = decide_write_after(stored.as_ref(), deleted.as_deref(), record);
             if outcome != WriteOutcome::Written {
                 return Ok(outcome);
             }
+            transaction
+                .execute("DELETE FROM tombstones WHERE id = ?1", params![record.id])
+                .at("clearing the tombstone")?;
+            // A review belongs to its upload: kept for the same object, else to the history.
+            let carried = stored.as_ref().map(|stored| {
+                let mut carried = record.clone();
+                spotlight_core::review::carry(stored, &mut carried);
+                carried
+            });
+            let carried_json = carried.as_ref().map(to_json).transpose()?;
+            let record = carried.as_ref().unwrap_or(record);
+            let json = carried_json.as_ref().unwrap_or(&json);
             transaction
                 .execute(
                     "INSERT INTO records (id, bucket, key, status, safe, revision, execution_id,
@@ -631,6 +686,17 @@ impl SqliteStore {
         if query.unsafe_only {
             sql.push_str(" AND r.safe = 0 AND r.status = ?");
             values.push(RecordStatus::Analyzed.as_str().to_owned().into());
+        }
+        if let Some(verdict) = query.verdict {
+            // The verdict that counts, as `ImageRecord::verdict` says: the review's, else the
+            // model's, else UNKNOWN.
+            sql.push_str(
+                " AND (CASE json_extract(r.record, '$.review.decision')
+                         WHEN 'APPROVED' THEN 'SAFE' WHEN 'REJECTED' THEN 'UNSAFE'
+                         ELSE coalesce(json_extract(r.record, '$.moderation.verdict'), 'UNKNOWN')
+                       END) = ?",
+            );
+            values.push(verdict.as_str().to_owned().into());
         }
         if !query.labels.is_empty() {
             let marks = vec!["?"; query.labels.len()].join(", ");
@@ -739,6 +805,23 @@ fn migrate(connection: &mut Connection) -> rusqlite::Result<()> {
         }
         transaction.commit()?;
     }
+    // Redrives (`spotlight executions redrive`) came later still.
+    let has_redrive_count = |connection: &Connection| {
+        connection.query_row(
+            "SELECT COUNT(*) FROM pragma_table_info('executions') WHERE name = 'redrive_count'",
+            [],
+            |row| row.get::<_, i64>(0).map(|n| n > 0),
+        )
+    };
+    if !has_redrive_count(connection)? {
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if !has_redrive_count(&transaction)? {
+            transaction.execute_batch(
+                "ALTER TABLE executions ADD COLUMN redrive_count INTEGER NOT NULL DEFAULT 0",
+            )?;
+        }
+        transaction.commit()?;
+    }
     connection.execute_batch(
         "CREATE INDEX IF NOT EXISTS executions_running ON executions (owner)
          WHERE status = 'RUNNING'",
@@ -766,6 +849,7 @@ fn execution_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ExecutionSummary> 
         output: output.and_then(|o| serde_json::from_str(&o).ok()),
         error: row.get(9)?,
         cause: row.get(10)?,
+        redrive_count: row.get(11)?,
     })
 }
 
@@ -780,6 +864,303 @@ impl RecordStore for SqliteStore {
 
     async fn search(&self, query: &SearchQuery) -> Result<Page, StoreError> {
         self.find(query)
+    }
+
+    async fn delete(&self, tombstone: &Tombstone) -> Result<DeleteOutcome, StoreError> {
+        self.remove(tombstone)
+    }
+
+    async fn tombstone(&self, bucket: &str, key: &str) -> Result<Option<Tombstone>, StoreError> {
+        self.tombstone_of(&record_id(bucket, key))
+    }
+
+    async fn replace_unchanged(
+        &self,
+        updates: &[RecordUpdate],
+    ) -> Result<Vec<UpdateOutcome>, StoreError> {
+        self.replace(updates)
+    }
+
+    async fn review(
+        &self,
+        bucket: &str,
+        key: &str,
+        request: &ReviewRequest,
+    ) -> Result<ReviewOutcome, StoreError> {
+        self.decide_review(bucket, key, request)
+    }
+}
+
+impl SqliteStore {
+    /// [`RecordStore::review`] without the future: the record is read, judged and rewritten in
+    /// one `IMMEDIATE` transaction, so the token it is judged by is the one it replaces.
+    pub fn decide_review(
+        &self,
+        bucket: &str,
+        key: &str,
+        request: &ReviewRequest,
+    ) -> Result<ReviewOutcome, StoreError> {
+        let id = record_id(bucket, key);
+        self.retry(|connection| {
+            let transaction = connection
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .at("starting a review")?;
+            let stored: Option<String> = transaction
+                .query_row(
+                    "SELECT record FROM records WHERE id = ?1",
+                    params![id],
+                    |row| row.get(0),
+                )
+                .optional()
+                .at("reading the stored record")?;
+            let Some(stored) = stored.and_then(|s| serde_json::from_str::<ImageRecord>(&s).ok())
+            else {
+                return Ok(ReviewOutcome::NotFound);
+            };
+            let outcome = review::decide(&stored, request);
+            if let ReviewOutcome::Reviewed(record) = &outcome {
+                // Labels and words are unchanged: only the verdict that counts moves.
+                transaction
+                    .execute(
+                        "UPDATE records SET safe = ?2, record = ?3 WHERE id = ?1",
+                        params![id, record.safe, to_json(record)?],
+                    )
+                    .at("writing the review")?;
+                transaction.commit().at("committing the review")?;
+            }
+            Ok(outcome)
+        })
+    }
+}
+
+impl SqliteStore {
+    /// The moderation policy `spotlight policy apply` saved, as JSON, if any was.
+    pub fn saved_policy(&self) -> Result<Option<String>, StoreError> {
+        self.retry(|connection| {
+            connection
+                .query_row("SELECT json FROM policy WHERE id = 1", [], |row| row.get(0))
+                .optional()
+                .at("reading the policy")
+        })
+    }
+
+    /// Saves the policy in force (the policy file's JSON), replacing the one saved before.
+    pub fn save_policy(&self, json: &str) -> Result<(), StoreError> {
+        let now = Utc::now().to_rfc3339();
+        self.retry(|connection| {
+            connection
+                .execute(
+                    "INSERT INTO policy (id, json, applied) VALUES (1, ?1, ?2)
+                     ON CONFLICT (id) DO UPDATE SET json = excluded.json,
+                                                    applied = excluded.applied",
+                    params![json, now],
+                )
+                .at("saving the policy")
+        })?;
+        Ok(())
+    }
+
+    /// [`RecordStore::replace_unchanged`] without the future: one transaction, in which each
+    /// record is compared with the one read and, when still the same, rewritten with its index.
+    pub fn replace(&self, updates: &[RecordUpdate]) -> Result<Vec<UpdateOutcome>, StoreError> {
+        updates
+            .iter()
+            .try_for_each(spotlight_core::ports::check_update)?;
+        let rows = updates
+            .iter()
+            .map(|update| {
+                serde_json::to_string(&update.updated)
+                    .map_err(|e| StoreError::new("serialising the record", e))
+            })
+            .collect::<Result<Vec<String>, _>>()?;
+        self.retry(|connection| {
+            let transaction = connection
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .at("starting an update")?;
+            let mut outcomes = Vec::with_capacity(updates.len());
+            for (update, json) in updates.iter().zip(&rows) {
+                let stored: Option<String> = transaction
+                    .query_row(
+                        "SELECT record FROM records WHERE id = ?1",
+                        params![update.read.id],
+                        |row| row.get(0),
+                    )
+                    .optional()
+                    .at("reading the stored record")?;
+                let same = stored
+                    .and_then(|s| serde_json::from_str::<ImageRecord>(&s).ok())
+                    .is_some_and(|stored| stored == update.read);
+                if !same {
+                    outcomes.push(UpdateOutcome::Changed);
+                    continue;
+                }
+                let record = &update.updated;
+                transaction
+                    .execute(
+                        "UPDATE records SET status = ?2, safe = ?3, uploaded_micros = ?4,
+                                            record = ?5
+                         WHERE id = ?1",
+                        params![
+                            record.id,
+                            record.status.as_str(),
+                            record.safe,
+                            record.uploaded_at.timestamp_micros(),
+                            json,
+                        ],
+                    )
+                    .at("updating the record")?;
+                reindex(&transaction, record)?;
+                outcomes.push(UpdateOutcome::Replaced);
+            }
+            transaction.commit().at("committing the updates")?;
+            Ok(outcomes)
+        })
+    }
+}
+
+/// A record as its row keeps it, inside a transaction (an error there is a failed operation).
+fn to_json(record: &ImageRecord) -> Result<String, Failure> {
+    serde_json::to_string(record)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+        .at("serialising the record")
+}
+
+/// Rewrites the label and word index of `record`, inside the caller's transaction.
+fn reindex(transaction: &rusqlite::Transaction<'_>, record: &ImageRecord) -> Result<(), Failure> {
+    for table in ["record_labels", "record_words"] {
+        transaction
+            .execute(
+                &format!("DELETE FROM {table} WHERE record_id = ?1"),
+                params![record.id],
+            )
+            .at("clearing the index")?;
+    }
+    for (name, confidence) in label_index(record) {
+        transaction
+            .execute(
+                "INSERT INTO record_labels (record_id, name, confidence) VALUES (?1, ?2, ?3)",
+                params![record.id, name, f64::from(confidence)],
+            )
+            .at("indexing labels")?;
+    }
+    let words = record
+        .text
+        .as_ref()
+        .map(|text| search::words(&text.full_text))
+        .unwrap_or_default();
+    for word in &words {
+        transaction
+            .execute(
+                "INSERT OR IGNORE INTO record_words (record_id, word) VALUES (?1, ?2)",
+                params![record.id, word],
+            )
+            .at("indexing words")?;
+    }
+    Ok(())
+}
+
+/// The revision of the tombstone of record `id`, if the key is deleted.
+fn tombstone_revision(
+    transaction: &rusqlite::Transaction<'_>,
+    id: &str,
+) -> Result<Option<String>, Failure> {
+    transaction
+        .query_row(
+            "SELECT revision FROM tombstones WHERE id = ?1",
+            params![id],
+            |row| row.get(0),
+        )
+        .optional()
+        .at("reading the tombstone")
+}
+
+impl SqliteStore {
+    /// [`RecordStore::delete`] without the future, for callers on a blocking thread: in one
+    /// `IMMEDIATE` transaction, so a record write and a delete of one key never interleave.
+    pub fn remove(&self, tombstone: &Tombstone) -> Result<DeleteOutcome, StoreError> {
+        let id = record_id(&tombstone.bucket, &tombstone.key);
+        self.retry(|connection| {
+            let transaction = connection
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .at("starting a delete")?;
+            let stored: Option<String> = transaction
+                .query_row(
+                    "SELECT record FROM records WHERE id = ?1",
+                    params![id],
+                    |row| row.get(0),
+                )
+                .optional()
+                .at("reading the stored record")?;
+            let stored: Option<ImageRecord> = stored.and_then(|s| serde_json::from_str(&s).ok());
+            if stored
+                .as_ref()
+                .is_some_and(|stored| !delete_removes(stored, &tombstone.revision))
+            {
+                return Ok(DeleteOutcome::Stale);
+            }
+            let deleted = tombstone_revision(&transaction, &id)?;
+            if deleted.is_some_and(|deleted| deleted >= tombstone.revision) {
+                return Ok(DeleteOutcome::Duplicate);
+            }
+            transaction
+                .execute(
+                    "INSERT INTO tombstones (id, bucket, key, revision, deleted_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (id) DO UPDATE SET
+                         revision = excluded.revision, deleted_at = excluded.deleted_at",
+                    params![
+                        id,
+                        tombstone.bucket,
+                        tombstone.key,
+                        tombstone.revision,
+                        tombstone.deleted_at.to_rfc3339(),
+                    ],
+                )
+                .at("writing the tombstone")?;
+            // The index rows go with the record (ON DELETE CASCADE), named here all the same
+            // so that nothing depends on the foreign-keys pragma.
+            for table in ["record_labels", "record_words"] {
+                transaction
+                    .execute(
+                        &format!("DELETE FROM {table} WHERE record_id = ?1"),
+                        params![id],
+                    )
+                    .at("deleting the index")?;
+            }
+            transaction
+                .execute("DELETE FROM records WHERE id = ?1", params![id])
+                .at("deleting the record")?;
+            transaction.commit().at("committing the delete")?;
+            Ok(match stored {
+                Some(record) => DeleteOutcome::Removed(Box::new(record)),
+                None => DeleteOutcome::Tombstoned,
+            })
+        })
+    }
+
+    /// The tombstone of record `id` ([`RecordStore::tombstone`] by id), for callers on a
+    /// blocking thread: `show`, the executions of a deleted photo.
+    pub fn tombstone_of(&self, id: &str) -> Result<Option<Tombstone>, StoreError> {
+        self.retry(|connection| {
+            connection
+                .query_row(
+                    "SELECT bucket, key, revision, deleted_at FROM tombstones WHERE id = ?1",
+                    params![id],
+                    |row| {
+                        let deleted_at: String = row.get(3)?;
+                        Ok(Tombstone {
+                            bucket: row.get(0)?,
+                            key: row.get(1)?,
+                            revision: row.get(2)?,
+                            deleted_at: DateTime::parse_from_rfc3339(&deleted_at)
+                                .map(|t| t.with_timezone(&Utc))
+                                .unwrap_or_default(),
+                        })
+                    },
+                )
+                .optional()
+                .at("reading a tombstone")
+        })
     }
 }
 

@@ -38,6 +38,7 @@ async fn a_sqlite_file_keeps_records_and_executions_across_opens() {
         output: Some(serde_json::json!({"ok": true})),
         error: None,
         cause: None,
+        redrive_count: 0,
     };
     {
         let store = SqliteStore::open(&path).unwrap();
@@ -188,6 +189,7 @@ fn running(id: &str, key: &str) -> ExecutionSummary {
         output: None,
         error: None,
         cause: None,
+        redrive_count: 0,
     }
 }
 
@@ -334,4 +336,51 @@ async fn eight_connections_opening_and_writing_one_new_store_at_once_all_succeed
         store.executions(&ExecutionFilter::default()).unwrap().len(),
         8 * 40
     );
+}
+
+#[test]
+fn a_redrive_claims_a_stopped_execution_once_and_an_old_store_gets_the_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spotlight.sqlite");
+    // A store from before redrives: no redrive_count column.
+    let old = rusqlite::Connection::open(&path).unwrap();
+    old.execute_batch(
+        "CREATE TABLE executions (id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key TEXT NOT NULL,
+             record_id TEXT NOT NULL, status TEXT NOT NULL, start_time TEXT NOT NULL,
+             stop_time TEXT, input TEXT NOT NULL, output TEXT, error TEXT, cause TEXT,
+             history TEXT, owner TEXT);
+         INSERT INTO executions VALUES ('failed-1', '/p', 'a.jpg', 'r', 'FAILED',
+             '2024-01-01T00:00:00+00:00', '2024-01-01T00:00:01+00:00', '{}', NULL,
+             'AnalyzerFailed', 'slow', NULL, NULL);",
+    )
+    .unwrap();
+    drop(old);
+    let store = SqliteStore::open(&path).unwrap();
+    let (failed, _) = store.execution("failed-1").unwrap().unwrap();
+    assert_eq!(failed.redrive_count, 0);
+
+    // Claimed with the count read: RUNNING again, one more; a second claim with the same
+    // count (another redrive at the same moment) is refused.
+    assert!(store.begin_redrive("failed-1", 0).unwrap());
+    let (claimed, _) = store.execution("failed-1").unwrap().unwrap();
+    assert_eq!(claimed.status, ExecutionStatus::Running);
+    assert_eq!(claimed.stop_time, None);
+    assert_eq!(claimed.redrive_count, 1);
+    assert!(!store.begin_redrive("failed-1", 0).unwrap());
+    assert!(
+        !store.begin_redrive("failed-1", 1).unwrap(),
+        "it is RUNNING"
+    );
+
+    // Saved as it ended, the count kept; a succeeded one is never claimed.
+    let ended = ExecutionSummary {
+        status: ExecutionStatus::Succeeded,
+        stop_time: Some(Utc::now()),
+        ..claimed
+    };
+    store.save_execution(&ended, None).unwrap();
+    let listed = store.executions(&ExecutionFilter::default()).unwrap();
+    assert_eq!(listed[0].redrive_count, 1);
+    assert!(!store.begin_redrive("failed-1", 1).unwrap());
+    assert!(!store.begin_redrive("no-such", 0).unwrap());
 }

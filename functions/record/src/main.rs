@@ -1,8 +1,7 @@
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use spotlight_aws::lambda::{init_tracing, required_env, sdk_config, LambdaFailure};
 use spotlight_aws::{aws_sdk_dynamodb, DynamoRecords};
-use spotlight_core::contracts::RecordInput;
-use spotlight_record::{handle, RecordConfig};
+use spotlight_record::{handle_request, RecordConfig, RecordRequest};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -17,9 +16,9 @@ async fn main() -> Result<(), Error> {
     let store = DynamoRecords::new(client, required_env("TABLE_NAME")?);
     let (store, config) = (&store, &config);
     run(service_fn(
-        move |event: LambdaEvent<RecordInput>| async move {
+        move |event: LambdaEvent<RecordRequest>| async move {
             let now = chrono::Utc::now();
-            handle(event.payload, store, config, now)
+            handle_request(event.payload, store, config, now)
                 .await
                 .map_err(LambdaFailure::from)
         },

@@ -3,6 +3,9 @@
 
 use chrono::{DateTime, Utc};
 use spotlight_core::contracts::{
+    Analyser, AnalysisOf, AnalysisPlan, KeptResult, PlanInput, Reprocess,
+};
+use spotlight_core::contracts::{
     BoundingBox, CaughtError, CaughtState, ExecutionRef, LabelsResult, ModelInfo, ModerationLabel,
     ModerationResult, ObjectRequest, RecordInput, RecordStatus, TextLine, TextResult, Trimmed,
     Validation, Verdict, WriteOutcome,
@@ -48,7 +51,7 @@ fn analyzed(key: &str, sequencer: &str, execution_id: &str) -> RecordInput {
     image.revision = revision(Some(sequencer), image.uploaded_at);
     RecordInput::Analyzed {
         image,
-        labels: LabelsResult {
+        labels: AnalysisOf::Ran(LabelsResult {
             labels: vec![
                 label("Sea", 97.0, &["Water", "Nature"]),
                 label("Dog", 88.0, &["Canine", "Mammal", "Animal"]),
@@ -59,12 +62,12 @@ fn analyzed(key: &str, sequencer: &str, execution_id: &str) -> RecordInput {
                 kept: 50,
                 bound: "top 50 labels".to_owned(),
             }),
-        },
-        moderation: ModerationResult {
+        }),
+        moderation: AnalysisOf::Ran(ModerationResult {
             labels: vec![moderation_label("Swimwear or Underwear", 30.0)],
             model: model("moderation-model"),
-        },
-        text: TextResult {
+        }),
+        text: AnalysisOf::Ran(TextResult {
             lines: vec![
                 TextLine {
                     text: "SURF SHOP".to_owned(),
@@ -91,8 +94,9 @@ fn analyzed(key: &str, sequencer: &str, execution_id: &str) -> RecordInput {
             ],
             model: model("text-model"),
             trimmed: None,
-        },
+        }),
         execution: execution(execution_id),
+        request: None,
     }
 }
 
@@ -160,7 +164,11 @@ async fn an_analysed_image_gets_one_merged_record() {
 async fn a_label_over_its_threshold_makes_the_image_unsafe() {
     let store = MemoryRecords::new();
     let mut input = analyzed("party.jpg", "10", "e1");
-    if let RecordInput::Analyzed { moderation, .. } = &mut input {
+    if let RecordInput::Analyzed {
+        moderation: AnalysisOf::Ran(moderation),
+        ..
+    } = &mut input
+    {
         moderation.labels.push(moderation_label("Alcohol", 95.0));
     }
     let output = record(input, &store).await;
@@ -179,7 +187,11 @@ async fn a_level_three_label_is_judged_by_its_top_level_category() {
     let store = MemoryRecords::new();
     let config = RecordConfig::from_settings(None, Some("95")).unwrap();
     let mut input = analyzed("fight.jpg", "10", "e1");
-    if let RecordInput::Analyzed { moderation, .. } = &mut input {
+    if let RecordInput::Analyzed {
+        moderation: AnalysisOf::Ran(moderation),
+        ..
+    } = &mut input
+    {
         moderation.labels = vec![ModerationLabel {
             name: "Blood & Gore".to_owned(),
             parent_name: Some("Graphic Violence".to_owned()),
@@ -398,4 +410,153 @@ fn deployment_settings_override_the_policy_and_say_so() {
     assert_eq!(custom.policy.version, "strict-1");
     assert!(RecordConfig::from_settings(None, Some("150")).is_err());
     assert!(RecordConfig::from_settings(Some("{"), None).is_err());
+}
+
+/// A reprocess of `key` (no sequencer: validation read the object again) asking for `asked`,
+/// the other analysers kept.
+fn reprocess(key: &str, asked: &[Analyser], execution_id: &str) -> RecordInput {
+    let RecordInput::Analyzed {
+        labels,
+        moderation,
+        text,
+        ..
+    } = analyzed(key, "10", execution_id)
+    else {
+        unreachable!("analyzed() builds an analysed input")
+    };
+    let kept = KeptResult { kept: true };
+    let mut request = ObjectRequest::new(BUCKET, key);
+    request.reprocess = Some(Reprocess {
+        analysers: asked.to_vec(),
+    });
+    let mut text = text;
+    if let AnalysisOf::Ran(text) = &mut text {
+        text.lines.truncate(1);
+        text.model = model("text-model-2");
+    }
+    RecordInput::Analyzed {
+        image: image_facts(BUCKET, key),
+        labels: if asked.contains(&Analyser::Labels) {
+            labels
+        } else {
+            AnalysisOf::Kept(kept)
+        },
+        moderation: if asked.contains(&Analyser::Moderation) {
+            moderation
+        } else {
+            AnalysisOf::Kept(kept)
+        },
+        text: if asked.contains(&Analyser::Text) {
+            text
+        } else {
+            AnalysisOf::Kept(kept)
+        },
+        execution: ExecutionRef {
+            id: format!("arn:aws:states:eu-west-1:123456789012:execution:pipeline:{execution_id}"),
+            start_time: at(100),
+        },
+        request: Some(Box::new(request)),
+    }
+}
+
+fn plan_input(key: &str, asked: &[Analyser]) -> PlanInput {
+    PlanInput {
+        image: image_facts(BUCKET, key),
+        reprocess: Reprocess {
+            analysers: asked.to_vec(),
+        },
+    }
+}
+
+#[tokio::test]
+async fn a_reprocess_plan_keeps_only_what_the_stored_record_of_this_upload_has() {
+    let store = MemoryRecords::new();
+    let only_text = [Analyser::Text];
+    let everything = AnalysisPlan {
+        labels: true,
+        moderation: true,
+        text: true,
+    };
+    // No record: every analyser runs.
+    let plan = spotlight_record::plan(&plan_input("sea.jpg", &only_text), &store).await;
+    assert_eq!(plan.unwrap(), everything);
+
+    record(analyzed("sea.jpg", "10", "e1"), &store).await;
+    let plan = spotlight_record::plan(&plan_input("sea.jpg", &only_text), &store).await;
+    assert_eq!(
+        plan.unwrap(),
+        AnalysisPlan {
+            labels: false,
+            moderation: false,
+            text: true,
+        }
+    );
+    // Another upload of the key (another ETag) than the record describes: nothing is kept.
+    let mut other = plan_input("sea.jpg", &only_text);
+    other.image.etag = Some("\"another\"".to_owned());
+    let plan = spotlight_record::plan(&other, &store).await;
+    assert_eq!(plan.unwrap(), everything);
+    // A FAILED record has no result to keep.
+    record(
+        RecordInput::Failed {
+            state: caught("broken.jpg", "AnalyzerFailed", "the model crashed"),
+            execution: execution("e2"),
+        },
+        &store,
+    )
+    .await;
+    let plan = spotlight_record::plan(&plan_input("broken.jpg", &only_text), &store).await;
+    assert_eq!(plan.unwrap(), everything);
+}
+
+#[tokio::test]
+async fn a_reprocess_merges_the_kept_results_and_replaces_the_record() {
+    let store = MemoryRecords::new();
+    record(analyzed("sea.jpg", "10", "e1"), &store).await;
+    let before = store.get(BUCKET, "sea.jpg").await.unwrap().unwrap();
+
+    let output = record(reprocess("sea.jpg", &[Analyser::Text], "e3"), &store).await;
+    assert_eq!(output.write, WriteOutcome::Written);
+    let after = store.get(BUCKET, "sea.jpg").await.unwrap().unwrap();
+    assert_eq!(after.labels, before.labels);
+    assert_eq!(after.themes, before.themes);
+    assert_eq!(
+        after.moderation.as_ref().map(|m| &m.labels),
+        before.moderation.as_ref().map(|m| &m.labels)
+    );
+    assert_eq!(
+        after.trimmed, before.trimmed,
+        "the labels' trim note is kept"
+    );
+    let models: Vec<&str> = after.models.iter().map(|m| m.model.name.as_str()).collect();
+    assert_eq!(models, ["labels-model", "moderation-model", "text-model-2"]);
+    assert_eq!(after.text.as_ref().unwrap().full_text, "SURF SHOP");
+    assert!(after.execution.id.ends_with(":e3"));
+    assert!(
+        after.revision.starts_with(&format!("{}.", before.revision)),
+        "{} takes the place of {}",
+        after.revision,
+        before.revision
+    );
+
+    // The next upload's event still replaces it.
+    let next = record(analyzed("sea.jpg", "11", "e4"), &store).await;
+    assert_eq!(next.write, WriteOutcome::Written);
+}
+
+#[tokio::test]
+async fn a_kept_result_that_is_gone_fails_the_step_and_writes_nothing() {
+    let store = MemoryRecords::new();
+    record(analyzed("sea.jpg", "10", "e1"), &store).await;
+    let mut input = reprocess("sea.jpg", &[Analyser::Text], "e3");
+    // The object read is another upload than the record describes.
+    if let RecordInput::Analyzed { image, .. } = &mut input {
+        image.etag = Some("\"another\"".to_owned());
+    }
+    let error = handle(input, &store, &RecordConfig::default(), at(60))
+        .await
+        .unwrap_err();
+    assert_eq!(error.name(), ErrorName::StoreFailed);
+    let stored = store.get(BUCKET, "sea.jpg").await.unwrap().unwrap();
+    assert!(stored.execution.id.ends_with(":e1"), "nothing written");
 }

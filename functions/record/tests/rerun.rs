@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use spotlight_aws::aws_sdk_s3::primitives::ByteStream;
 use spotlight_aws::lambda::{loopback_config, loopback_s3_client};
 use spotlight_aws::{aws_sdk_dynamodb, DynamoRecords, S3Objects};
+use spotlight_core::contracts::AnalysisOf;
 use spotlight_core::contracts::{
     CaughtError, CaughtState, ExecutionRef, ImageFacts, LabelsResult, ModelInfo, ModerationResult,
     ObjectRequest, RecordInput, RecordStatus, TextResult, Validation, WriteOutcome,
@@ -36,21 +37,22 @@ fn model() -> ModelInfo {
 fn analyzed(image: ImageFacts, execution: ExecutionRef) -> RecordInput {
     RecordInput::Analyzed {
         image,
-        labels: LabelsResult {
+        labels: AnalysisOf::Ran(LabelsResult {
             labels: vec![label("Beach", 97.0, &["Nature"])],
             model: model(),
             trimmed: None,
-        },
-        moderation: ModerationResult {
+        }),
+        moderation: AnalysisOf::Ran(ModerationResult {
             labels: Vec::new(),
             model: model(),
-        },
-        text: TextResult {
+        }),
+        text: AnalysisOf::Ran(TextResult {
             lines: Vec::new(),
             model: model(),
             trimmed: None,
-        },
+        }),
         execution,
+        request: None,
     }
 }
 

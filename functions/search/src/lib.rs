@@ -2,11 +2,12 @@
 //! confidence, text contains, status — safe-only unless asked otherwise, newest first, paged.
 //!
 //! The query comes as URL query parameters (`label`, `theme`, `minConfidence`, `text`, `status`,
-//! `includeUnsafe`, `limit`, `cursor`); the answer is JSON. A query that cannot be understood is
+//! `verdict`, `includeUnsafe`, `limit`, `cursor`); the answer is JSON. `verdict` is the one that
+//! counts: a reviewer's decision, else the model's. A query that cannot be understood is
 //! a 400 with a message, never a failure of the function.
 #![warn(missing_docs)]
 
-use spotlight_core::contracts::{ApiError, RecordStatus};
+use spotlight_core::contracts::{ApiError, RecordStatus, Verdict};
 use spotlight_core::ports::{RecordStore, SearchQuery};
 use spotlight_core::themes::Themes;
 use spotlight_core::{search, StepError};
@@ -45,7 +46,7 @@ pub fn parse_include_unsafe(value: &str) -> Result<bool, QueryError> {
 /// Turns query parameters into a search. A theme expands to its labels here, at query time.
 ///
 /// A status of REJECTED or FAILED implies `includeUnsafe`: such records are never safe, and
-/// asking for them is asking for the ops view.
+/// asking for them is asking for the ops view. So does a verdict other than SAFE.
 pub fn parse_query(
     params: &[(String, String)],
     themes: &Themes,
@@ -92,6 +93,20 @@ pub fn parse_query(
                 })
             }
             "includeUnsafe" => include_unsafe = parse_include_unsafe(value)?,
+            "verdict" => {
+                let verdict = match value.to_ascii_uppercase().as_str() {
+                    "SAFE" => Verdict::Safe,
+                    "UNSAFE" => Verdict::Unsafe,
+                    "NEEDS_REVIEW" => Verdict::NeedsReview,
+                    "UNKNOWN" => Verdict::Unknown,
+                    _ => {
+                        return Err(QueryError(format!(
+                            "verdict must be SAFE, UNSAFE, NEEDS_REVIEW or UNKNOWN, not {value:?}"
+                        )))
+                    }
+                };
+                query.verdict = Some(verdict);
+            }
             "limit" => {
                 query.limit = Some(
                     value
@@ -123,11 +138,15 @@ pub fn parse_query(
     {
         return Err(QueryError("text must contain a word".to_owned()));
     }
+    // Asking for a verdict other than SAFE is asking for the review view.
     if include_unsafe
         || matches!(
             query.status,
             Some(RecordStatus::Rejected | RecordStatus::Failed)
         )
+        || query
+            .verdict
+            .is_some_and(|verdict| verdict != Verdict::Safe)
     {
         query.safe_only = false;
     }

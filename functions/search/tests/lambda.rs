@@ -48,6 +48,8 @@ fn record(key: &str, labels: &[(&str, f32)], safe: bool) -> ImageRecord {
             start_time: when,
         },
         analysed_at: when,
+        review: None,
+        review_history: Vec::new(),
     }
 }
 

@@ -41,6 +41,25 @@ fn queries_parse_with_safe_only_by_default() {
 }
 
 #[test]
+fn a_verdict_is_the_one_that_counts_and_any_but_safe_includes_unsafe_records() {
+    use spotlight_core::contracts::Verdict;
+    let query = parse("verdict=needs_review").unwrap();
+    assert_eq!(query.verdict, Some(Verdict::NeedsReview));
+    assert!(!query.safe_only);
+    assert!(
+        !parse("verdict=UNSAFE&includeUnsafe=false")
+            .unwrap()
+            .safe_only,
+        "whatever the box says"
+    );
+    let safe = parse("verdict=Safe").unwrap();
+    assert_eq!(safe.verdict, Some(Verdict::Safe));
+    assert!(safe.safe_only);
+    let error = parse("verdict=maybe").unwrap_err().to_string();
+    assert!(error.contains("NEEDS_REVIEW"), "{error}");
+}
+
+#[test]
 fn a_theme_expands_to_its_labels_at_query_time() {
     let query = parse("theme=OCEAN").unwrap();
     assert!(query.labels.iter().any(|l| l == "Beach"));

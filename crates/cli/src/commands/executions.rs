@@ -1,5 +1,5 @@
-//! `spotlight executions list | show ID`: the executions `run` and `watch` kept, and each one's
-//! history state by state — the local counterpart of the Step Functions console — and its cost
+//! `spotlight executions list | show ID | redrive ID`: the executions `run` and `watch` kept,
+//! and each one's history state by state — the local counterpart of the Step Functions console — and its cost
 //! and limits report ([`spotlight_states::cost`]).
 
 use std::path::PathBuf;
@@ -36,6 +36,17 @@ pub enum Config {
         id: String,
         /// Every event too.
         events: bool,
+        /// One JSON object.
+        json: bool,
+    },
+    /// `executions redrive`.
+    Redrive {
+        /// The store.
+        store: PathBuf,
+        /// ARN or name.
+        id: String,
+        /// Never download models.
+        offline: bool,
         /// One JSON object.
         json: bool,
     },
@@ -80,6 +91,12 @@ impl Config {
                 events: args.events,
                 json: args.json,
             },
+            ExecutionsCommand::Redrive(args) => Config::Redrive {
+                store,
+                id: args.id,
+                offline: args.offline,
+                json: args.json,
+            },
         })
     }
 }
@@ -96,8 +113,13 @@ pub fn execute(config: Config) -> anyhow::Result<Exit> {
             let executions = store.executions(&filter)?;
             let mut text = String::new();
             for execution in &executions {
+                let deleted = photo_deleted_at(&store, execution)?;
                 if json {
-                    text.push_str(&serde_json::to_string(execution)?);
+                    let mut object = serde_json::to_value(execution)?;
+                    if let (Some(deleted), Some(object)) = (deleted, object.as_object_mut()) {
+                        object.insert("photoDeletedAt".to_owned(), deleted.to_rfc3339().into());
+                    }
+                    text.push_str(&serde_json::to_string(&object)?);
                 } else {
                     text.push_str(&format!(
                         "{}\t{}\t{}\t{}\t{}",
@@ -109,6 +131,12 @@ pub fn execute(config: Config) -> anyhow::Result<Exit> {
                         name_of(&execution.id),
                         execution.key,
                     ));
+                    if execution.redrive_count > 0 {
+                        text.push_str(&format!("\tredriven {}", execution.redrive_count));
+                    }
+                    if let Some(deleted) = deleted {
+                        text.push_str(&format!("\tphoto deleted at {}", deleted.to_rfc3339()));
+                    }
                 }
                 text.push('\n');
             }
@@ -122,33 +150,32 @@ pub fn execute(config: Config) -> anyhow::Result<Exit> {
             json,
         } => {
             let store = local::open_existing_store(&store)?;
-            let found = match store.execution(&id)? {
-                Some(found) => Some(found),
-                None => {
-                    let by_name = store
-                        .executions(&ExecutionFilter::default())?
-                        .into_iter()
-                        .find(|e| name_of(&e.id) == id);
-                    match by_name {
-                        Some(e) => store.execution(&e.id)?,
-                        None => None,
-                    }
-                }
-            };
-            let Some((execution, history)) = found else {
+            let Some((execution, history)) = find(&store, &id)? else {
                 eprintln!("no execution {id:?}");
                 return Ok(Exit::Failure);
             };
             let history: Option<ExecutionHistory> =
                 history.and_then(|h| serde_json::from_value(h).ok());
             let cost = history.as_ref().map(|h| cost_of(&h.events)).transpose()?;
+            let deleted = photo_deleted_at(&store, &execution)?;
             if json {
-                let object = serde_json::json!({
+                let mut object = serde_json::json!({
                     "execution": execution, "history": history, "cost": cost,
                 });
+                if let (Some(deleted), Some(object)) = (deleted, object.as_object_mut()) {
+                    object.insert("photoDeletedAt".to_owned(), deleted.to_rfc3339().into());
+                }
                 output::print(&format!("{object}\n"))?;
             } else {
                 let mut text = describe(&execution, history.as_ref(), events);
+                if let Some(deleted) = deleted {
+                    // Under the summary: the history stays, the photo it screened is gone.
+                    let at = text.find("\n  started").unwrap_or(text.len());
+                    text.insert_str(
+                        at,
+                        &format!("\n  deleted  photo deleted at {}", deleted.to_rfc3339()),
+                    );
+                }
                 if let Some(cost) = &cost {
                     text.push_str(&describe_cost(cost));
                 }
@@ -156,7 +183,42 @@ pub fn execute(config: Config) -> anyhow::Result<Exit> {
             }
             Ok(Exit::Success)
         }
+        Config::Redrive {
+            store,
+            id,
+            offline,
+            json,
+        } => crate::commands::redrive::execute(&store, &id, offline, json),
     }
+}
+
+/// One execution and its history, by ARN or by name (the ARN's last part).
+pub(crate) fn find(
+    store: &spotlight_storage::SqliteStore,
+    id: &str,
+) -> anyhow::Result<Option<(ExecutionSummary, Option<serde_json::Value>)>> {
+    if let Some(found) = store.execution(id)? {
+        return Ok(Some(found));
+    }
+    let by_name = store
+        .executions(&ExecutionFilter::default())?
+        .into_iter()
+        .find(|e| name_of(&e.id) == id);
+    Ok(match by_name {
+        Some(e) => store.execution(&e.id)?,
+        None => None,
+    })
+}
+
+/// When the execution's photo was taken down (`spotlight delete`, or gone from a watched
+/// folder), if it stays deleted: the history is kept for ops, marked so.
+fn photo_deleted_at(
+    store: &spotlight_storage::SqliteStore,
+    execution: &ExecutionSummary,
+) -> anyhow::Result<Option<DateTime<Utc>>> {
+    Ok(store
+        .tombstone_of(&execution.record_id)?
+        .map(|tombstone| tombstone.deleted_at))
 }
 
 fn name_of(arn: &str) -> &str {
@@ -233,6 +295,9 @@ fn describe(
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         duration(execution),
     );
+    if execution.redrive_count > 0 {
+        out.push_str(&format!("  redrives {}\n", execution.redrive_count));
+    }
     if let Some(error) = &execution.error {
         out.push_str(&format!(
             "  error    {error}: {}\n",

@@ -79,6 +79,28 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
+/// The tombstones of the deleted photo a user means, named as [`find_record`] names a record;
+/// a path to a file that is gone is taken apart against the folders as it is written.
+pub fn find_tombstone(
+    store: &SqliteStore,
+    name: &str,
+) -> anyhow::Result<Vec<spotlight_core::ports::Tombstone>> {
+    if let Some(tombstone) = store.tombstone_of(name)? {
+        return Ok(vec![tombstone]);
+    }
+    let mut found = Vec::new();
+    for folder in store.folders()? {
+        let key = match Path::new(name).strip_prefix(&folder) {
+            Ok(relative) => relative.to_string_lossy().into_owned(),
+            Err(_) => name.to_owned(),
+        };
+        if let Some(tombstone) = store.tombstone_of(&spotlight_core::record_id(&folder, &key))? {
+            found.push(tombstone);
+        }
+    }
+    Ok(found)
+}
+
 /// Finds the record a user means: a record id, a path to the photo (inside a folder the store
 /// has seen), or a key in one of those folders.
 pub async fn find_record(store: &SqliteStore, name: &str) -> anyhow::Result<Vec<ImageRecord>> {

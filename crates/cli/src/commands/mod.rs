@@ -6,10 +6,15 @@ pub mod analyze;
 pub mod bench;
 pub mod bench_console;
 pub mod bench_store;
+pub mod delete;
 pub mod events;
 pub mod executions;
 pub mod local;
 pub mod models;
+pub mod policy;
+pub mod redrive;
+pub mod reprocess;
+pub mod review;
 pub mod run;
 pub mod runner;
 pub mod search;
@@ -30,6 +35,10 @@ pub enum Config {
     Search(search::Config),
     /// `spotlight show`.
     Show(show::Config),
+    /// `spotlight review …`.
+    Review(review::Config),
+    /// `spotlight delete`.
+    Delete(delete::Config),
     /// `spotlight executions …`.
     Executions(executions::Config),
     /// `spotlight events`.
@@ -44,6 +53,10 @@ pub enum Config {
     Models(crate::cli::ModelsCommand),
     /// `spotlight bench`.
     Bench(crate::cli::BenchArgs),
+    /// `spotlight policy apply`.
+    PolicyApply(crate::cli::PolicyApplyArgs, PathBuf),
+    /// `spotlight reprocess`.
+    Reprocess(crate::cli::ReprocessArgs, PathBuf),
     /// `spotlight serve`.
     Serve(crate::cli::ServeArgs, PathBuf),
 }
@@ -55,6 +68,8 @@ impl Config {
             Command::States(c) => Config::States(states::Config::from_cli(c)?),
             Command::Search(c) => Config::Search(search::Config::from_cli(c, store)?),
             Command::Show(c) => Config::Show(show::Config { args: c, store }),
+            Command::Review(c) => Config::Review(review::Config::from_cli(c, store)?),
+            Command::Delete(c) => Config::Delete(delete::Config { args: c, store }),
             Command::Executions(c) => Config::Executions(executions::Config::from_cli(c, store)?),
             Command::Events(c) => Config::Events(events::Config::from_cli(c, store)?),
             Command::Run(c) => Config::Run(c, store),
@@ -62,6 +77,8 @@ impl Config {
             Command::Analyze(c) => Config::Analyze(c),
             Command::Models(c) => Config::Models(c),
             Command::Bench(c) => Config::Bench(c),
+            Command::Policy(crate::cli::PolicyCommand::Apply(c)) => Config::PolicyApply(c, store),
+            Command::Reprocess(c) => Config::Reprocess(c, store),
             Command::Serve(c) => Config::Serve(c, store),
         })
     }
@@ -91,6 +108,8 @@ pub fn execute(config: Config) -> anyhow::Result<Exit> {
         Config::States(c) => states::execute(c),
         Config::Search(c) => search::execute(c),
         Config::Show(c) => show::execute(c),
+        Config::Review(c) => review::execute(c),
+        Config::Delete(c) => delete::execute(c),
         Config::Executions(c) => executions::execute(c),
         Config::Events(c) => events::execute(c),
         Config::Run(args, store) => run::execute_run(args, store),
@@ -98,6 +117,8 @@ pub fn execute(config: Config) -> anyhow::Result<Exit> {
         Config::Analyze(args) => analyze::execute(args),
         Config::Models(command) => models::execute(command),
         Config::Bench(args) => bench::execute(args),
+        Config::PolicyApply(args, store) => policy::execute_apply(args, store),
+        Config::Reprocess(args, store) => reprocess::execute(args, store),
         Config::Serve(args, store) => serve::execute(args, store),
     }
 }

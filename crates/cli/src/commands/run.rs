@@ -26,15 +26,16 @@ pub type Analyzer = Arc<LocalAnalyzer<ReaderSource<FolderObjects>>>;
 /// The runner `spotlight run` uses.
 pub type LocalRunner = Runner<Analyzer, Analyzer, Analyzer>;
 
-/// The record step's settings: the policy from `SPOTLIGHT_POLICY` (a JSON file) and the themes
-/// from `SPOTLIGHT_THEMES`, else those saved in the store, else the shipped ones.
+/// The record step's settings: the policy from `SPOTLIGHT_POLICY` (a JSON file), else the one
+/// `spotlight policy apply` saved in the store, else the shipped one; the themes from
+/// `SPOTLIGHT_THEMES`, else those saved in the store, else the shipped ones.
 fn record_config(store: &SqliteStore) -> anyhow::Result<RecordConfig> {
     let policy =
         match std::env::var_os("SPOTLIGHT_POLICY") {
             Some(path) => Some(std::fs::read_to_string(&path).with_context(|| {
                 format!("cannot read the policy {}", Path::new(&path).display())
             })?),
-            None => None,
+            None => store.saved_policy()?,
         };
     let mut config = RecordConfig::from_settings(policy.as_deref(), None)?;
     let themes = std::env::var_os("SPOTLIGHT_THEMES").map(PathBuf::from);
@@ -178,7 +179,8 @@ fn not_written(error: anyhow::Error, store: &SqliteStore, photos: &[Photo]) -> a
             .map(chrono::DateTime::<chrono::Utc>::from);
         let written = match store.record(&photo.bucket, &photo.key) {
             Ok(Some(record)) => {
-                record.revision == revision(None, event_time)
+                spotlight_core::revision::upload_revision(&record.revision)
+                    == revision(None, event_time)
                     && record.error.as_ref().map(|e| e.error.as_str())
                         != Some(ErrorName::StoreFailed.as_str())
             }
@@ -249,17 +251,23 @@ pub fn execute_watch(args: WatchArgs, store_path: PathBuf) -> anyhow::Result<Exi
     let inbox = std::fs::canonicalize(&args.inbox)?;
     let store = local::open_store(&store_path)?;
     store.remember_folder(&inbox.to_string_lossy())?;
+    let runner_store = Arc::clone(&store);
     let runner = local_runner(store, args.offline)?;
     eprintln!(
         "watching {} (a file is run once it has held still for {} ms; Ctrl-C to stop)",
         inbox.display(),
         args.settle
     );
+    let thumbnails = crate::commands::serve::default_thumbnails();
     local::runtime()?.block_on(async {
         let mut settling = Settling::new(Duration::from_millis(args.settle));
         let mut done: HashMap<PathBuf, Stamp> = HashMap::new();
+        // What each file run was recorded as, so that its takedown names it once it is gone.
+        let mut recorded: HashMap<PathBuf, (String, String)> = HashMap::new();
         loop {
             let photos: Vec<Photo> = collect_photos(std::slice::from_ref(&inbox), &store_path)?;
+            let present: std::collections::HashSet<PathBuf> =
+                photos.iter().map(|photo| photo.path.clone()).collect();
             let mut stamps = Vec::with_capacity(photos.len());
             let mut by_path = HashMap::with_capacity(photos.len());
             for photo in photos {
@@ -287,7 +295,35 @@ pub fn execute_watch(args: WatchArgs, store_path: PathBuf) -> anyhow::Result<Exi
                     result_line(&result)
                 };
                 output::print(&format!("{line}\n"))?;
+                recorded.insert(path.clone(), (photo.bucket, photo.key));
                 done.insert(path, stamp);
+            }
+            // A file run before and gone now was deleted: take its photo down, as S3's
+            // `Object Deleted` does on AWS. Its tombstone is the time it was noticed gone, so
+            // an analysis of it as it was loses and a file put back later is a new upload.
+            let gone: Vec<PathBuf> = recorded
+                .keys()
+                .filter(|path| !present.contains(*path))
+                .cloned()
+                .collect();
+            for path in gone {
+                done.remove(&path);
+                let Some((bucket, key)) = recorded.remove(&path) else {
+                    continue;
+                };
+                let takedown = crate::commands::delete::take_down(
+                    &runner_store,
+                    &thumbnails,
+                    &bucket,
+                    &key,
+                    chrono::Utc::now(),
+                )?;
+                let line = if args.json {
+                    serde_json::to_string(&takedown)?
+                } else {
+                    crate::commands::delete::describe(&takedown)
+                };
+                output::print(&format!("{line}\n"))?;
             }
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => return anyhow::Ok(()),

@@ -15,7 +15,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use spotlight_core::contracts::{ExecutionStatus, RecordStatus};
+use spotlight_core::contracts::{ExecutionStatus, RecordStatus, Reprocess};
 use spotlight_core::ports::{LabelDetector, ModerationDetector, RecordStore, TextDetector};
 use spotlight_core::revision::revision;
 use spotlight_pipeline::Pipeline;
@@ -157,6 +157,17 @@ where
 {
     /// Runs one photo, unless its record already describes this very file.
     pub async fn run_photo(&self, photo: &Photo) -> anyhow::Result<PhotoResult> {
+        self.run_photo_as(photo, None).await
+    }
+
+    /// Runs one photo; with `reprocess`, always, as a reprocess execution (issue 14: the
+    /// input carries `reprocess`, the state machine runs only the analysers it names and the
+    /// record step keeps the others' stored results).
+    pub async fn run_photo_as(
+        &self,
+        photo: &Photo,
+        reprocess: Option<&Reprocess>,
+    ) -> anyhow::Result<PhotoResult> {
         let event_time = modified(&photo.path);
         let mut result = PhotoResult {
             path: photo.path.to_string_lossy().into_owned(),
@@ -173,9 +184,12 @@ where
         };
         let existing = self.store.get(&photo.bucket, &photo.key).await?;
         let unchanged = existing.as_ref().filter(|record| {
-            record.revision == revision(None, event_time) && record.status != RecordStatus::Failed
+            // A reprocessed record still describes the upload it reprocessed.
+            spotlight_core::revision::upload_revision(&record.revision)
+                == revision(None, event_time)
+                && record.status != RecordStatus::Failed
         });
-        if let Some(record) = unchanged {
+        if let Some(record) = unchanged.filter(|_| reprocess.is_none()) {
             result.status = Some(record.status);
             result.safe = record.safe;
             result.error = record.error.as_ref().map(|e| e.error.clone());
@@ -184,11 +198,14 @@ where
         }
 
         let started = Instant::now();
-        let input = serde_json::json!({
+        let mut input = serde_json::json!({
             "bucket": photo.bucket,
             "key": photo.key,
             "eventTime": event_time.map(|t| t.to_rfc3339()),
         });
+        if let Some(reprocess) = reprocess {
+            input["reprocess"] = serde_json::to_value(reprocess)?;
+        }
         let name = uuid::Uuid::new_v4().to_string();
         let defaults = RunOptions::default();
         // The ARN the engine gives an execution of this name (`spotlight_states`' format).
@@ -209,6 +226,7 @@ where
             output: None,
             error: None,
             cause: None,
+            redrive_count: 0,
         };
         // Kept before it runs, so that it is not lost if this process dies first: the next
         // process to open the store marks it ABORTED.

@@ -41,6 +41,7 @@ impl Config {
             ("minConfidence", args.min_confidence),
             ("text", args.text),
             ("status", args.status),
+            ("verdict", args.verdict),
         ];
         pairs.extend(
             optional

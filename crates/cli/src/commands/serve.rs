@@ -12,6 +12,7 @@ use spotlight_storage::SqliteStore;
 use tokio::sync::OnceCell;
 
 use crate::cli::ServeArgs;
+use crate::commands::redrive::Outcome;
 use crate::commands::run::{local_runner, LocalRunner};
 use crate::commands::runner::Photo;
 use crate::commands::{local, Exit};
@@ -73,10 +74,31 @@ impl Rerunner for SharedRerunner {
                 .map_err(|error| RerunError::new("the photo could not be run again", error))
         })
     }
+
+    fn redrive(&self, id: String) -> RerunFuture {
+        let this = self.clone();
+        Box::pin(async move {
+            let runner = this
+                .runner()
+                .await
+                .map_err(|error| RerunError::new("the pipeline could not be loaded", error))?;
+            match crate::commands::redrive::redrive(&runner, &id).await {
+                Ok(Outcome::Redriven(redriven)) => Ok(Rerun {
+                    execution_id: Some(redriven.execution.id.clone()),
+                    summary: redriven.execution.status.as_str().to_owned(),
+                }),
+                Ok(Outcome::NotFound) => {
+                    Err(RerunError::without_source(format!("no execution {id:?}")))
+                }
+                Ok(Outcome::Refused(message)) => Err(RerunError::without_source(message)),
+                Err(error) => Err(RerunError::new("the redrive failed", error)),
+            }
+        })
+    }
 }
 
 /// The default thumbnail cache: the user's cache folder, else the system's temporary one.
-fn default_thumbnails() -> PathBuf {
+pub(crate) fn default_thumbnails() -> PathBuf {
     let cache = std::env::var_os("XDG_CACHE_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)

@@ -23,7 +23,14 @@ pub fn execute(config: Config) -> anyhow::Result<Exit> {
     let found = local::runtime()?.block_on(local::find_record(&store, &config.args.key))?;
     let record = match found.as_slice() {
         [] => {
-            eprintln!("no record for {:?}", config.args.key);
+            let name = &config.args.key;
+            match local::find_tombstone(&store, name)?.as_slice() {
+                [tombstone] => eprintln!(
+                    "no record for {name:?}: the photo was deleted at {}",
+                    tombstone.deleted_at.to_rfc3339()
+                ),
+                _ => eprintln!("no record for {name:?}"),
+            }
             return Ok(Exit::Failure);
         }
         [record] => record,
@@ -76,14 +83,49 @@ pub fn describe(record: &ImageRecord) -> String {
         out.push_str(&format!("  error      {}: {}\n", error.error, error.cause));
     }
     let verdict = match &record.moderation {
-        Some(m) => format!(
-            "{} (policy {})",
-            format!("{:?}", m.verdict).to_uppercase(),
-            m.policy_version
-        ),
+        Some(m) => format!("{} (policy {})", m.verdict.as_str(), m.policy_version),
         None => "UNKNOWN (not moderated)".to_owned(),
     };
-    out.push_str(&format!("  safe       {} — {verdict}\n", record.safe));
+    match &record.review {
+        // The reviewer's decision counts; the model's verdict is shown beside it.
+        Some(review) => out.push_str(&format!(
+            "  safe       {} — {} by {}; model: {verdict}\n",
+            record.safe,
+            review.decision.as_str(),
+            review.reviewer
+        )),
+        None => out.push_str(&format!("  safe       {} — {verdict}\n", record.safe)),
+    }
+    let earlier = record
+        .review_history
+        .iter()
+        .rev()
+        .map(|r| (r, "earlier   "));
+    for (review, when) in record
+        .review
+        .iter()
+        .map(|r| (r, "review    "))
+        .chain(earlier)
+    {
+        let note = review
+            .note
+            .as_deref()
+            .map(|n| format!(": {n:?}"))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "  {when} {} by {} at {} (model said {}){note}\n",
+            review.decision.as_str(),
+            review.reviewer,
+            review.reviewed_at.to_rfc3339(),
+            review.model_verdict.as_str()
+        ));
+    }
+    if record.status == spotlight_core::contracts::RecordStatus::Analyzed {
+        out.push_str(&format!(
+            "  review token {}\n",
+            spotlight_core::review::token(record)
+        ));
+    }
     for label in &record.labels {
         out.push_str(&label_line(label));
     }

@@ -975,6 +975,7 @@ fn is_execution_event(kind: EventType) -> bool {
             | EventType::ExecutionSucceeded
             | EventType::ExecutionFailed
             | EventType::ExecutionTimedOut
+            | EventType::ExecutionRedriven
     )
 }
 
@@ -988,6 +989,7 @@ fn summary(details: Option<&EventDetails>) -> String {
         EventDetails::ExecutionFailed(d) | EventDetails::ExecutionTimedOut(d) => {
             failure(d.error.as_deref(), d.cause.as_deref())
         }
+        EventDetails::ExecutionRedriven(d) => format!("redrive {}", d.redrive_count),
         EventDetails::StateEntered(d) => format!("input {}", cut(&d.input, SUMMARY_CHARS)),
         EventDetails::StateExited(d) => format!("output {}", cut(&d.output, SUMMARY_CHARS)),
         EventDetails::TaskScheduled(d) => {

@@ -761,9 +761,9 @@ mod tests {
         check_routes_attach_to_ports(&layout);
         let mut routes = Vec::new();
         all_routes(&layout, &mut routes);
-        // Validate, Analyze, Record and RecordRejected catch, into two targets or one, and
-        // PublishResult into ResultUndelivered.
-        assert_eq!(routes.iter().filter(|r| r.catch).count(), 7);
+        // Validate, Analyze, Record, RecordRejected and PlanReprocess catch, into two targets
+        // or one, and PublishResult into ResultUndelivered.
+        assert_eq!(routes.iter().filter(|r| r.catch).count(), 8);
         // The branches' last states lead into the join: no arrowhead halfway.
         let analyze = match &layout.nodes.iter().find_map(|n| match &n.content {
             NodeContent::State { state, branches } if state.name == "Analyze" => Some(branches),
@@ -773,7 +773,8 @@ mod tests {
             None => panic!("no Analyze node"),
         };
         assert_eq!(analyze, 3);
-        assert_eq!(routes.iter().filter(|r| !r.arrow).count(), 3);
+        // Two last states a branch: its analyser and its Keep… pass (a reprocess).
+        assert_eq!(routes.iter().filter(|r| !r.arrow).count(), 6);
         // Edges go down the page, except those that return to an earlier state (none here).
         for route in &routes {
             let (first, last) = (route.points[0], route.points[route.points.len() - 1]);

@@ -86,7 +86,13 @@ mod tests {
                 ("FromS3Notification", NotRun),
                 ("UnrecognisedInput", NotRun),
                 ("Validate", Succeeded),
+                ("Reprocessing", Succeeded),
+                ("PlanReprocess", NotRun),
                 ("Analyze", Succeeded),
+                ("RunLabels", Succeeded),
+                ("RunModeration", Succeeded),
+                ("RunText", Succeeded),
+                ("KeepLabels", NotRun),
                 ("DetectLabels", Succeeded),
                 ("DetectModeration", Retried),
                 ("DetectText", Succeeded),
@@ -103,7 +109,7 @@ mod tests {
                 ("Analyzed", NotRun),
             ],
         );
-        assert_eq!(outcomes.len(), 13, "only states that ran: {outcomes:?}");
+        assert_eq!(outcomes.len(), 17, "only states that ran: {outcomes:?}");
 
         let svg = render(&machine(&pipeline()), &outcomes);
         well_formed(&svg);
@@ -118,8 +124,8 @@ mod tests {
         }
         assert!(svg.contains("class=\"node caught task\" data-state=\"Record\""));
         assert!(svg.contains(
-            "aria-label=\"State machine graph: 23 states, 10 succeeded, 1 retried, 1 caught, \
-             1 failed, 10 not run\""
+            "aria-label=\"State machine graph: 31 states, 14 succeeded, 1 retried, 1 caught, \
+             1 failed, 14 not run\""
         ));
     }
 

@@ -344,7 +344,9 @@ mod tests {
         let svg = render(&machine(&definition), &BTreeMap::new());
         well_formed(&svg);
         let all = names(&definition);
-        assert_eq!(all.len(), 23);
+        // 23, then issue 14's reprocess: Reprocessing, PlanReprocess and each branch's Run…
+        // choice and Keep… pass.
+        assert_eq!(all.len(), 31);
         for name in &all {
             assert_eq!(
                 svg.matches(&format!("data-state=\"{name}\"")).count(),
@@ -353,16 +355,16 @@ mod tests {
             );
             assert!(svg.contains(&format!("<a href=\"#state-{name}\">")));
         }
-        assert_eq!(svg.matches("<g class=\"node ").count(), 23);
+        assert_eq!(svg.matches("<g class=\"node ").count(), 31);
         assert!(svg.contains("class=\"node not-run parallel container\" data-state=\"Analyze\""));
         assert!(svg.contains("class=\"node not-run choice\" data-state=\"Normalize\""));
         assert!(svg.contains("class=\"node not-run fail\" data-state=\"Failed\""));
         assert!(svg.contains(">Start</text>") && svg.contains(">End</text>"));
-        // Validate, Analyze, Record and RecordRejected catch, into two targets or one, and
-        // PublishResult into ResultUndelivered.
-        assert_eq!(svg.matches("class=\"edge catch\"").count(), 7);
+        // Validate, Analyze, Record, RecordRejected and PlanReprocess catch, into two targets
+        // or one, and PublishResult into ResultUndelivered.
+        assert_eq!(svg.matches("class=\"edge catch\"").count(), 8);
         assert!(svg.contains("role=\"img\""));
-        assert!(svg.contains("aria-label=\"State machine graph: 23 states, 23 not run\""));
+        assert!(svg.contains("aria-label=\"State machine graph: 31 states, 31 not run\""));
         assert!(svg.contains("<marker id=\"graph-arrow\""));
         for outcome in LEGEND {
             assert!(svg.contains(&format!("<g class=\"{}\"><rect", class(outcome))));

@@ -41,6 +41,7 @@ pub(super) async fn run(definition: &str, input: Value, script: Script) -> (Stat
         "DetectModerationFunctionArn",
         "DetectTextFunctionArn",
         "RecordFunctionArn",
+        "RecordPlanFunctionArn",
     ]
     .iter()
     .map(|s| {

@@ -13,20 +13,85 @@ use spotlight_states::cost::{self, PriceSheet};
 use spotlight_states::Attribution;
 use spotlight_storage::ExecutionSummary;
 
-use super::{duration, html, status_class, when};
+use super::{check_csrf, duration, html, status_class, when, Failure};
 use crate::html::{page, url_part, Esc};
-use crate::query;
+use crate::query::{self, pairs};
 use crate::{graph, ConsoleState, Machine};
+use axum::response::Redirect;
+use spotlight_core::contracts::ExecutionStatus;
 
 /// `GET /executions/{id}`: the execution, state by state, and its raw event history.
 pub async fn execution(State(state): State<ConsoleState>, Path(id): Path<String>) -> Response {
-    match query::execution(&state, &id).await {
-        Ok((summary, history)) => html(page(
-            &summary.key,
-            &execution_body(&state, &summary, &history),
-        ))
-        .into_response(),
-        Err(failure) => failure.page(),
+    let (summary, history) = match query::execution(&state, &id).await {
+        Ok(found) => found,
+        Err(failure) => return failure.page(),
+    };
+    let record_id = summary.record_id.clone();
+    let deleted = match query::blocking(&state, move |store| store.tombstone_of(&record_id)).await {
+        Ok(tombstone) => tombstone,
+        Err(failure) => return failure.page(),
+    };
+    let mut body = execution_body(&state, &summary, &history);
+    if let Some(tombstone) = deleted {
+        // The history stays for ops' audit; the photo it screened is gone.
+        let banner = format!(
+            "</h1><p class=\"review\" id=\"photo-deleted\" role=\"status\">Photo deleted at \
+             {}: its record, index entries and previews are gone; this history is kept.</p>",
+            when(tombstone.deleted_at)
+        );
+        body = body.replacen("</h1>", &banner, 1);
+    }
+    html(page(&summary.key, &body)).into_response()
+}
+
+/// The redrive button, on an execution that stopped without succeeding: a form that POSTs
+/// with the CSRF token, only where the console can run the pipeline.
+fn redrive_button(state: &ConsoleState, execution: &ExecutionSummary) -> String {
+    let redrivable = matches!(
+        execution.status,
+        ExecutionStatus::Failed | ExecutionStatus::TimedOut | ExecutionStatus::Aborted
+    );
+    if state.rerunner.is_none() || !redrivable {
+        return String::new();
+    }
+    format!(
+        "<form class=\"inline\" method=\"post\" action=\"/executions/{}/redrive\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+         <button type=\"submit\" id=\"redrive\">Redrive from the failed state</button></form>",
+        url_part(&execution.id),
+        Esc(&state.csrf),
+    )
+}
+
+/// `POST /executions/{id}/redrive`: redrives the execution, as `spotlight executions redrive`
+/// does, then shows it again.
+pub async fn redrive(
+    State(state): State<ConsoleState>,
+    Path(id): Path<String>,
+    body: String,
+) -> Response {
+    let form = pairs(Some(&body));
+    if let Err(failure) = check_csrf(&state, &form) {
+        return failure.page();
+    }
+    let Some(rerunner) = state.rerunner.clone() else {
+        return Failure::not_found("this console cannot redrive executions").page();
+    };
+    // The execution must exist: a 404 otherwise, as its page gives.
+    let execution = match query::execution(&state, &id).await {
+        Ok((execution, _)) => execution,
+        Err(failure) => return failure.page(),
+    };
+    match rerunner.redrive(execution.id.clone()).await {
+        Ok(_) => Redirect::to(&format!("/executions/{}", url_part(&execution.id))).into_response(),
+        Err(error) => Failure::new(
+            axum::http::StatusCode::CONFLICT,
+            format!(
+                "the execution was not redriven: {}",
+                spotlight_core::error::error_chain(&error)
+            ),
+        )
+        .page(),
     }
 }
 
@@ -54,7 +119,13 @@ fn execution_body(state: &ConsoleState, execution: &ExecutionSummary, history: &
     if let Some(cause) = &execution.cause {
         let _ = write!(body, "<dt>Cause</dt><dd>{}</dd>", Esc(cause));
     }
+    let _ = write!(
+        body,
+        "<dt>Redrive count</dt><dd id=\"redrive-count\">{}</dd>",
+        execution.redrive_count
+    );
     body.push_str("</dl>");
+    body.push_str(&redrive_button(state, execution));
     let events = history
         .get("events")
         .and_then(Value::as_array)

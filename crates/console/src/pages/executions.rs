@@ -24,6 +24,22 @@ pub async fn executions(State(state): State<ConsoleState>, RawQuery(raw): RawQue
         Ok(executions) => executions,
         Err(failure) => return failure.page(),
     };
+    // The photos taken down since: their executions stay listed, marked so.
+    let ids: Vec<String> = executions.iter().map(|e| e.record_id.clone()).collect();
+    let deleted = query::blocking(&state, move |store| {
+        let mut deleted = std::collections::HashSet::new();
+        for id in ids {
+            if store.tombstone_of(&id)?.is_some() {
+                deleted.insert(id);
+            }
+        }
+        Ok(deleted)
+    })
+    .await;
+    let deleted = match deleted {
+        Ok(deleted) => deleted,
+        Err(failure) => return failure.page(),
+    };
     let mut body = String::from(
         "<h1>Executions</h1><form class=\"search\" method=\"get\" action=\"/executions\">\
          <label>Status<select name=\"status\"><option value=\"\">any</option>",
@@ -52,12 +68,17 @@ pub async fn executions(State(state): State<ConsoleState>, RawQuery(raw): RawQue
     for execution in &executions {
         let _ = write!(
             body,
-            "<tr><td{}>{}</td><td><a href=\"/records/{}\">{}</a></td><td>{}</td><td>{}</td>\
+            "<tr><td{}>{}</td><td><a href=\"/records/{}\">{}</a>{}</td><td>{}</td><td>{}</td>\
              <td><a href=\"/executions/{}\">{}</a></td></tr>",
             status_class(execution.status),
             Esc(execution.status.as_str()),
             url_part(&execution.record_id),
             Esc(&execution.key),
+            if deleted.contains(&execution.record_id) {
+                " <span class=\"deleted\">(photo deleted)</span>"
+            } else {
+                ""
+            },
             when(execution.start_time),
             duration(execution),
             url_part(&execution.id),

@@ -78,6 +78,14 @@ pub async fn gallery(State(state): State<ConsoleState>, RawQuery(raw): RawQuery)
             status_badge(record.status, record.safe),
             Esc(&record.id),
         );
+        if let Some(review) = &record.review {
+            let _ = write!(
+                body,
+                "<p class=\"why\">{} by {}</p>",
+                review.decision.as_str(),
+                Esc(&review.reviewer)
+            );
+        }
         if !hit.matched_labels.is_empty() {
             body.push_str("<p class=\"why\">Matched: ");
             for (i, label) in hit.matched_labels.iter().enumerate() {
@@ -146,6 +154,15 @@ fn search_form(state: &ConsoleState, params: &[(String, String)], review: bool) 
     form.push_str("<label>Status<select name=\"status\"><option value=\"\">any</option>");
     let status = value_of(params, "status");
     push_options(&mut form, ["ANALYZED", "REJECTED", "FAILED"], status);
+    form.push_str("</select></label>");
+    // The verdict that counts: a reviewer's decision, else the model's.
+    form.push_str("<label>Verdict<select name=\"verdict\"><option value=\"\">any</option>");
+    let verdict = value_of(params, "verdict");
+    push_options(
+        &mut form,
+        ["SAFE", "NEEDS_REVIEW", "UNSAFE", "UNKNOWN"],
+        verdict,
+    );
     form.push_str("</select></label>");
     let _ = write!(
         form,

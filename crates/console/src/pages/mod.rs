@@ -22,15 +22,20 @@ mod failures;
 mod gallery;
 mod login;
 mod photo;
+mod review;
+mod takedown;
 mod themes;
 
-pub use execution::execution;
+pub use execution::{execution, redrive};
 pub use executions::executions;
 pub use failure::Failure;
 pub use failures::{failures, rerun};
 pub use gallery::gallery;
 pub use login::{login, login_form};
 pub use photo::{preview, record, thumbnail};
+pub(crate) use review::waiting as review_waiting;
+pub use review::{decide as review_decide, queue as review_queue};
+pub use takedown::delete;
 pub use themes::{save_themes, themes};
 
 /// A time as people read it: to the second, in UTC.

@@ -81,6 +81,7 @@ fn record_body(state: &ConsoleState, record: &ImageRecord, review: bool) -> Stri
     if record.status != RecordStatus::Analyzed {
         body.push_str(&rerun_button(state, record));
     }
+    body.push_str(&super::takedown::delete_button(state, record));
     if let Some(error) = &record.error {
         let _ = write!(
             body,
@@ -117,7 +118,7 @@ fn record_body(state: &ConsoleState, record: &ImageRecord, review: bool) -> Stri
             let _ = write!(
                 body,
                 "<p>Verdict <strong>{}</strong> under policy {}.</p>",
-                Esc(&format!("{:?}", moderation.verdict).to_uppercase()),
+                Esc(moderation.verdict.as_str()),
                 Esc(&moderation.policy_version)
             );
             if !moderation.labels.is_empty() {
@@ -143,6 +144,7 @@ fn record_body(state: &ConsoleState, record: &ImageRecord, review: bool) -> Stri
             }
         }
     }
+    body.push_str(&super::review::section(state, record));
     body.push_str("<h2>Text</h2>");
     match &record.text {
         Some(text) if !text.lines.is_empty() => {

@@ -62,8 +62,8 @@ pub struct RecordPage {
 /// How an execution stands, spelled as Step Functions' `DescribeExecution` spells it.
 ///
 /// Only the statuses Spotlight produces or accepts: AWS's `PENDING_REDRIVE` is left out, since
-/// nothing here redrives an execution (the starter, which reads AWS's answer, keeps its own
-/// open-ended reading of it).
+/// a local redrive runs at once (`RUNNING` again); the starter, which reads AWS's answer, keeps
+/// its own open-ended reading of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
@@ -161,6 +161,10 @@ pub struct ExecutionSummary {
     pub error: Option<String>,
     /// The cause, when it failed.
     pub cause: Option<String>,
+    /// How many times it was redriven (`RedriveExecution`, `spotlight executions redrive`),
+    /// as `DescribeExecution` counts them.
+    #[serde(default)]
+    pub redrive_count: u32,
 }
 
 /// The executions, newest first (`GET /api/executions`).

@@ -36,6 +36,7 @@ impl PipelineInput {
                         event_time: Some(record.event_time),
                         etag: None,
                         size: None,
+                        reprocess: None,
                     },
                     None => ObjectRequest::new("", ""),
                 }
@@ -49,6 +50,7 @@ impl PipelineInput {
                 event_time: Some(event.time),
                 etag: Some(event.detail.object.etag),
                 size: Some(event.detail.object.size),
+                reprocess: None,
             },
         }
     }
@@ -86,6 +88,21 @@ pub struct ObjectRequest {
     /// The size the event reported, in bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
+    /// Present when the execution reprocesses an analysed image: only the analysers named run,
+    /// the others' stored results are kept (when the stored record is of this very upload).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Reprocess")]
+    pub reprocess: Option<Reprocess>,
+}
+
+/// What a reprocess execution runs again (issue 14): `{"analysers": ["text"]}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Reprocess {
+    /// The analysers to run; the others' results are taken from the stored record. Every
+    /// analyser runs when the stored record is missing, is of another upload, or lacks its
+    /// result. Empty: none runs, the stored results are merged and judged again.
+    pub analysers: Vec<super::record::Analyser>,
 }
 
 impl ObjectRequest {
@@ -100,6 +117,7 @@ impl ObjectRequest {
             event_time: None,
             etag: None,
             size: None,
+            reprocess: None,
         }
     }
 }

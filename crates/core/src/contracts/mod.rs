@@ -11,6 +11,8 @@ mod events;
 mod image;
 mod input;
 mod record;
+mod reevaluate;
+mod takedown;
 
 pub use analysis::{
     AnalyzeInput, BoundingBox, Label, LabelInstance, LabelsResult, ModelInfo, ModerationLabel,
@@ -25,6 +27,7 @@ pub use events::{
     RESULT_EVENT_SOURCE,
 };
 pub use image::{ImageFacts, ImageFormat};
+pub use input::Reprocess;
 pub use input::{
     KeyEncoding, ObjectRequest, PipelineInput, S3Bucket, S3Notification, S3NotificationEntity,
     S3NotificationObject, S3NotificationRecord, S3Object, S3ObjectCreatedDetail,
@@ -32,8 +35,14 @@ pub use input::{
 };
 pub use record::{
     Analyser, AnalyserModel, CaughtError, CaughtState, ExecutionRef, FlaggedLabel, ImageRecord,
-    ModerationSummary, RecordError, RecordInput, RecordOutput, RecordStatus, TextSummary, TrimNote,
-    Validation, Verdict, WriteOutcome,
+    ModerationSummary, RecordError, RecordInput, RecordOutput, RecordStatus, Review,
+    ReviewDecision, TextSummary, TrimNote, Validation, Verdict, WriteOutcome,
+};
+pub use record::{AnalysisOf, AnalysisPlan, KeptResult, PlanInput};
+pub use reevaluate::{ReevaluateInput, ReevaluateOutput, ReevaluatePage, Tally};
+
+pub use takedown::{
+    S3DeletedObject, S3ObjectDeletedDetail, S3ObjectDeletedEvent, TakedownAction, TakedownOutput,
 };
 
 use crate::error::LambdaError;
@@ -68,6 +77,10 @@ pub fn schemas() -> Vec<ContractSchema> {
         schema_of::<TextResult>("detect-text.output.schema.json"),
         schema_of::<RecordInput>("record.input.schema.json"),
         schema_of::<RecordOutput>("record.output.schema.json"),
+        schema_of::<PlanInput>("record-plan.input.schema.json"),
+        schema_of::<AnalysisPlan>("record-plan.output.schema.json"),
+        schema_of::<ReevaluateInput>("reevaluate.input.schema.json"),
+        schema_of::<ReevaluateOutput>("reevaluate.output.schema.json"),
         schema_of::<ImageRecord>("image-record.schema.json"),
         schema_of::<LambdaError>("lambda-error.schema.json"),
         schema_of::<RecordPage>("api.records.schema.json"),
@@ -77,5 +90,7 @@ pub fn schemas() -> Vec<ContractSchema> {
         schema_of::<ApiError>("api.error.schema.json"),
         schema_of::<ResultEventDetail>("result-event.detail.schema.json"),
         schema_of::<ResultEvent>("result-event.schema.json"),
+        schema_of::<S3ObjectDeletedEvent>("takedown.input.schema.json"),
+        schema_of::<TakedownOutput>("takedown.output.schema.json"),
     ]
 }

@@ -57,18 +57,21 @@ pub struct CaughtState {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "outcome", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RecordInput {
-    /// All three analysers ran.
+    /// All three analysers ran (or, reprocessing, were kept from the stored record).
     Analyzed {
         /// The validated image.
         image: ImageFacts,
         /// From detect-labels.
-        labels: LabelsResult,
+        labels: AnalysisOf<LabelsResult>,
         /// From detect-moderation.
-        moderation: ModerationResult,
+        moderation: AnalysisOf<ModerationResult>,
         /// From detect-text.
-        text: TextResult,
+        text: AnalysisOf<TextResult>,
         /// The execution.
         execution: ExecutionRef,
+        /// The normalised request (`$.request`): says whether this execution reprocesses.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request: Option<Box<ObjectRequest>>,
     },
     /// The upload was refused (an `ImageRejected.*` error).
     Rejected {
@@ -84,6 +87,55 @@ pub enum RecordInput {
         /// The execution.
         execution: ExecutionRef,
     },
+}
+
+/// One analyser's part of the record step's input: its result, or, when a reprocess execution
+/// skipped it, the mark its `Keep…` state leaves (`{"kept": true}`): the stored result stays.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum AnalysisOf<T> {
+    /// The analyser ran.
+    Ran(T),
+    /// The analyser was skipped; its stored result is kept.
+    Kept(KeptResult),
+}
+
+impl<T> From<T> for AnalysisOf<T> {
+    fn from(result: T) -> Self {
+        AnalysisOf::Ran(result)
+    }
+}
+
+/// The mark of a skipped analyser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeptResult {
+    /// Always true.
+    pub kept: bool,
+}
+
+/// The record function's other task (the `PlanReprocess` state, `${RecordPlanFunctionArn}`):
+/// before a reprocess execution analyses, which analysers must run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanInput {
+    /// The validated image.
+    pub image: ImageFacts,
+    /// What the execution was asked to run again.
+    pub reprocess: super::input::Reprocess,
+}
+
+/// Which analysers a reprocess execution runs (`$.plan`): those asked for, and any whose stored
+/// result cannot be kept (no record, a record of another upload, or none of its result).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalysisPlan {
+    /// Run detect-labels.
+    pub labels: bool,
+    /// Run detect-moderation.
+    pub moderation: bool,
+    /// Run detect-text.
+    pub text: bool,
 }
 
 /// A record's status.
@@ -135,7 +187,8 @@ pub struct RecordOutput {
     pub status: RecordStatus,
     /// Whether the image may be featured.
     pub safe: bool,
-    /// The moderation verdict (`UNKNOWN` when moderation did not run).
+    /// The verdict that counts: a reviewer's when this upload was reviewed, else the
+    /// model's (`UNKNOWN` when moderation did not run).
     pub verdict: Verdict,
     /// The themes the labels matched.
     pub themes: Vec<String>,
@@ -176,6 +229,77 @@ pub enum Verdict {
     Unsafe,
     /// Moderation did not run or its result is unusable: never safe.
     Unknown,
+    /// A label scored between its review and block thresholds: not safe until a reviewer
+    /// approves it.
+    NeedsReview,
+}
+
+impl Verdict {
+    /// `SAFE`, `UNSAFE`, `UNKNOWN` or `NEEDS_REVIEW`, as serialised.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Safe => "SAFE",
+            Verdict::Unsafe => "UNSAFE",
+            Verdict::Unknown => "UNKNOWN",
+            Verdict::NeedsReview => "NEEDS_REVIEW",
+        }
+    }
+}
+
+/// A reviewer's decision on a photo: it overrides the model's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ReviewDecision {
+    /// Safe to feature, whatever the model said.
+    Approved,
+    /// Not to be featured, whatever the model said.
+    Rejected,
+}
+
+impl ReviewDecision {
+    /// `APPROVED` or `REJECTED`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ReviewDecision::Approved => "APPROVED",
+            ReviewDecision::Rejected => "REJECTED",
+        }
+    }
+
+    /// The verdict the decision stands for.
+    pub const fn verdict(self) -> Verdict {
+        match self {
+            ReviewDecision::Approved => Verdict::Safe,
+            ReviewDecision::Rejected => Verdict::Unsafe,
+        }
+    }
+}
+
+/// A person's review of one upload of a photo (see [`crate::review`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Review {
+    /// Approved or rejected.
+    pub decision: ReviewDecision,
+    /// Who decided.
+    pub reviewer: String,
+    /// When.
+    pub reviewed_at: DateTime<Utc>,
+    /// Why, in the reviewer's words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// The model's verdict the reviewer saw.
+    pub model_verdict: Verdict,
+    /// The revision of the record reviewed: which upload the decision was made for.
+    pub revision: String,
+    /// That upload's ETag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    /// That upload's version id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    /// Counts the reviews of this record, 1 for the first: part of the token a decision must
+    /// quote, so two reviewers cannot silently overwrite each other.
+    pub sequence: u32,
 }
 
 /// A moderation label that met its threshold.
@@ -202,6 +326,10 @@ pub struct ModerationSummary {
     /// The labels that made it unsafe.
     #[serde(default)]
     pub flagged: Vec<FlaggedLabel>,
+    /// The labels at or over their review threshold but under their block threshold: why it
+    /// needs review.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub review_flagged: Vec<FlaggedLabel>,
     /// The version of the policy applied.
     pub policy_version: String,
 }
@@ -283,7 +411,8 @@ pub struct ImageRecord {
     /// Moderation, when it ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moderation: Option<ModerationSummary>,
-    /// Whether the image may be featured: only when moderation ran and flagged nothing.
+    /// Whether the image may be featured: a reviewer's decision when there is one (see
+    /// `review`), else only when moderation ran and flagged nothing.
     pub safe: bool,
     /// Text, when it ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -305,9 +434,35 @@ pub struct ImageRecord {
     pub execution: ExecutionRef,
     /// When the record was written.
     pub analysed_at: DateTime<Utc>,
+    /// The review of this upload, which overrides the model's verdict. Kept when the same
+    /// upload is analysed again; a new upload of the key moves it to `reviewHistory`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<Review>,
+    /// Earlier reviews, oldest first: replaced ones and those of earlier uploads.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub review_history: Vec<Review>,
 }
 
 impl ImageRecord {
+    /// What the model said: `UNKNOWN` when moderation did not run.
+    pub fn model_verdict(&self) -> Verdict {
+        self.moderation
+            .as_ref()
+            .map_or(Verdict::Unknown, |moderation| moderation.verdict)
+    }
+
+    /// The verdict that counts: the reviewer's when there is a review, else the model's.
+    pub fn verdict(&self) -> Verdict {
+        self.review
+            .as_ref()
+            .map_or_else(|| self.model_verdict(), |review| review.decision.verdict())
+    }
+
+    /// Whether the image may be featured, from its verdict: only an analysed image can be.
+    pub fn effective_safe(&self) -> bool {
+        self.status == RecordStatus::Analyzed && self.verdict() == Verdict::Safe
+    }
+
     /// The model used by one analyser, if it ran.
     pub fn model(&self, analyser: Analyser) -> Option<&ModelInfo> {
         self.models

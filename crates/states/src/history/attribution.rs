@@ -237,6 +237,8 @@ pub struct Attribution {
     entries: Vec<StateEntry>,
     ended: bool,
     execution_failure: Option<AttemptFailure>,
+    /// Which entry each event id belongs to (for redrive).
+    pub(crate) owner: HashMap<u64, usize>,
 }
 
 impl Attribution {
@@ -377,6 +379,11 @@ impl<'e> Reader<'e> {
                 }));
             }
             self.climb(from, |e| !e.closed && e.kind == Some(StateKind::Map))
+        } else if event_type == "ExecutionRedriven" {
+            // The execution runs again from where it stopped: it has not ended, nor failed.
+            self.ended = false;
+            self.execution_failure = None;
+            None
         } else if event_type.starts_with("Execution") {
             if matches!(
                 event_type,
@@ -536,6 +543,7 @@ impl<'e> Reader<'e> {
             entries: self.entries,
             ended,
             execution_failure: self.execution_failure,
+            owner: self.owner,
         }
     }
 }

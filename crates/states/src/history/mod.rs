@@ -86,6 +86,7 @@ event_types! {
     ExecutionSucceeded,
     ExecutionFailed,
     ExecutionTimedOut,
+    ExecutionRedriven,
     PassStateEntered,
     PassStateExited,
     TaskStateEntered,
@@ -130,6 +131,8 @@ pub enum EventDetails {
     ExecutionFailed(FailureDetails),
     #[serde(rename = "executionTimedOutEventDetails")]
     ExecutionTimedOut(FailureDetails),
+    #[serde(rename = "executionRedrivenEventDetails")]
+    ExecutionRedriven(ExecutionRedrivenEventDetails),
     #[serde(rename = "stateEnteredEventDetails")]
     StateEntered(StateEnteredEventDetails),
     #[serde(rename = "stateExitedEventDetails")]
@@ -188,6 +191,15 @@ pub struct ExecutionStartedEventDetails {
     pub input_details: DataDetails,
     /// The role the execution runs as.
     pub role_arn: String,
+}
+
+/// `executionRedrivenEventDetails`: the execution was redriven (`RedriveExecution`) and goes on
+/// from where it stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionRedrivenEventDetails {
+    /// How many times the execution has been redriven, this time included.
+    pub redrive_count: u32,
 }
 
 /// `executionSucceededEventDetails`.

@@ -233,6 +233,7 @@ mod tests {
             role_arn: "r".into(),
             state_machine_id: "arn:aws:states:us-east-1:123456789012:stateMachine:M".into(),
             state_machine_name: "M".into(),
+            redrive_count: 0,
         };
         let rng = Mutex::new(rand::rngs::StdRng::seed_from_u64(7));
         let scope = Scope::new(&input, &exec, "S", chrono::DateTime::UNIX_EPOCH, 0, &rng);
@@ -433,6 +434,7 @@ mod tests {
             role_arn: "r".into(),
             state_machine_id: "m".into(),
             state_machine_name: "M".into(),
+            redrive_count: 0,
         };
         let rng = Mutex::new(rand::rngs::StdRng::seed_from_u64(7));
         let scope = Scope::new(&input, &exec, "S", chrono::DateTime::UNIX_EPOCH, 0, &rng);

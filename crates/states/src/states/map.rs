@@ -15,7 +15,7 @@ use crate::history::{
 use crate::jsonata::{cause, Expr};
 use crate::path::Path;
 use crate::run::Extra;
-use crate::run::{run_body, HistoryCursor, StateRun};
+use crate::run::{run_body_from, HistoryCursor, Part, StateRun};
 use serde_json::Value;
 use std::sync::Arc;
 use tokio::sync::Semaphore;
@@ -377,7 +377,18 @@ impl Map {
         let one_at_a_time = limit == 1;
         let chain = Arc::new(std::sync::Mutex::new(started));
         let mut set = JoinSet::new();
+        // On redrive, only the iterations that did not succeed run again.
+        let mut parts = state_run.resume.take().unwrap_or_default().into_iter();
+        let mut outputs = vec![Value::Null; total];
         for (i, input) in inputs.into_iter().enumerate() {
+            let resume = match parts.next() {
+                Some(Part::Done(output)) => {
+                    outputs[i] = output;
+                    continue;
+                }
+                Some(Part::Resume(resume)) => Some(resume),
+                Some(Part::Fresh) | None => None,
+            };
             let (shared, body, name, semaphore, vars, chain) = (
                 shared.clone(),
                 self.processor.clone(),
@@ -410,7 +421,7 @@ impl Map {
                 shared.emit(&mut cursor, EventType::MapIterationStarted, || {
                     d.map(EventDetails::MapIterationStarted)
                 });
-                let r = run_body(&shared, &body, input, &mut cursor, vars).await;
+                let r = run_body_from(&shared, &body, input, &mut cursor, vars, resume).await;
                 let before_close = cursor.last_event_id;
                 if let (true, Ok(mut c)) = (one_at_a_time, chain.lock()) {
                     *c = cursor.last_event_id;
@@ -437,7 +448,6 @@ impl Map {
             });
         }
 
-        let mut outputs = vec![Value::Null; total];
         let mut failures = 0usize;
         let mut last = started;
         while let Some(joined) = set.join_next().await {

@@ -5,7 +5,7 @@
 use crate::definition::{Body, DefinitionReader, Obj};
 use crate::error::{EngineError, Interrupt};
 use crate::history::EventType;
-use crate::run::{run_body, HistoryCursor, StateRun};
+use crate::run::{run_body_from, HistoryCursor, Part, StateRun};
 use serde_json::Value;
 use std::sync::Arc;
 use tokio::task::JoinSet;
@@ -75,20 +75,30 @@ impl Parallel {
         // Each branch reads the variables of the state's scope and keeps its own.
         let vars = state_run.vars.nested();
         let shared = state_run.shared;
+        // On redrive, only the branches that did not succeed run again.
+        let mut parts = state_run.resume.take().unwrap_or_default().into_iter();
+        let mut outputs = vec![Value::Null; self.branches.len()];
         let started = shared.emit(state_run.cursor, EventType::ParallelStateStarted, || None);
         let mut set = JoinSet::new();
         for (k, body) in self.branches.iter().enumerate() {
+            let resume = match parts.next() {
+                Some(Part::Done(output)) => {
+                    outputs[k] = output;
+                    continue;
+                }
+                Some(Part::Resume(resume)) => Some(resume),
+                Some(Part::Fresh) | None => None,
+            };
             let (shared, body, input, vars) =
                 (shared.clone(), body.clone(), input.clone(), vars.clone());
             set.spawn(async move {
                 let mut cursor = HistoryCursor {
                     last_event_id: started,
                 };
-                let r = run_body(&shared, &body, input, &mut cursor, vars).await;
+                let r = run_body_from(&shared, &body, input, &mut cursor, vars, resume).await;
                 (k, r, cursor.last_event_id)
             });
         }
-        let mut outputs = vec![Value::Null; self.branches.len()];
         let mut last = started;
         while let Some(joined) = set.join_next().await {
             let (k, r, l) = joined.map_err(|e| EngineError::Join(e.to_string()))?;
