@@ -50,6 +50,8 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::config::AsyncSleep as _;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, DeleteRequest, GlobalSecondaryIndex,
     KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, PutRequest,
@@ -116,6 +118,25 @@ where
 {
     let detail = format!("{what}: {}", DisplayErrorContext(&error));
     StoreError::new(detail, error)
+}
+
+/// A conditional write's answer: `Ok(true)` written, `Ok(false)` refused because its condition
+/// did not hold (`refused` tells that error from the others: what every caller expects and
+/// handles), any other failure the store's.
+fn condition_held<T, E, R>(
+    what: &str,
+    result: Result<T, SdkError<E, R>>,
+    refused: impl Fn(&E) -> bool,
+) -> Result<bool, StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(error) if error.as_service_error().is_some_and(&refused) => Ok(false),
+        Err(error) => Err(store_error(what, error)),
+    }
 }
 
 fn image_key(id: &str) -> Item {
@@ -516,17 +537,11 @@ impl DynamoRecords {
             .set_expression_attribute_values(Some(values))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(store_error("PutItem", error)),
-        }
+        condition_held(
+            "PutItem",
+            result,
+            PutItemError::is_conditional_check_failed_exception,
+        )
     }
 
     /// Deletes the index items a tombstone lists, then clears its `indexPending`. Safe to
@@ -549,18 +564,13 @@ impl DynamoRecords {
             .expression_attribute_values(":yes", AttributeValue::Bool(true))
             .send()
             .await;
-        match done {
-            Ok(_) => Ok(()),
-            // A later upload replaced the tombstone meanwhile, taking over the list.
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(error) => Err(store_error("UpdateItem", error)),
-        }
+        // Refused: a later upload replaced the tombstone meanwhile, taking over the list.
+        condition_held(
+            "UpdateItem",
+            done,
+            UpdateItemError::is_conditional_check_failed_exception,
+        )
+        .map(drop)
     }
 
     /// Finishes whatever the image item `item` left pending: a record's index, or a
@@ -619,17 +629,11 @@ impl DynamoRecords {
             .set_expression_attribute_values(Some(values))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(store_error("PutItem", error)),
-        }
+        condition_held(
+            "PutItem",
+            result,
+            PutItemError::is_conditional_check_failed_exception,
+        )
     }
 
     /// Puts the index items of `record` (whose image item is written), deletes `stale`, then
@@ -676,18 +680,13 @@ impl DynamoRecords {
             .expression_attribute_values(":exec", s(&record.execution.id))
             .send()
             .await;
-        match done {
-            Ok(_) => Ok(()),
-            // A newer write replaced the item meanwhile; it took over the list of what to delete.
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(error) => Err(store_error("UpdateItem", error)),
-        }
+        // Refused: a newer write replaced the item meanwhile and took over what to delete.
+        condition_held(
+            "UpdateItem",
+            done,
+            UpdateItemError::is_conditional_check_failed_exception,
+        )
+        .map(drop)
     }
 
     /// Deletes the index items `stale` names.
@@ -935,16 +934,12 @@ impl DynamoRecords {
             .expression_attribute_values(":seen", seen.clone())
             .send()
             .await;
-        match result {
-            Ok(_) => {}
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                return Ok(UpdateOutcome::Changed);
-            }
-            Err(error) => return Err(store_error("PutItem", error)),
+        if !condition_held(
+            "PutItem",
+            result,
+            PutItemError::is_conditional_check_failed_exception,
+        )? {
+            return Ok(UpdateOutcome::Changed);
         }
         if pending {
             self.complete_index(record, &stale).await?;
@@ -1026,28 +1021,22 @@ impl DynamoRecords {
             .set_expression_attribute_values(Some(values))
             .send()
             .await;
-        match result {
-            Ok(_) => {}
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                // Someone else wrote in between: show the caller what is there now, or, when
-                // that was no review, judge the decision again on it.
-                let current = self.image_item(id).await?;
-                return Ok(match current.as_ref().and_then(parse_record) {
-                    Some(current) => match review::decide(&current, request) {
-                        ReviewOutcome::Reviewed(_) if !last => None,
-                        ReviewOutcome::Reviewed(_) => {
-                            Some(ReviewOutcome::Conflict(Box::new(current)))
-                        }
-                        other => Some(other),
-                    },
-                    None => Some(ReviewOutcome::NotFound),
-                });
-            }
-            Err(error) => return Err(store_error("UpdateItem", error)),
+        if !condition_held(
+            "UpdateItem",
+            result,
+            UpdateItemError::is_conditional_check_failed_exception,
+        )? {
+            // Someone else wrote in between: show the caller what is there now, or, when that
+            // was no review, judge the decision again on it.
+            let current = self.image_item(id).await?;
+            return Ok(match current.as_ref().and_then(parse_record) {
+                Some(current) => match review::decide(&current, request) {
+                    ReviewOutcome::Reviewed(_) if !last => None,
+                    ReviewOutcome::Reviewed(_) => Some(ReviewOutcome::Conflict(Box::new(current))),
+                    other => Some(other),
+                },
+                None => Some(ReviewOutcome::NotFound),
+            });
         }
         self.complete_index(record, &listed_stale(&item)).await?;
         Ok(Some(outcome))

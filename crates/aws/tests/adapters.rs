@@ -971,3 +971,120 @@ async fn rekognition_text_honours_min_confidence_not_the_default_word_filter() {
         .unwrap();
     assert_eq!(lines.len(), 1, "a higher MinConfidence filters words out");
 }
+
+/// A review decided on a record that a policy re-evaluation rewrites before the review lands
+/// (same revision, execution and review sequence, a new verdict): the write's condition names
+/// the record itself, so the review is judged again on the rewritten record instead of
+/// restoring the verdict it read.
+#[tokio::test]
+async fn dynamodb_a_review_racing_a_policy_rewrite_keeps_the_new_verdict() {
+    use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemOutput;
+    use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
+    use spotlight_core::contracts::ReviewDecision;
+    use spotlight_core::review::{token, ReviewOutcome, ReviewRequest};
+
+    let mut read = suite_record(
+        "review race.jpg",
+        10,
+        5,
+        RecordStatus::Analyzed,
+        true,
+        Vec::new(),
+        "",
+    );
+    read.moderation = Some(ModerationPolicy::shipped().evaluate(Some(&[])));
+    let mut rewritten = read.clone();
+    rewritten.safe = false;
+    if let Some(moderation) = &mut rewritten.moderation {
+        moderation.verdict = Verdict::Unsafe;
+        moderation.policy_version = "stricter".to_owned();
+    }
+    let item_of = |record: &spotlight_core::contracts::ImageRecord| {
+        std::collections::HashMap::from([
+            (
+                "record".to_owned(),
+                AttributeValue::S(serde_json::to_string(record).unwrap()),
+            ),
+            (
+                "revision".to_owned(),
+                AttributeValue::S(record.revision.clone()),
+            ),
+            (
+                "executionId".to_owned(),
+                AttributeValue::S(record.execution.id.clone()),
+            ),
+        ])
+    };
+    let (before, after) = (item_of(&read), item_of(&rewritten));
+    let reads = mock!(aws_sdk_dynamodb::Client::get_item)
+        .sequence()
+        .output(move || {
+            GetItemOutput::builder()
+                .set_item(Some(before.clone()))
+                .build()
+        })
+        .output(move || {
+            GetItemOutput::builder()
+                .set_item(Some(after.clone()))
+                .build()
+        })
+        .repeatedly()
+        .build();
+    // The review's own writes name the record they were judged on; the index's last step
+    // (clearing `indexPending`) is another update.
+    let writes = mock!(aws_sdk_dynamodb::Client::update_item)
+        .match_requests(|update| {
+            update
+                .condition_expression()
+                .is_some_and(|c| c.contains("#r = :seenRecord"))
+        })
+        .sequence()
+        .error(|| {
+            UpdateItemError::ConditionalCheckFailedException(
+                aws_sdk_dynamodb::types::error::ConditionalCheckFailedException::builder()
+                    .message("The conditional request failed")
+                    .build(),
+            )
+        })
+        .output(|| UpdateItemOutput::builder().build())
+        .repeatedly()
+        .build();
+    let index = mock!(aws_sdk_dynamodb::Client::batch_write_item)
+        .then_output(|| BatchWriteItemOutput::builder().build());
+    let index_done = mock!(aws_sdk_dynamodb::Client::update_item)
+        .match_requests(|update| {
+            update
+                .update_expression()
+                .is_some_and(|u| u.contains("REMOVE indexPending"))
+        })
+        .then_output(|| UpdateItemOutput::builder().build());
+    let client = mock_client!(
+        aws_sdk_dynamodb,
+        RuleMode::MatchAny,
+        [&reads, &writes, &index, &index_done]
+    );
+    let store = DynamoRecords::new(client, "records");
+    let request = ReviewRequest {
+        decision: ReviewDecision::Approved,
+        reviewer: "ana".to_owned(),
+        note: None,
+        at: chrono::Utc::now(),
+        expect: token(&read),
+    };
+    let outcome = store
+        .review(
+            &read.image.as_ref().unwrap().bucket,
+            "review race.jpg",
+            &request,
+        )
+        .await
+        .unwrap();
+    let ReviewOutcome::Reviewed(written) = outcome else {
+        panic!("the decision still holds on the rewritten record: {outcome:?}");
+    };
+    let moderation = written.moderation.as_ref().unwrap();
+    assert_eq!(moderation.policy_version, "stricter");
+    assert_eq!(moderation.verdict, Verdict::Unsafe);
+    assert!(written.safe, "the approval overrides the model");
+    assert_eq!(writes.num_calls(), 2, "the lost write was tried once more");
+}

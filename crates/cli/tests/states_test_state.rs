@@ -179,7 +179,11 @@ fn the_human_output_shows_each_stage_at_debug() {
     );
     assert_eq!(run.code, 0, "{run:?}");
     let lines: Vec<&str> = run.stdout.lines().collect();
-    assert_eq!(lines[..2], ["SUCCEEDED", "next state: Reprocessing"], "{run:?}");
+    assert_eq!(
+        lines[..2],
+        ["SUCCEEDED", "next state: Reprocessing"],
+        "{run:?}"
+    );
     let mut output = request();
     output["validation"] = json!({"image": image});
     let inspection = lines

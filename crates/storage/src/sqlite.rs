@@ -418,26 +418,40 @@ impl SqliteStore {
 
     /// The themes saved by [`SqliteStore::save_themes`], as JSON, if any were.
     pub fn saved_themes(&self) -> Result<Option<String>, StoreError> {
-        self.retry(|connection| {
-            connection
-                .query_row("SELECT json FROM themes WHERE id = 1", [], |row| row.get(0))
-                .optional()
-                .at("reading the themes")
-        })
+        self.saved_document(Document::Themes)
     }
 
     /// Saves the themes (the themes file's JSON), replacing those saved before.
     pub fn save_themes(&self, json: &str) -> Result<(), StoreError> {
-        let now = Utc::now().to_rfc3339();
+        self.save_document(Document::Themes, json)
+    }
+
+    /// A one-row settings table's JSON, if it was ever saved.
+    fn saved_document(&self, document: Document) -> Result<Option<String>, StoreError> {
+        let Documented { table, reading, .. } = document.table();
+        let sql = format!("SELECT json FROM {table} WHERE id = 1");
         self.retry(|connection| {
             connection
-                .execute(
-                    "INSERT INTO themes (id, json, saved) VALUES (1, ?1, ?2)
-                     ON CONFLICT (id) DO UPDATE SET json = excluded.json, saved = excluded.saved",
-                    params![json, now],
-                )
-                .at("saving the themes")
-        })?;
+                .query_row(&sql, [], |row| row.get(0))
+                .optional()
+                .at(reading)
+        })
+    }
+
+    /// Replaces a one-row settings table's JSON, stamping when.
+    fn save_document(&self, document: Document, json: &str) -> Result<(), StoreError> {
+        let Documented {
+            table,
+            stamp,
+            saving,
+            ..
+        } = document.table();
+        let sql = format!(
+            "INSERT INTO {table} (id, json, {stamp}) VALUES (1, ?1, ?2)
+             ON CONFLICT (id) DO UPDATE SET json = excluded.json, {stamp} = excluded.{stamp}"
+        );
+        let now = Utc::now().to_rfc3339();
+        self.retry(|connection| connection.execute(&sql, params![json, now]).at(saving))?;
         Ok(())
     }
 
@@ -936,28 +950,12 @@ impl SqliteStore {
 impl SqliteStore {
     /// The moderation policy `spotlight policy apply` saved, as JSON, if any was.
     pub fn saved_policy(&self) -> Result<Option<String>, StoreError> {
-        self.retry(|connection| {
-            connection
-                .query_row("SELECT json FROM policy WHERE id = 1", [], |row| row.get(0))
-                .optional()
-                .at("reading the policy")
-        })
+        self.saved_document(Document::Policy)
     }
 
     /// Saves the policy in force (the policy file's JSON), replacing the one saved before.
     pub fn save_policy(&self, json: &str) -> Result<(), StoreError> {
-        let now = Utc::now().to_rfc3339();
-        self.retry(|connection| {
-            connection
-                .execute(
-                    "INSERT INTO policy (id, json, applied) VALUES (1, ?1, ?2)
-                     ON CONFLICT (id) DO UPDATE SET json = excluded.json,
-                                                    applied = excluded.applied",
-                    params![json, now],
-                )
-                .at("saving the policy")
-        })?;
-        Ok(())
+        self.save_document(Document::Policy, json)
     }
 
     /// [`RecordStore::replace_unchanged`] without the future: one transaction, in which each
@@ -1253,5 +1251,40 @@ impl SqliteStore {
         }
         let store = self.path.as_deref().unwrap_or(Path::new(":memory:"));
         fault::classify(store, what, error)
+    }
+}
+
+/// The one-row settings tables, each a JSON document the CLI saved.
+#[derive(Debug, Clone, Copy)]
+enum Document {
+    Themes,
+    Policy,
+}
+
+/// Where a [`Document`] is kept, and its words in messages.
+struct Documented {
+    table: &'static str,
+    /// The column stamped with the time it is saved.
+    stamp: &'static str,
+    reading: &'static str,
+    saving: &'static str,
+}
+
+impl Document {
+    fn table(self) -> Documented {
+        match self {
+            Document::Themes => Documented {
+                table: "themes",
+                stamp: "saved",
+                reading: "reading the themes",
+                saving: "saving the themes",
+            },
+            Document::Policy => Documented {
+                table: "policy",
+                stamp: "applied",
+                reading: "reading the policy",
+                saving: "saving the policy",
+            },
+        }
     }
 }
