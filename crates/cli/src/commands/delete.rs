@@ -92,29 +92,16 @@ pub fn describe(takedown: &Takedown) -> String {
 pub fn execute(config: Config) -> anyhow::Result<Exit> {
     let store = local::open_existing_store(&config.store)?;
     let name = &config.args.key;
-    let found = local::runtime()?.block_on(local::find_record(&store, name))?;
-    let record = match found.as_slice() {
-        [] => {
-            match local::find_tombstone(&store, name)?.as_slice() {
-                [tombstone] => eprintln!(
-                    "{name:?} was deleted at {}",
-                    tombstone.deleted_at.to_rfc3339()
-                ),
-                _ => eprintln!("no record for {name:?}"),
-            }
-            return Ok(Exit::Failure);
+    let found = local::runtime()?.block_on(local::find_one_record(&store, name))?;
+    let Some(record) = &found else {
+        match local::find_tombstone(&store, name)?.as_slice() {
+            [tombstone] => eprintln!(
+                "{name:?} was deleted at {}",
+                tombstone.deleted_at.to_rfc3339()
+            ),
+            _ => eprintln!("no record for {name:?}"),
         }
-        [record] => record,
-        several => {
-            let places: Vec<String> = several
-                .iter()
-                .map(|r| format!("{} (id {})", r.bucket, r.id))
-                .collect();
-            anyhow::bail!(
-                "{name:?} is in several folders: {}; name it by path or id",
-                places.join(", ")
-            );
-        }
+        return Ok(Exit::Failure);
     };
     let thumbnails = config
         .args

@@ -101,6 +101,26 @@ pub fn find_tombstone(
     Ok(found)
 }
 
+/// The one record `name` names ([`find_record`]), `None` when there is none; a name found in
+/// several folders is an error that lists them, so the user can name one by path or id.
+pub async fn find_one_record(
+    store: &SqliteStore,
+    name: &str,
+) -> anyhow::Result<Option<ImageRecord>> {
+    let mut found = find_record(store, name).await?;
+    if found.len() > 1 {
+        let places: Vec<String> = found
+            .iter()
+            .map(|r| format!("{} (id {})", r.bucket, r.id))
+            .collect();
+        anyhow::bail!(
+            "{name:?} is in several folders: {}; name it by path or id",
+            places.join(", ")
+        );
+    }
+    Ok(found.pop())
+}
+
 /// Finds the record a user means: a record id, a path to the photo (inside a folder the store
 /// has seen), or a key in one of those folders.
 pub async fn find_record(store: &SqliteStore, name: &str) -> anyhow::Result<Vec<ImageRecord>> {

@@ -143,24 +143,10 @@ fn decide(
 ) -> anyhow::Result<Exit> {
     let store = local::open_existing_store(store)?;
     let runtime = local::runtime()?;
-    let found = runtime.block_on(local::find_record(&store, &args.key))?;
-    let record = match found.as_slice() {
-        [] => {
-            eprintln!("no record for {:?}", args.key);
-            return Ok(Exit::Failure);
-        }
-        [record] => record,
-        several => {
-            let places: Vec<String> = several
-                .iter()
-                .map(|r| format!("{} (id {})", r.bucket, r.id))
-                .collect();
-            anyhow::bail!(
-                "{:?} is in several folders: {}; name it by path or id",
-                args.key,
-                places.join(", ")
-            );
-        }
+    let found = runtime.block_on(local::find_one_record(&store, &args.key))?;
+    let Some(record) = &found else {
+        eprintln!("no record for {:?}", args.key);
+        return Ok(Exit::Failure);
     };
     let expect = match &args.expect {
         Some(token) => token.clone(),

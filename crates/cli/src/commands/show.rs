@@ -20,31 +20,17 @@ pub struct Config {
 /// Prints the record, or says there is none (exit 1) or that the name is ambiguous (exit 2).
 pub fn execute(config: Config) -> anyhow::Result<Exit> {
     let store = local::open_existing_store(&config.store)?;
-    let found = local::runtime()?.block_on(local::find_record(&store, &config.args.key))?;
-    let record = match found.as_slice() {
-        [] => {
-            let name = &config.args.key;
-            match local::find_tombstone(&store, name)?.as_slice() {
-                [tombstone] => eprintln!(
-                    "no record for {name:?}: the photo was deleted at {}",
-                    tombstone.deleted_at.to_rfc3339()
-                ),
-                _ => eprintln!("no record for {name:?}"),
-            }
-            return Ok(Exit::Failure);
+    let name = &config.args.key;
+    let found = local::runtime()?.block_on(local::find_one_record(&store, name))?;
+    let Some(record) = &found else {
+        match local::find_tombstone(&store, name)?.as_slice() {
+            [tombstone] => eprintln!(
+                "no record for {name:?}: the photo was deleted at {}",
+                tombstone.deleted_at.to_rfc3339()
+            ),
+            _ => eprintln!("no record for {name:?}"),
         }
-        [record] => record,
-        several => {
-            let places: Vec<String> = several
-                .iter()
-                .map(|r| format!("{} (id {})", r.bucket, r.id))
-                .collect();
-            anyhow::bail!(
-                "{:?} is in several folders: {}; name it by path or id",
-                config.args.key,
-                places.join(", ")
-            );
-        }
+        return Ok(Exit::Failure);
     };
     if config.args.json {
         output::print(&format!("{}\n", serde_json::to_string(record)?))?;
