@@ -107,6 +107,10 @@ ANCESTORS = [
     ("n02121620", "cat", "Cat"),
     ("n02121808", "domestic_cat", "Cat"),
     ("n02127808", "big_cat", "Big Cat"),
+    # Rekognition files house cats and dogs under "Pet"; WordNet's "pet" synset has no
+    # hyponyms, but dog and domestic cat are both "domestic animal", and nothing else in
+    # ImageNet-1k is, so that synset carries the name.
+    ("n01317541", "domestic_animal", "Pet"),
     ("n02131653", "bear", "Bear"),
     ("n02469914", "primate", "Primate"),
     ("n02484322", "monkey", "Monkey"),

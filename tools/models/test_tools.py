@@ -19,6 +19,7 @@ from collections import OrderedDict
 import numpy as np
 
 import build_imagenet_taxonomy as taxonomy
+import convert_ssd_mobilenetv2_oidv4 as ssd
 import efficientnet_lite0 as spec
 import legacy_pth
 
@@ -152,6 +153,48 @@ class TaxonomyTest(unittest.TestCase):
         wnids = [w for w, _, _ in taxonomy.ANCESTORS]
         self.assertEqual(len(wnids), len(set(wnids)))
         self.assertTrue(all(0 <= i < 1000 for i in taxonomy.NAME_OVERRIDES))
+
+
+class SsdConverterTest(unittest.TestCase):
+    def test_same_padding_puts_the_odd_pixel_at_the_end(self):
+        # 300 -> 150 with a 3x3 kernel, stride 2: 1 pixel of padding, after.
+        self.assertEqual(ssd.same_pads(300, 3, 2, 1), (0, 1))
+        self.assertEqual(ssd.same_pads(19, 3, 1, 1), (1, 1))
+        self.assertEqual(ssd.same_pads(10, 1, 1, 1), (0, 0))
+        # 19 -> 10 with stride 2: (10-1)*2 + 3 - 19 = 2, split evenly.
+        self.assertEqual(ssd.same_pads(19, 3, 2, 1), (1, 1))
+
+    def test_flatbuffer_tables_are_read_by_field(self):
+        # A hand-made buffer: root offset, a vtable of three fields and a table holding an int32
+        # (field 0), a vector of two int32 (field 1) and a string (field 2).
+        table_at, vtable_at = 24, 8
+        buf = bytearray(64)
+        struct.pack_into("<I", buf, 0, table_at)
+        struct.pack_into("<HHHHH", buf, vtable_at, 10, 16, 4, 8, 12)
+        struct.pack_into("<i", buf, table_at, table_at - vtable_at)
+        struct.pack_into("<i", buf, table_at + 4, -7)
+        vector_at, string_at = 40, 52
+        struct.pack_into("<I", buf, table_at + 8, vector_at - (table_at + 8))
+        struct.pack_into("<I", buf, table_at + 12, string_at - (table_at + 12))
+        struct.pack_into("<Iii", buf, vector_at, 2, 300, 3)
+        struct.pack_into("<I3s", buf, string_at, 3, b"abc")
+        table = ssd.Table(bytes(buf), table_at)
+        self.assertEqual(table.scalar(0, "i"), -7)
+        self.assertEqual(table.ints(1), [300, 3])
+        self.assertEqual(table.string(2), "abc")
+        # Absent fields give their defaults.
+        self.assertEqual(table.scalar(5, "i", 1), 1)
+        self.assertEqual(table.ints(4), [])
+        self.assertIsNone(table.table(3))
+
+    def test_a_wrong_tarball_is_refused_before_anything_is_read(self):
+        import tempfile
+        from pathlib import Path
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "x.tgz"
+            path.write_bytes(b"not the package")
+            with self.assertRaisesRegex(ValueError, "expected fc3e37b3"):
+                ssd.extract_tflite(path)
 
 
 if __name__ == "__main__":

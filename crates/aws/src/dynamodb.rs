@@ -1150,9 +1150,17 @@ fn streams_for(query: &SearchQuery) -> Vec<Stream> {
         next_page: None,
         exhausted: false,
     };
-    if !query.labels.is_empty() {
-        let names: BTreeSet<String> = query
-            .labels
+    // Every result carries one label of `labels`, and one of each group of `all_labels`: one
+    // such clause's partitions find them all, and `search::matches` checks the rest (the other
+    // groups, the excluded labels) on the records read. The clause with the fewest names merges
+    // the fewest partitions. Excluded labels alone have no partition to read (the status
+    // partitions below answer them, record by record): the search function refuses that.
+    let positive = std::iter::once(&query.labels)
+        .chain(&query.all_labels)
+        .filter(|clause| !clause.is_empty())
+        .min_by_key(|clause| clause.len());
+    if let Some(clause) = positive {
+        let names: BTreeSet<String> = clause
             .iter()
             .map(|l| index_partition("LABEL", &l.to_lowercase()))
             .collect();

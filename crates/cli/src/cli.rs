@@ -95,7 +95,8 @@ pub enum Command {
     /// Runs until interrupted (Ctrl-C).
     Watch(WatchArgs),
 
-    /// Show what the local models make of images, without storing anything.
+    /// Show what the local models make of images and the verdict the moderation policy
+    /// reaches on each, with the labels that decided it, without storing anything.
     Analyze(AnalyzeArgs),
 
     /// Fetch or list the local models.
@@ -301,6 +302,11 @@ pub struct BenchArgs {
     #[arg(long, value_name = "N", default_value_t = 2)]
     pub concurrency: usize,
 
+    /// Re-encode every photo at this many megapixels first (JPEG, quality 90, aspect kept), to
+    /// see how time and memory grow with image size.
+    #[arg(long, value_name = "MP", conflicts_with_all = ["console", "store_writes"])]
+    pub megapixels: Option<f64>,
+
     /// Measure the web console instead: searches and page renders over N records (copies of
     /// the records the pipeline writes for the given photos), with p50/p99 and page sizes.
     #[arg(long, value_name = "N")]
@@ -381,6 +387,12 @@ pub struct AnalyzeArgs {
     /// Print JSON Lines: one object per image, named by the path it was given.
     #[arg(long)]
     pub json: bool,
+
+    /// The moderation policy (JSON) whose verdict to report: by default `SPOTLIGHT_POLICY`,
+    /// else the shipped `config/moderation-policy.json`. A policy that cannot be read or used
+    /// is a usage error (exit status 2).
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
 }
 
 /// `spotlight models …`.
@@ -412,13 +424,29 @@ pub struct ModelsListArgs {
 /// Arguments of `spotlight search`.
 #[derive(Debug, Args)]
 pub struct SearchArgs {
-    /// Records carrying this label, by name or parent (repeat for any of several).
+    /// Records carrying this label, by name or parent (repeat for any of several, or with
+    /// --all for every one).
     #[arg(long, value_name = "LABEL")]
     pub label: Vec<String>,
 
     /// Records carrying any label of this theme (see --themes).
     #[arg(long, value_name = "THEME")]
     pub theme: Option<String>,
+
+    /// Every --label (and the --theme, by any of its labels) must match, not any one.
+    #[arg(long)]
+    pub all: bool,
+
+    /// Leave out records carrying this label, by name or parent, at the least confidence or
+    /// above (repeat for several).
+    #[arg(long, value_name = "LABEL")]
+    pub not_label: Vec<String>,
+
+    /// Rank photos by how many of these words their labels (names, parents, categories), the
+    /// themes their labels meet and their text match, labels weighted by confidence. Word
+    /// matching, not image similarity: see the README.
+    #[arg(long, value_name = "WORDS")]
+    pub query: Option<String>,
 
     /// The least confidence, 0–100, a matching label must have (25 unless given).
     #[arg(long, value_name = "PERCENT")]

@@ -357,7 +357,8 @@ fn the_console_in_a_browser_shows_photos_as_text_and_runs_no_script() {
         .iter()
         .position(|cell| cell == "Cat")
         .unwrap_or_else(|| panic!("no Cat: {labels:?}"));
-    assert_eq!(labels[cat + 2], "Mammal, Animal", "{labels:?}");
+    // The classifier's parents, then the one the object detector adds (Rekognition's `Pet`).
+    assert_eq!(labels[cat + 2], "Mammal, Animal, Pet", "{labels:?}");
     let verdict = in_section(&browser, "Moderation", "p")
         .iter()
         .map(|p| p.text())
@@ -372,6 +373,28 @@ fn the_console_in_a_browser_shows_photos_as_text_and_runs_no_script() {
         preview[0].0.ends_with("/preview") && preview[0].1 > 0,
         "{preview:?}"
     );
+    // The detector's box over the cat, drawn exactly over the preview (same place and size).
+    let overlay = browser.execute(
+        "const i = document.querySelector('figure.boxed img.preview').getBoundingClientRect();\
+         const s = document.querySelector('figure.boxed svg.boxes').getBoundingClientRect();\
+         return [i.left, i.top, i.width, i.height, s.left, s.top, s.width, s.height,\
+         document.querySelectorAll('svg.boxes rect').length]",
+        &[],
+    );
+    let overlay: Vec<f64> = overlay
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert!(overlay[2] > 100.0 && overlay[8] >= 1.0, "{overlay:?}");
+    for k in 0..4 {
+        assert!((overlay[k] - overlay[k + 4]).abs() <= 1.5, "{overlay:?}");
+    }
+    let located = section_cells(&browser, "Located objects");
+    assert!(located.contains(&"Cat".to_owned()), "{located:?}");
+    browser.execute("window.scrollTo(0, 0)", &[]);
+    browser.screenshot("photo-boxes");
     open_execution(&browser, "chelsea.jpg", &mut pages);
     let url = browser.current_url();
     browser.goto(url.split('#').next().unwrap_or(&url));

@@ -162,7 +162,7 @@ fn a_rotten_model_is_refused_when_loaded_and_models_fetch_repairs_only_it() {
         .unwrap();
     let said = output_text(&repair);
     assert!(repair.status.success(), "{said}");
-    assert!(said.contains("(2 fetched, 4 already there)"), "{said}");
+    assert!(said.contains("(2 fetched, 5 already there)"), "{said}");
     assert!(
         said.contains("text-detection is corrupt") && said.contains("text-angle is corrupt"),
         "{said}"

@@ -301,3 +301,177 @@ fn serve_beyond_loopback_requires_the_printed_token() {
     let (status, _) = console.get("/api/records", &[("Authorization", &bearer)]);
     assert_eq!(status, 200);
 }
+
+/// Issue 12: `--label` repeated is any label, `--all` every one (a theme counts as one term),
+/// `--not-label` leaves out; locally excluding alone is answered (SQLite indexes each record's
+/// labels).
+#[test]
+fn search_combines_labels_with_all_and_not_label() {
+    use spotlight_core::contracts::RecordStatus;
+    use spotlight_core::ports::RecordStore;
+    use spotlight_core::store_suite::suite_record;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.sqlite");
+    let store = SqliteStore::open(&path).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    for (second, key, labels) in [
+        (
+            1,
+            "dog beach.jpg",
+            vec![label("Dog", 90.0, &[]), label("Beach", 80.0, &[])],
+        ),
+        (
+            2,
+            "dog person.jpg",
+            vec![label("Dog", 95.0, &[]), label("Person", 90.0, &[])],
+        ),
+        (3, "beach.jpg", vec![label("Beach", 85.0, &[])]),
+    ] {
+        let record = suite_record(
+            key,
+            second,
+            second as u64,
+            RecordStatus::Analyzed,
+            true,
+            labels,
+            "",
+        );
+        runtime.block_on(store.put(&record)).unwrap();
+    }
+    drop(store);
+    let keys = |args: &[&str]| -> Vec<String> {
+        let out = spotlight(&path, &[&["search", "--json"], args].concat());
+        assert_eq!(out.code, 0, "{args:?}: {}", out.stderr);
+        lines(&out)
+            .iter()
+            .map(|hit| hit["record"]["key"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        keys(&["--label", "Dog", "--label", "Beach"]),
+        ["beach.jpg", "dog person.jpg", "dog beach.jpg"],
+        "any label, newest first"
+    );
+    assert_eq!(
+        keys(&["--label", "dog", "--label", "beach", "--all"]),
+        ["dog beach.jpg"]
+    );
+    assert_eq!(
+        keys(&["--label", "Dog", "--not-label", "person"]),
+        ["dog beach.jpg"]
+    );
+    assert_eq!(
+        keys(&["--not-label", "Person", "--not-label", "Dog"]),
+        ["beach.jpg"]
+    );
+    assert_eq!(
+        keys(&[
+            "--theme",
+            "ocean",
+            "--label",
+            "Dog",
+            "--all",
+            "--not-label",
+            "Person"
+        ]),
+        ["dog beach.jpg"]
+    );
+    let out = spotlight(
+        &path,
+        &["search", "--label", "Dog", "--label", "Beach", "--all"],
+    );
+    assert!(
+        out.stdout
+            .contains("dog beach.jpg\tANALYZED\tsafe\tDog 90%, Beach 80%\n"),
+        "both labels say why: {}",
+        out.stdout
+    );
+}
+
+/// Issue 12's `--query` fallback: word matching over labels, themes and text, ranked (most words
+/// met, then weight), combinable with the label filters, and saying what matched.
+#[test]
+fn search_query_ranks_by_words_and_says_what_matched() {
+    use spotlight_core::contracts::RecordStatus;
+    use spotlight_core::ports::RecordStore;
+    use spotlight_core::store_suite::suite_record;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.sqlite");
+    let store = SqliteStore::open(&path).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    for (second, key, labels, text) in [
+        (
+            1,
+            "dog beach.jpg",
+            vec![label("Dog", 90.0, &[]), label("Beach", 80.0, &[])],
+            "",
+        ),
+        (
+            2,
+            "dog person.jpg",
+            vec![label("Dog", 95.0, &[]), label("Person", 90.0, &[])],
+            "",
+        ),
+        (3, "beach.jpg", vec![label("Beach", 85.0, &[])], ""),
+        (4, "sign.jpg", Vec::new(), "DOGS welcome"),
+        (5, "cat.jpg", vec![label("Cat", 99.0, &[])], ""),
+    ] {
+        let record = suite_record(
+            key,
+            second,
+            second as u64,
+            RecordStatus::Analyzed,
+            true,
+            labels,
+            text,
+        );
+        runtime.block_on(store.put(&record)).unwrap();
+    }
+    drop(store);
+    let keys = |args: &[&str]| -> Vec<String> {
+        let out = spotlight(&path, &[&["search", "--json"], args].concat());
+        assert_eq!(out.code, 0, "{args:?}: {}", out.stderr);
+        lines(&out)
+            .iter()
+            .map(|hit| hit["record"]["key"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        keys(&["--query", "dogs on a beach"]),
+        ["dog beach.jpg", "dog person.jpg", "beach.jpg", "sign.jpg"]
+    );
+    assert_eq!(
+        keys(&[
+            "--query",
+            "dogs on a beach",
+            "--not-label",
+            "person",
+            "--limit",
+            "2"
+        ]),
+        ["dog beach.jpg", "beach.jpg"]
+    );
+    assert!(
+        keys(&["--query", "giraffe"]).is_empty(),
+        "no match, no result"
+    );
+
+    let out = spotlight(
+        &path,
+        &["search", "--query", "dog beach", "--json", "--limit", "1"],
+    );
+    let hits = lines(&out);
+    assert_eq!(hits[0]["matchedWords"][0]["word"], "dog");
+    assert_eq!(hits[0]["matchedWords"][0]["source"], "LABEL");
+    assert_eq!(hits[0]["matchedWords"][1]["name"], "Beach");
+    let out = spotlight(&path, &["search", "--query", "dogs"]);
+    assert!(
+        out.stdout
+            .contains("sign.jpg\tANALYZED\tsafe\tdog: text dog 50%\n"),
+        "{}",
+        out.stdout
+    );
+    let out = spotlight(&path, &["search", "--query", "a photo of the"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("stop-word"), "{}", out.stderr);
+}

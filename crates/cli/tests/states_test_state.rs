@@ -68,7 +68,11 @@ fn spotlight(args: &[&str], stdin: Option<&str>) -> Run {
         // A usage error can end the process before it reads its input; the closed pipe
         // is then expected, and the exit code and stderr say what happened.
         if let Err(error) = pipe.write_all(text.as_bytes()) {
-            assert_eq!(error.kind(), std::io::ErrorKind::BrokenPipe, "stdin: {error}");
+            assert_eq!(
+                error.kind(),
+                std::io::ErrorKind::BrokenPipe,
+                "stdin: {error}"
+            );
         }
     }
     let out = child.wait_with_output().expect("the spotlight binary ends");

@@ -10,7 +10,9 @@ use crate::pages::Failure;
 use crate::query::{self, pairs};
 use crate::ConsoleState;
 
-/// `GET /api/records`: a `RecordPage`, exactly as the search function answers.
+/// `GET /api/records`: a `RecordPage`, exactly as the search function answers; `notLabel`
+/// alone and `query` (ranked by words, in one page), which the function refuses, are answered
+/// here from SQLite.
 pub async fn records(State(state): State<ConsoleState>, RawQuery(raw): RawQuery) -> Response {
     match query::search_records(&state, &pairs(raw.as_deref())).await {
         Ok(results) => Json(RecordPage {

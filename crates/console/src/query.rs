@@ -48,17 +48,13 @@ pub async fn search_records(
 ) -> Result<Results, Failure> {
     let query =
         parse_query(params, &state.themes()).map_err(|e| Failure::bad_request(e.to_string()))?;
-    let asked = query.clone();
+    let asked = spotlight_search::store_query(&query);
     let page = blocking(state, move |store| store.find(&asked)).await?;
-    let hits = page
-        .records
-        .into_iter()
-        .map(|record| Hit::new(record, &query))
-        .collect();
+    let (hits, next_cursor) = spotlight_search::ranked_hits(page, &query);
     Ok(Results {
         query,
         hits,
-        next_cursor: page.next_cursor,
+        next_cursor,
     })
 }
 

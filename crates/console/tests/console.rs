@@ -242,6 +242,189 @@ async fn a_card_says_why_it_matched_and_links_to_its_photo() {
     assert_eq!(themed.status, StatusCode::OK, "{}", themed.body);
 }
 
+/// The keys a search page or answer lists: the cards' `data-key`s, or the API's items.
+fn listed(answer: &Answer) -> Vec<String> {
+    if answer.body.starts_with('{') {
+        let page: RecordPage = serde_json::from_str(&answer.body).unwrap();
+        return page.items.into_iter().map(|hit| hit.record.key).collect();
+    }
+    answer
+        .body
+        .split("data-key=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// What a browser submits for the page's search form: every text input (empty ones too) and
+/// each ticked checkbox, in order. Selects are left out: nothing in these queries sets them.
+fn submitted_form(page: &str) -> String {
+    let form = page
+        .split("<form class=\"search\"")
+        .nth(1)
+        .and_then(|rest| rest.split("</form>").next())
+        .unwrap_or_else(|| panic!("no search form: {page}"));
+    let attribute = |tag: &str, name: &str| {
+        tag.split(&format!(" {name}=\""))
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .map(str::to_owned)
+    };
+    let encode = |text: &str| -> String {
+        text.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                    char::from(b).to_string()
+                }
+                other => format!("%{other:02X}"),
+            })
+            .collect()
+    };
+    let mut query = Vec::new();
+    for tag in form
+        .split("<input")
+        .skip(1)
+        .filter_map(|t| t.split('>').next())
+    {
+        let checkbox = attribute(tag, "type").as_deref() == Some("checkbox");
+        if checkbox && !tag.contains(" checked") {
+            continue;
+        }
+        let (Some(name), value) = (attribute(tag, "name"), attribute(tag, "value")) else {
+            continue;
+        };
+        let value = value.unwrap_or_default();
+        query.push(format!("{}={}", encode(&name), encode(&value)));
+    }
+    query.join("&")
+}
+
+/// Issue 12: labels AND / OR / NOT in the JSON API, with the search function's parameter names.
+#[tokio::test]
+async fn the_api_combines_labels_with_all_and_not_label() {
+    let console = console(None).await;
+    let dog = console.dog.key.clone();
+    let nasty = console.nasty.key.clone();
+    for (uri, expected) in [
+        ("/api/records?label=Dog&label=Animal", vec![&dog, &nasty]),
+        ("/api/records?label=Dog&label=animal&all=true", vec![&dog]),
+        ("/api/records?label=Dog&notLabel=Animal", vec![&nasty]),
+        (
+            "/api/records?theme=animals&label=Dog&all=true&notLabel=Golden+Retriever",
+            vec![&nasty],
+        ),
+        ("/api/records?notLabel=Dog", vec![]),
+        (
+            "/api/records?label=Dog&all=true&notLabel=Animal&includeUnsafe=true",
+            vec![&console.hidden.key, &nasty],
+        ),
+    ] {
+        let answer = get(&console.app, uri).await;
+        assert_eq!(answer.status, StatusCode::OK, "{uri}: {}", answer.body);
+        let expected: Vec<String> = expected.into_iter().cloned().collect();
+        assert_eq!(listed(&answer), expected, "{uri}");
+    }
+    let both = get(&console.app, "/api/records?label=Dog&label=Animal&all=true").await;
+    let page: RecordPage = serde_json::from_str(&both.body).unwrap();
+    assert_eq!(
+        page.items[0].matched_labels[0].name, "Golden Retriever",
+        "a label matching both terms says so once"
+    );
+    for uri in ["/api/records?label=Dog&all=maybe", "/api/records?notLabel="] {
+        let answer = get(&console.app, uri).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{uri}");
+        let error: ApiError = serde_json::from_str(&answer.body).unwrap();
+        assert!(error.message.contains("all") || error.message.contains("notLabel"));
+    }
+}
+
+/// The gallery's form comes back as it was asked: one box per label and per excluded label
+/// (and an empty one more), the "every label" box ticked; submitting it asks the same again.
+#[tokio::test]
+async fn the_gallery_form_round_trips_labels_all_and_not_label() {
+    let console = console(None).await;
+    let asked = "/?label=Dog&label=Animal&all=true&notLabel=Person&notLabel=Cat";
+    let page = get(&console.app, asked).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_eq!(listed(&page), std::slice::from_ref(&console.dog.key));
+    for field in [
+        "name=\"label\" value=\"Dog\"",
+        "name=\"label\" value=\"Animal\"",
+        "name=\"label\" value=\"\"",
+        "name=\"all\" value=\"true\" checked>",
+        "name=\"notLabel\" value=\"Person\"",
+        "name=\"notLabel\" value=\"Cat\"",
+        "name=\"notLabel\" value=\"\"",
+    ] {
+        assert!(page.body.contains(field), "{field} in {}", page.body);
+    }
+    let submitted = submitted_form(&page.body);
+    let again = get(&console.app, &format!("/?{submitted}")).await;
+    assert_eq!(again.status, StatusCode::OK, "{submitted}: {}", again.body);
+    assert_eq!(listed(&again), listed(&page), "{submitted}");
+    assert_eq!(submitted_form(&again.body), submitted);
+
+    let any = get(&console.app, "/?label=Dog&label=Animal").await;
+    assert!(
+        any.body.contains("name=\"all\" value=\"true\">"),
+        "unticked"
+    );
+    assert_eq!(
+        listed(&any),
+        [console.dog.key.clone(), escaped(&console.nasty.key)]
+    );
+}
+
+/// Issue 12's `query` fallback in the API and the gallery: ranked by words met, saying what
+/// matched, in one page; the gallery's box keeps the words.
+#[tokio::test]
+async fn a_query_ranks_by_words_in_the_api_and_the_gallery() {
+    let console = console(None).await;
+    let answer = get(&console.app, "/api/records?query=dogs+on+the+beach").await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(
+        listed(&answer),
+        [console.dog.key.clone(), console.nasty.key.clone()],
+        "two words (a label and the text) before one"
+    );
+    let body = answer.json();
+    assert_eq!(
+        body["items"][0]["matchedWords"],
+        json!([
+            {"word": "dog", "source": "LABEL", "name": "Dog", "weight": 0.96},
+            {"word": "beach", "source": "TEXT", "name": "beach", "weight": 0.5},
+        ])
+    );
+    assert!(body["nextCursor"].is_null());
+    let filtered = get(&console.app, "/api/records?query=dog&notLabel=Animal").await;
+    assert_eq!(listed(&filtered), std::slice::from_ref(&console.nasty.key));
+    let nothing = get(&console.app, "/api/records?query=giraffe").await;
+    assert_eq!(nothing.status, StatusCode::OK);
+    assert!(listed(&nothing).is_empty());
+    let refused = get(&console.app, "/api/records?query=the").await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+
+    let page = get(&console.app, "/?query=dogs+on+the+beach").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body
+            .contains("name=\"query\" value=\"dogs on the beach\""),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("Words: dog → label Dog 96%, beach → text beach 50%"),
+        "{}",
+        page.body
+    );
+    assert_eq!(
+        listed(&page),
+        [console.dog.key.clone(), escaped(&console.nasty.key)]
+    );
+}
+
 #[tokio::test]
 async fn everything_from_a_photo_is_escaped() {
     let console = console(None).await;

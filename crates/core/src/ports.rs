@@ -194,11 +194,29 @@ impl StoreError {
 }
 
 /// Which records a search wants. Everything set must hold (AND).
+///
+/// The label part is a conjunction of clauses, each met by a label name or a parent the record
+/// carries at `min_confidence` or above (case-insensitive): `labels` is one clause (any of
+/// them), each group of `all_labels` another, and `not_labels` excludes. `--label Dog --label
+/// Beach` fills `labels`; with `--all` each label (and each theme, as the group of its labels)
+/// becomes a group of `all_labels`. [`crate::search::matches`] is the one definition.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SearchQuery {
     /// Records carrying any of these labels (a label name or a parent), at `min_confidence` or
     /// above. A theme is expanded to its labels by the caller, at query time.
     pub labels: Vec<String>,
+    /// Records carrying, for every group, at least one of its labels (name or parent) at
+    /// `min_confidence` or above. Empty: no such condition.
+    pub all_labels: Vec<Vec<String>>,
+    /// Records carrying none of these labels (name or parent) at `min_confidence` or above: a
+    /// label below the bar is the classifier's noise and excludes nothing.
+    pub not_labels: Vec<String>,
+    /// Words to rank by (`--query`, issue 12: word matching over what the labels can name, a
+    /// stand-in for image–text similarity). When set, a record matches only if one of them
+    /// meets its labels, a theme its labels meet, or its text
+    /// ([`crate::search::word_matches`]); a store still answers newest first, and the caller
+    /// orders the hits with [`crate::search::rank`]. Built by [`crate::search::query_words`].
+    pub words: Vec<crate::search::QueryWord>,
     /// Minimum confidence for `labels`, 0–100.
     pub min_confidence: f32,
     /// Records whose text contains this word (case-insensitive).

@@ -328,6 +328,213 @@ pub async fn check_store<S: RecordStore>(store: &S) {
     check_deletes(store).await;
     check_replace_unchanged(store).await;
     check_reviews(store).await;
+    check_label_grammar(store).await;
+}
+
+/// Labels AND / OR / NOT (issue 12): any clause's label, every group's, none excluded — by
+/// name or parent, case-insensitively, at the query's least confidence — newest first and
+/// paged like any search. Runs last: its records are the newest in the store.
+async fn check_label_grammar<S: RecordStore>(store: &S) {
+    let put = |key: &str, seconds: i64, safe: bool, labels: Vec<Label>| {
+        let record = suite_record(
+            key,
+            seconds,
+            9_000 + seconds as u64,
+            RecordStatus::Analyzed,
+            safe,
+            labels,
+            "grammar case",
+        );
+        async move {
+            store
+                .put(&record)
+                .await
+                .unwrap_or_else(|e| panic!("put {} failed: {e}", record.key))
+        }
+    };
+    // Not "Dog": the suite's first records carry it.
+    let dog = |confidence| label("Hound", confidence, &["Animal"]);
+    let beach = |confidence| label("Beach", confidence, &[]);
+    let person = |confidence| label("Person", confidence, &[]);
+    put("g dog beach.jpg", 9_001, true, vec![dog(90.0), beach(80.0)]).await;
+    put(
+        "g dog.jpg",
+        9_002,
+        true,
+        vec![dog(95.0), label("Puppies", 70.0, &[])],
+    )
+    .await;
+    put(
+        "g beach person.jpg",
+        9_003,
+        true,
+        vec![beach(85.0), person(70.0)],
+    )
+    .await;
+    put(
+        "g dog beach person.jpg",
+        9_004,
+        true,
+        vec![dog(88.0), beach(60.0), person(30.0)],
+    )
+    .await;
+    put("g unsafe.jpg", 9_005, false, vec![dog(99.0), beach(99.0)]).await;
+    put(
+        "g cat.jpg",
+        9_006,
+        true,
+        vec![label("Tabby", 97.0, &["Cat", "Animal"]), person(99.0)],
+    )
+    .await;
+
+    let names = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+    let query = |any: &[&str], every: &[&[&str]], not: &[&str], min: f32| SearchQuery {
+        labels: names(any),
+        all_labels: every.iter().map(|group| names(group)).collect(),
+        not_labels: names(not),
+        min_confidence: min,
+        safe_only: true,
+        ..SearchQuery::default()
+    };
+    let cases: Vec<(&str, SearchQuery, Vec<&str>)> = vec![
+        (
+            "any of two labels (OR)",
+            query(&["Hound", "Beach"], &[], &[], 50.0),
+            vec![
+                "g dog beach person.jpg",
+                "g beach person.jpg",
+                "g dog.jpg",
+                "g dog beach.jpg",
+            ],
+        ),
+        (
+            "every label (AND)",
+            query(&[], &[&["Hound"], &["Beach"]], &[], 50.0),
+            vec!["g dog beach person.jpg", "g dog beach.jpg"],
+        ),
+        (
+            "AND at a higher bar: Beach 60 no longer counts",
+            query(&[], &[&["Hound"], &["beach"]], &[], 65.0),
+            vec!["g dog beach.jpg"],
+        ),
+        (
+            "AND by parent",
+            query(&[], &[&["ANIMAL"], &["Beach"]], &[], 50.0),
+            vec!["g dog beach person.jpg", "g dog beach.jpg"],
+        ),
+        (
+            "AND of a group (a theme) and a label",
+            query(&[], &[&["Cat", "Beach"], &["Animal"]], &[], 50.0),
+            vec!["g cat.jpg", "g dog beach person.jpg", "g dog beach.jpg"],
+        ),
+        (
+            "NOT below the bar excludes nothing",
+            query(&[], &[&["Hound"], &["Beach"]], &["Person"], 50.0),
+            vec!["g dog beach person.jpg", "g dog beach.jpg"],
+        ),
+        (
+            "NOT at the bar excludes",
+            query(&[], &[&["Hound"], &["Beach"]], &["person"], 25.0),
+            vec!["g dog beach.jpg"],
+        ),
+        (
+            "OR with NOT",
+            query(&["Hound", "Beach"], &[], &["Person"], 50.0),
+            vec!["g dog beach person.jpg", "g dog.jpg", "g dog beach.jpg"],
+        ),
+        (
+            "a clause of OR and a group of AND",
+            query(&["Cat", "Hound"], &[&["Beach"]], &[], 50.0),
+            vec!["g dog beach person.jpg", "g dog beach.jpg"],
+        ),
+        (
+            "NOT with text",
+            SearchQuery {
+                text: Some("grammar".into()),
+                ..query(&[], &[], &["Person", "Cat"], 50.0)
+            },
+            vec!["g dog beach person.jpg", "g dog.jpg", "g dog beach.jpg"],
+        ),
+        (
+            "AND with unsafe photos asked for",
+            SearchQuery {
+                safe_only: false,
+                ..query(&[], &[&["Hound"], &["Beach"]], &[], 50.0)
+            },
+            vec!["g unsafe.jpg", "g dog beach person.jpg", "g dog beach.jpg"],
+        ),
+        (
+            "an empty group (a theme of no labels) matches nothing",
+            query(&[], &[&["Hound"], &[]], &[], 0.0),
+            vec![],
+        ),
+        (
+            "query words: a label's name (stores filter, callers rank)",
+            SearchQuery {
+                words: crate::search::query_words("the hounds", &Default::default()),
+                ..query(&[], &[], &[], 50.0)
+            },
+            vec!["g dog beach person.jpg", "g dog.jpg", "g dog beach.jpg"],
+        ),
+        (
+            "query words: a plural in the record, folded like the query's",
+            SearchQuery {
+                words: crate::search::query_words("a puppy", &Default::default()),
+                ..query(&[], &[], &[], 50.0)
+            },
+            vec!["g dog.jpg"],
+        ),
+        (
+            "query words: the text, with a NOT",
+            SearchQuery {
+                words: crate::search::query_words("Grammar", &Default::default()),
+                ..query(&[], &[], &["Person"], 50.0)
+            },
+            vec!["g dog beach person.jpg", "g dog.jpg", "g dog beach.jpg"],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, query, expected) in &cases {
+        let found = search(store, query.clone()).await;
+        if keys(&found) != *expected {
+            failures.push(format!("{name}: {:?}, expected {expected:?}", keys(&found)));
+        }
+        let paged = pages(
+            store,
+            SearchQuery {
+                limit: Some(1),
+                ..query.clone()
+            },
+        )
+        .await;
+        if paged.concat() != *expected {
+            failures.push(format!("{name}, in pages of one: {paged:?}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "label grammar:\n{}",
+        failures.join("\n")
+    );
+
+    // Excluding alone: every safe record but those carrying the label.
+    let safe = search(
+        store,
+        SearchQuery {
+            safe_only: true,
+            ..SearchQuery::default()
+        },
+    )
+    .await;
+    let without_people: Vec<&str> = keys(&safe)
+        .into_iter()
+        .filter(|key| !["g beach person.jpg", "g cat.jpg"].contains(key))
+        .collect();
+    assert_eq!(
+        keys(&search(store, query(&[], &[], &["Person"], 50.0)).await),
+        without_people,
+        "NOT alone"
+    );
 }
 
 /// In-place rewrites (a policy re-evaluation): only over the very record read, index included.

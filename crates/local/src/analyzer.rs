@@ -16,9 +16,10 @@ use spotlight_core::ports::{
 };
 
 use crate::engine::{Engine, EngineError, OrtEngine};
-use crate::labels::LabelModel;
+use crate::labels::{merge_labels, LabelModel};
 use crate::models::{FileState, ModelCache, ModelError, ModelId};
 use crate::moderation::{Detection, NudeNet, OpenNsfw};
+use crate::objects::ObjectDetector;
 use crate::text::TextModel;
 
 /// Environment variable: the moderation model, `open-nsfw` (default) or `nudenet`.
@@ -28,6 +29,9 @@ pub const ENV_FACES: &str = "SPOTLIGHT_FACES";
 /// Environment variable: the confidence (percent, 0–100) below which moderation findings are
 /// not reported, instead of the default 20.
 pub const ENV_MODERATION_MIN_CONFIDENCE: &str = "SPOTLIGHT_MODERATION_MIN_CONFIDENCE";
+/// Environment variable: `0` (or `off`) to run the text detector at full size on every photo,
+/// without the low-resolution presence pass first.
+pub const ENV_TEXT_PRESENCE_PASS: &str = "SPOTLIGHT_TEXT_PRESENCE_PASS";
 /// Environment variable: the deadline of one analysis in seconds (decimals allowed), instead of
 /// [`DEFAULT_DEADLINE`].
 pub const ENV_ANALYSIS_DEADLINE: &str = "SPOTLIGHT_ANALYSIS_DEADLINE";
@@ -92,8 +96,16 @@ pub struct LocalConfig {
     /// Restore the spaces the recogniser drops, from gaps between characters (see
     /// [`TextModel::with_gap_spaces`]). On by default; off gives the reference's text.
     pub text_gap_spaces: bool,
-    /// Intra-op threads per model.
+    /// Look for text at low resolution first and run the text detector at full size only
+    /// where that finds some (see [`TextModel::with_presence_pass`]). On by default.
+    pub text_presence_pass: bool,
+    /// Threads one model run uses. One by default: on a laptop's few cores, photos and the
+    /// analyses of one photo running side by side ([`LocalConfig::analyses_at_once`]) use the
+    /// cores better than one run split across them (which spends much of its time waiting for
+    /// its slowest thread).
     pub threads: usize,
+    /// How many analyses (model runs) go at once across all photos: the number of cores.
+    pub analyses_at_once: usize,
     /// How long one analysis may take before it fails with `AnalyzerFailed`.
     pub deadline: Duration,
 }
@@ -120,7 +132,12 @@ impl LocalConfig {
             Ok(v) if !v.trim().is_empty() => parse_deadline(&v)?,
             _ => defaults.deadline,
         };
+        let text_presence_pass = match std::env::var(ENV_TEXT_PRESENCE_PASS) {
+            Ok(v) if !v.trim().is_empty() => parse_switch(ENV_TEXT_PRESENCE_PASS, &v)?,
+            _ => defaults.text_presence_pass,
+        };
         Ok(LocalConfig {
+            text_presence_pass,
             moderation,
             faces,
             moderation_min_confidence,
@@ -139,7 +156,9 @@ impl LocalConfig {
             moderation_min_confidence: 20.0,
             text_min_confidence: 50.0,
             text_gap_spaces: true,
-            threads: 2,
+            text_presence_pass: true,
+            threads: 1,
+            analyses_at_once: std::thread::available_parallelism().map_or(2, |n| n.get()),
             deadline: DEFAULT_DEADLINE,
         }
     }
@@ -160,6 +179,16 @@ impl LocalConfig {
 }
 
 /// A confidence floor in percent from the environment variable `name`: a number from 0 to 100.
+fn parse_switch(name: &str, value: &str) -> Result<bool, AnalyzeError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "on" | "yes" => Ok(true),
+        "0" | "false" | "off" | "no" => Ok(false),
+        other => Err(AnalyzeError::Config(format!(
+            "{name} must be on or off (1/0, true/false), not {other:?}"
+        ))),
+    }
+}
+
 fn parse_min_confidence(name: &str, value: &str) -> Result<f32, AnalyzeError> {
     match value.trim().parse::<f32>() {
         Ok(percent) if (0.0..=100.0).contains(&percent) => Ok(percent),
@@ -202,6 +231,7 @@ pub struct LocalModels {
     config: LocalConfig,
     engine_name: String,
     labels: LabelModel,
+    objects: ObjectDetector,
     open_nsfw: Option<OpenNsfw>,
     nudenet: Option<NudeNet>,
     text: TextModel,
@@ -233,6 +263,7 @@ impl LocalModels {
         let need_nudenet = config.faces || config.moderation == ModerationModel::NudeNet;
         let mut needed = vec![
             ModelId::EfficientNetLite0,
+            ModelId::SsdMobileNetV2Oidv4,
             ModelId::TextDetection,
             ModelId::TextAngle,
             ModelId::TextRecognition,
@@ -261,20 +292,42 @@ impl LocalModels {
                 }
             }
         }
-        let load = |id: ModelId| -> Result<Box<dyn crate::engine::Model>, AnalyzeError> {
-            if !needed.contains(&id) {
-                return Err(AnalyzeError::Config(format!("{id} was not checked")));
-            }
-            let bytes = cache.read_verified(id)?;
-            Ok(engine.load_bytes(&cache.path_of(id), &bytes)?)
+        let load_for =
+            |id: ModelId, runs: usize| -> Result<Box<dyn crate::engine::Model>, AnalyzeError> {
+                if !needed.contains(&id) {
+                    return Err(AnalyzeError::Config(format!("{id} was not checked")));
+                }
+                let bytes = cache.read_verified(id)?;
+                Ok(engine.load_bytes_for(&cache.path_of(id), &bytes, runs)?)
+            };
+        let load = |id: ModelId| load_for(id, 1);
+        let load_text = || -> Result<TextModel, AnalyzeError> {
+            Ok(TextModel::new(
+                // The text detector is the one slow model (see
+                // `TextModel::with_presence_pass`): photos analysed side by side each get a
+                // session of it rather than queue for one.
+                load_for(ModelId::TextDetection, config.analyses_at_once)?,
+                load(ModelId::TextAngle)?,
+                load(ModelId::TextRecognition)?,
+            )?
+            .with_gap_spaces(config.text_gap_spaces)
+            .with_presence_pass(config.text_presence_pass))
         };
-        let labels = LabelModel::new(load(ModelId::EfficientNetLite0)?)?;
-        let text = TextModel::new(
-            load(ModelId::TextDetection)?,
-            load(ModelId::TextAngle)?,
-            load(ModelId::TextRecognition)?,
-        )?
-        .with_gap_spaces(config.text_gap_spaces);
+        // Loading (hashing, parsing, optimising the graphs) is most of a cold `spotlight
+        // analyze`: the text models load on a second thread meanwhile.
+        let (text, labels, objects) = std::thread::scope(|scope| {
+            let text = scope.spawn(load_text);
+            let labels = load(ModelId::EfficientNetLite0).and_then(|m| Ok(LabelModel::new(m)?));
+            let objects =
+                load(ModelId::SsdMobileNetV2Oidv4).and_then(|m| Ok(ObjectDetector::new(m)?));
+            let text = text.join().unwrap_or_else(|_| {
+                Err(AnalyzeError::Config(
+                    "loading the text models panicked".into(),
+                ))
+            });
+            (text, labels, objects)
+        });
+        let (text, labels, objects) = (text?, labels?, objects?);
         let open_nsfw = match config.moderation {
             ModerationModel::OpenNsfw => Some(OpenNsfw::new(load(ModelId::OpenNsfw)?)),
             ModerationModel::NudeNet => None,
@@ -288,6 +341,7 @@ impl LocalModels {
             engine_name: engine.name(),
             config,
             labels,
+            objects,
             open_nsfw,
             nudenet,
             text,
@@ -299,14 +353,17 @@ impl LocalModels {
         &self.config
     }
 
-    /// The engine running them, e.g. `onnxruntime (libonnxruntime.so.1.32.0, 2 threads)`.
+    /// The engine running them, e.g. `onnxruntime (libonnxruntime.so.1.32.0, 1 thread per run)`.
     pub fn engine_name(&self) -> &str {
         &self.engine_name
     }
 
-    /// The labels model, as records name it.
+    /// The labels models, as records name them: the classifier and the object detector.
     pub fn labels_model(&self) -> ModelInfo {
         let mut info = model_info(ModelId::EfficientNetLite0);
+        let objects = ModelId::SsdMobileNetV2Oidv4;
+        info.name = format!("{}+{}", info.name, objects.name());
+        info.version = format!("{}+{}", info.version, objects.version());
         if self.config.faces {
             info.name.push_str("+nudenet-320n-faces");
         }
@@ -331,19 +388,18 @@ impl LocalModels {
         }
     }
 
-    /// The labels of a decoded image (and `Person`/`Face` from NudeNet when enabled).
+    /// The labels of a decoded image: the classifier's and the object detector's (with their
+    /// boxes), one entry per name, and `Person`/`Face` from NudeNet when enabled.
     pub fn labels(&self, image: &Prepared) -> Result<Vec<Label>, EngineError> {
-        let mut labels = self
+        let classified = self
             .labels
             .labels(&image.rgb, self.config.label_min_confidence)?;
+        let located = self.objects.labels(&image.rgb)?;
+        let mut labels = merge_labels(vec![classified, located]);
         if self.config.faces {
             let faces =
                 NudeNet::face_labels(self.nudenet(image)?, self.config.label_min_confidence);
-            for face in faces {
-                labels.retain(|l| l.name != face.name);
-                labels.push(face);
-            }
-            labels.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+            labels = merge_labels(vec![labels, faces]);
         }
         Ok(labels)
     }
@@ -365,6 +421,15 @@ impl LocalModels {
         self.text.read(&image.rgb, self.config.text_min_confidence)
     }
 
+    /// [`text`](Self::text), and how long each stage took.
+    pub fn text_timed(
+        &self,
+        image: &Prepared,
+    ) -> Result<(Vec<TextLine>, crate::text::TextTimings), EngineError> {
+        self.text
+            .read_timed(&image.rgb, self.config.text_min_confidence)
+    }
+
     /// NudeNet's detections, computed once per image (shared by labels and moderation).
     fn nudenet<'a>(&self, image: &'a Prepared) -> Result<&'a [Detection], EngineError> {
         let model = self
@@ -379,12 +444,22 @@ impl LocalModels {
             .map_err(|message| EngineError::new(message.clone()))
     }
 
-    /// Everything about one decoded image, the three analyses one after the other.
+    /// Everything about one decoded image: text on one thread while labels and moderation run
+    /// on this one (each model run takes one thread; see [`LocalConfig::threads`]).
     pub fn analyze_image(&self, image: &Prepared) -> Result<AnalysisReport, EngineError> {
+        let (labels, moderation_labels, text_lines) = std::thread::scope(|scope| {
+            let text = scope.spawn(|| self.text(image));
+            let labels = self.labels(image);
+            let moderation = self.moderation(image);
+            let text = text
+                .join()
+                .unwrap_or_else(|_| Err(EngineError::new("the text analysis panicked")));
+            (labels, moderation, text)
+        });
         Ok(AnalysisReport {
-            labels: self.labels(image)?,
-            moderation_labels: self.moderation(image)?,
-            text_lines: self.text(image)?,
+            labels: labels?,
+            moderation_labels: moderation_labels?,
+            text_lines: text_lines?,
         })
     }
 }

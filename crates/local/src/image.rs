@@ -297,7 +297,9 @@ fn bilinear(src: &RgbImage, width: u32, height: u32) -> RgbImage {
         horizontal(&raw[y1 * stride..(y1 + 1) * stride], &xs, &mut row1);
         let out_row = &mut out_raw[oy * width as usize * 3..(oy + 1) * width as usize * 3];
         for ((o, a), b) in out_row.iter_mut().zip(&row0).zip(&row1) {
-            *o = (a + (b - a) * fy).round().clamp(0.0, 255.0) as u8;
+            // Both rows are within 0..=255, so adding a half and truncating rounds; `round()`
+            // is a libm call per byte (6 % of the CPU profile of a batch of 12 MP photos).
+            *o = (a + (b - a) * fy + 0.5) as u8;
         }
     }
     out

@@ -1,10 +1,23 @@
 //! Labels: EfficientNet-Lite0 (ImageNet-1k) with Rekognition-style names, parents and categories
-//! from `assets/imagenet-labels.json`.
+//! from `assets/imagenet-labels.json`, and [`merge_labels`], which joins the labels of several
+//! models into one list.
 //!
-//! The classifier's 1000 probabilities become labels the way Rekognition's look: classes sharing
-//! a name (the two "Sunglasses") are merged by summing; each class at or above the reporting
-//! floor is a label; its parents (`Cat`, `Mammal`, `Animal`) become labels too, each with the
-//! highest confidence among its reported children, so a search for `Cat` finds every cat.
+//! How the classifier's 1000 softmax probabilities become labels:
+//!
+//! - a **name's confidence is the probability mass below it**: the sum of the probabilities of
+//!   every distinct ImageNet class that carries the name itself (the two "Sunglasses" classes)
+//!   or has it among its parents, over *all* 1000 classes, not only those reported. A class
+//!   reachable by several paths (WordNet's feline → cat and dog → domestic animal short cuts)
+//!   counts once. The sum is capped at 100 %. So a cat photo whose softmax spreads over three
+//!   breeds (35 %, 25 %, 20 %) reads `Cat` 80 %, not the best breed's 35 %;
+//! - a name is reported when its mass reaches the floor (`min_confidence`), even when no single
+//!   class below it does: twelve dog breeds at 4 % each are `Dog` 48 %;
+//! - a class keeps its own parents; a parent gets the ancestors it has in every class that lists
+//!   it; its categories are those of the classes below it whose summed probability reaches the
+//!   floor (the categories of the largest share when none does), most probable first.
+//!
+//! Labels from different models (this classifier, NudeNet's faces, an object detector) are
+//! joined by [`merge_labels`]: one entry per name, with the best-supported confidence.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::OnceLock;
@@ -37,12 +50,24 @@ struct ClassEntry {
     categories: Vec<String>,
 }
 
+/// A name a label can carry: a class's own name or one of the parents.
+#[derive(Debug)]
+struct Node {
+    name: String,
+    /// Nearest first: a class's own parents, or a parent's ancestors common to every class
+    /// that lists it.
+    parents: Vec<String>,
+}
+
 /// The ImageNet classes with their Rekognition-style names, parents and categories.
 #[derive(Debug)]
 pub struct Taxonomy {
     classes: Vec<ClassEntry>,
-    /// A parent's own parents: what follows it in every class's parent chain that contains it.
-    parent_parents: HashMap<String, Vec<String>>,
+    /// Every distinct name, class names and parent names alike.
+    nodes: Vec<Node>,
+    /// For each class (output order), the nodes its probability counts towards: its own name and
+    /// each of its parents, each node once.
+    class_nodes: Vec<Vec<usize>>,
 }
 
 impl Taxonomy {
@@ -56,12 +81,19 @@ impl Taxonomy {
     }
 
     fn parse(json: &str) -> Result<Taxonomy, String> {
+        Taxonomy::parse_classes(json, 1000)
+    }
+
+    /// Parses a class list of `count` classes (1000 for ImageNet; fewer in unit tests).
+    fn parse_classes(json: &str, count: usize) -> Result<Taxonomy, String> {
         let file: LabelsFile =
             serde_json::from_str(json).map_err(|e| format!("imagenet-labels.json: {e}"))?;
         let mut classes = file.labels;
         classes.sort_by_key(|c| c.index);
-        if classes.len() != 1000 || classes.iter().enumerate().any(|(i, c)| c.index != i) {
-            return Err("imagenet-labels.json must list classes 0..1000 once each".into());
+        if classes.len() != count || classes.iter().enumerate().any(|(i, c)| c.index != i) {
+            return Err(format!(
+                "imagenet-labels.json must list classes 0..{count} once each"
+            ));
         }
         let mut after: HashMap<String, BTreeSet<String>> = HashMap::new();
         for class in &classes {
@@ -73,12 +105,14 @@ impl Taxonomy {
                     .or_insert(rest);
             }
         }
-        // Keep each parent's ancestors in the order a class lists them (nearest first).
-        let mut parent_parents = HashMap::new();
-        for (parent, set) in after {
-            let ordered = classes
+        // A parent's ancestors in the order a class lists them (nearest first).
+        let parent_parents = |parent: &str| -> Vec<String> {
+            let Some(set) = after.get(parent) else {
+                return Vec::new();
+            };
+            classes
                 .iter()
-                .find(|c| c.parents.contains(&parent))
+                .find(|c| c.parents.iter().any(|p| p == parent))
                 .map(|c| {
                     c.parents
                         .iter()
@@ -86,70 +120,171 @@ impl Taxonomy {
                         .cloned()
                         .collect()
                 })
-                .unwrap_or_default();
-            parent_parents.insert(parent, ordered);
+                .unwrap_or_default()
+        };
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut nodes: Vec<Node> = Vec::new();
+        // Class names first, so a name that is both a class and a parent ("Pig") keeps the
+        // class's own parents.
+        for class in &classes {
+            if !index.contains_key(&class.name) {
+                index.insert(class.name.clone(), nodes.len());
+                nodes.push(Node {
+                    name: class.name.clone(),
+                    parents: class.parents.clone(),
+                });
+            }
+        }
+        let mut class_nodes = Vec::with_capacity(classes.len());
+        for class in &classes {
+            let mut ids: Vec<usize> = Vec::with_capacity(1 + class.parents.len());
+            for name in std::iter::once(&class.name).chain(&class.parents) {
+                let id = match index.get(name) {
+                    Some(&id) => id,
+                    None => {
+                        index.insert(name.clone(), nodes.len());
+                        nodes.push(Node {
+                            name: name.clone(),
+                            parents: parent_parents(name),
+                        });
+                        nodes.len() - 1
+                    }
+                };
+                // Counted once however many paths lead to it.
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+            class_nodes.push(ids);
         }
         Ok(Taxonomy {
             classes,
-            parent_parents,
+            nodes,
+            class_nodes,
         })
     }
 
     /// Turns class probabilities (output order) into labels: see the module docs.
     /// `min_confidence` is a percentage.
     pub fn labels(&self, probabilities: &[f32], min_confidence: f32) -> Vec<Label> {
-        // Merge classes by name, summing their probabilities.
-        let mut by_name: BTreeMap<&str, (f32, &ClassEntry)> = BTreeMap::new();
-        for (class, &p) in self.classes.iter().zip(probabilities) {
-            by_name
-                .entry(class.name.as_str())
-                .and_modify(|(sum, _)| *sum += p)
-                .or_insert((p, class));
-        }
-        let mut labels: BTreeMap<String, Label> = BTreeMap::new();
-        let mut parents: BTreeMap<String, (f32, BTreeSet<String>)> = BTreeMap::new();
-        for (name, (p, class)) in by_name {
-            let confidence = (p * 100.0).clamp(0.0, 100.0);
-            if confidence < min_confidence {
-                continue;
+        let mut mass = vec![0f32; self.nodes.len()];
+        for (ids, &p) in self.class_nodes.iter().zip(probabilities) {
+            for &id in ids {
+                mass[id] += p;
             }
-            labels.insert(
-                name.to_string(),
-                Label {
-                    name: name.to_string(),
-                    confidence,
-                    parents: class.parents.clone(),
-                    categories: class.categories.clone(),
+        }
+        let percent = |m: f32| (m * 100.0).clamp(0.0, 100.0);
+        // The categories of each reported name, by the probability its classes hold there:
+        // one pass over the classes, whatever the number of names reported.
+        let mut categories: Vec<Option<BTreeMap<&str, f32>>> = mass
+            .iter()
+            .map(|&m| (percent(m) >= min_confidence).then(BTreeMap::new))
+            .collect();
+        for ((class, ids), &p) in self
+            .classes
+            .iter()
+            .zip(&self.class_nodes)
+            .zip(probabilities)
+        {
+            for &id in ids {
+                if let Some(by_category) = &mut categories[id] {
+                    for category in &class.categories {
+                        *by_category.entry(category.as_str()).or_default() += p;
+                    }
+                }
+            }
+        }
+        let mut labels: Vec<Label> = categories
+            .into_iter()
+            .enumerate()
+            .filter_map(|(id, by_category)| {
+                let node = &self.nodes[id];
+                Some(Label {
+                    name: node.name.clone(),
+                    confidence: percent(mass[id]),
+                    parents: node.parents.clone(),
+                    categories: ranked_categories(by_category?, min_confidence),
                     instances: Vec::new(),
-                },
-            );
-            for parent in &class.parents {
-                let entry = parents
-                    .entry(parent.clone())
-                    .or_insert((0.0, BTreeSet::new()));
-                entry.0 = entry.0.max(confidence);
-                entry.1.extend(class.categories.iter().cloned());
-            }
-        }
-        for (name, (confidence, categories)) in parents {
-            let label = labels.entry(name.clone()).or_insert_with(|| Label {
-                name: name.clone(),
-                confidence: 0.0,
-                parents: self.parent_parents.get(&name).cloned().unwrap_or_default(),
-                categories: categories.into_iter().collect(),
-                instances: Vec::new(),
-            });
-            // A class that is also another's parent keeps the higher of the two confidences.
-            label.confidence = label.confidence.max(confidence);
-        }
-        let mut labels: Vec<Label> = labels.into_values().collect();
-        labels.sort_by(|a, b| {
-            b.confidence
-                .total_cmp(&a.confidence)
-                .then_with(|| a.name.cmp(&b.name))
-        });
+                })
+            })
+            .collect();
+        sort_labels(&mut labels);
         labels
     }
+}
+
+/// The categories holding at least `min_confidence` percent, most probable first; the most
+/// probable one alone when none does.
+fn ranked_categories(by_category: BTreeMap<&str, f32>, min_confidence: f32) -> Vec<String> {
+    let mut ranked: Vec<(&str, f32)> = by_category.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    let kept = ranked
+        .iter()
+        .filter(|(_, m)| m * 100.0 >= min_confidence)
+        .count()
+        .max(1.min(ranked.len()));
+    ranked
+        .into_iter()
+        .take(kept)
+        .map(|(c, _)| c.to_string())
+        .collect()
+}
+
+/// Joins the labels of several models (the classifier, NudeNet's faces, an object detector)
+/// into one list with one entry per name (names compare case-sensitively, as Rekognition's
+/// do).
+///
+/// A name's confidence is the best-supported one, the highest any model gave it: the models
+/// answer different questions ("is there a cat somewhere" against "is this box a cat"), so
+/// their confidences are not evidence to add up. Its instances are the union of every model's
+/// boxes; its parents and categories the union in first-seen order, without duplicates. The
+/// result is sorted by confidence, highest first, then by name.
+pub fn merge_labels(sets: Vec<Vec<Label>>) -> Vec<Label> {
+    let mut merged: Vec<Label> = Vec::new();
+    let mut by_name: HashMap<String, usize> = HashMap::new();
+    for label in sets.into_iter().flatten() {
+        let Some(&at) = by_name.get(&label.name) else {
+            by_name.insert(label.name.clone(), merged.len());
+            let mut label = label;
+            dedup_in_order(&mut label.parents);
+            dedup_in_order(&mut label.categories);
+            merged.push(label);
+            continue;
+        };
+        let into = &mut merged[at];
+        into.confidence = into.confidence.max(label.confidence);
+        for parent in label.parents {
+            if !into.parents.contains(&parent) {
+                into.parents.push(parent);
+            }
+        }
+        for category in label.categories {
+            if !into.categories.contains(&category) {
+                into.categories.push(category);
+            }
+        }
+        for instance in label.instances {
+            if !into.instances.contains(&instance) {
+                into.instances.push(instance);
+            }
+        }
+    }
+    sort_labels(&mut merged);
+    merged
+}
+
+fn dedup_in_order(items: &mut Vec<String>) {
+    let mut seen = BTreeSet::new();
+    items.retain(|item| seen.insert(item.clone()));
+}
+
+/// Highest confidence first, then by name.
+fn sort_labels(labels: &mut [Label]) {
+    labels.sort_by(|a, b| {
+        b.confidence
+            .total_cmp(&a.confidence)
+            .then_with(|| a.name.cmp(&b.name))
+    });
 }
 
 /// The labels model: EfficientNet-Lite0 and its taxonomy.
@@ -220,6 +355,8 @@ fn softmax(logits: &[f32]) -> Vec<f32> {
 
 #[cfg(test)]
 mod tests {
+    use spotlight_core::contracts::{BoundingBox, LabelInstance};
+
     use super::*;
 
     fn probabilities(pairs: &[(usize, f32)]) -> Vec<f32> {
@@ -230,20 +367,124 @@ mod tests {
         p
     }
 
+    fn confidence(labels: &[Label], name: &str) -> Option<f32> {
+        labels.iter().find(|l| l.name == name).map(|l| l.confidence)
+    }
+
+    fn close(value: Option<f32>, expected: f32) -> bool {
+        value.is_some_and(|v| (v - expected).abs() < 1e-3)
+    }
+
+    /// Five classes: two cats and a dog under `Pet` and `Animal` by two paths each (the dog
+    /// lists `Pet` twice, as two WordNet paths would give it), a fish, and a lone class.
+    fn small() -> Taxonomy {
+        let json = r#"{"labels": [
+            {"index": 0, "name": "Tabby", "parents": ["Cat", "Pet", "Mammal", "Animal"], "categories": ["Animals and Pets"]},
+            {"index": 1, "name": "Siamese", "parents": ["Cat", "Pet", "Mammal", "Animal"], "categories": ["Animals and Pets"]},
+            {"index": 2, "name": "Beagle", "parents": ["Dog", "Pet", "Canine", "Pet", "Mammal", "Animal"], "categories": ["Animals and Pets"]},
+            {"index": 3, "name": "Goldfish", "parents": ["Fish", "Animal"], "categories": ["Animals and Pets"]},
+            {"index": 4, "name": "Abacus", "parents": [], "categories": ["Everyday Objects"]}
+        ]}"#;
+        match Taxonomy::parse_classes(json, 5) {
+            Ok(taxonomy) => taxonomy,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
     #[test]
-    fn parents_become_labels_with_their_best_childs_confidence() -> Result<(), EngineError> {
-        let taxonomy = Taxonomy::shipped()?;
-        // 281 Tabby Cat, 282 Tiger Cat, 285 Egyptian Mau.
-        let labels = taxonomy.labels(&probabilities(&[(285, 0.35), (282, 0.25), (281, 0.2)]), 5.0);
-        let get = |name: &str| labels.iter().find(|l| l.name == name);
-        let cat = get("Cat").map(|l| l.confidence);
-        assert!(cat.is_some_and(|c| (c - 35.0).abs() < 1e-3), "{labels:?}");
-        assert!(get("Animal").is_some() && get("Mammal").is_some());
+    fn a_parent_reads_the_mass_of_every_class_below_it() {
+        let labels = small().labels(&[0.3, 0.2, 0.1, 0.15, 0.25], 5.0);
+        assert!(close(confidence(&labels, "Cat"), 50.0), "{labels:?}");
+        assert!(close(confidence(&labels, "Mammal"), 60.0), "{labels:?}");
+        assert!(close(confidence(&labels, "Animal"), 75.0), "{labels:?}");
+        assert!(close(confidence(&labels, "Tabby"), 30.0), "{labels:?}");
+        // A parent keeps the ancestors every class gives it, nearest first.
+        let cat = labels.iter().find(|l| l.name == "Cat");
         assert_eq!(
-            get("Cat").map(|l| l.parents.clone()),
+            cat.map(|l| l.parents.clone()),
+            Some(vec!["Pet".into(), "Mammal".into(), "Animal".into()])
+        );
+        assert_eq!(labels[0].name, "Animal");
+    }
+
+    #[test]
+    fn a_class_reached_by_two_paths_counts_once() {
+        // The beagle is a Pet through Dog and through Pet directly (listed twice); the cats
+        // reach Animal through Cat, Pet and Mammal.
+        let labels = small().labels(&[0.1, 0.1, 0.4, 0.0, 0.4], 5.0);
+        assert!(close(confidence(&labels, "Pet"), 60.0), "{labels:?}");
+        assert!(close(confidence(&labels, "Animal"), 60.0), "{labels:?}");
+        assert!(close(confidence(&labels, "Dog"), 40.0), "{labels:?}");
+    }
+
+    #[test]
+    fn a_parent_is_reported_when_no_class_below_it_reaches_the_floor() {
+        // Each cat 4 %, under a 5 % floor; together 8 %.
+        let labels = small().labels(&[0.04, 0.04, 0.0, 0.0, 0.92], 5.0);
+        assert!(close(confidence(&labels, "Cat"), 8.0), "{labels:?}");
+        assert!(confidence(&labels, "Tabby").is_none(), "{labels:?}");
+        assert!(confidence(&labels, "Siamese").is_none(), "{labels:?}");
+        let cat = labels.iter().find(|l| l.name == "Cat");
+        assert_eq!(
+            cat.map(|l| l.categories.clone()),
+            Some(vec!["Animals and Pets".to_string()])
+        );
+    }
+
+    #[test]
+    fn a_mass_over_one_is_capped_at_100() {
+        // A softmax sums to 1, but rounding can carry it over; the cap keeps it a percentage.
+        let labels = small().labels(&[0.6, 0.5, 0.0, 0.0, 0.0], 5.0);
+        assert_eq!(confidence(&labels, "Cat"), Some(100.0), "{labels:?}");
+        assert_eq!(confidence(&labels, "Animal"), Some(100.0), "{labels:?}");
+        assert!(close(confidence(&labels, "Tabby"), 60.0), "{labels:?}");
+    }
+
+    #[test]
+    fn cat_breeds_add_up_to_cat_in_the_shipped_taxonomy() -> Result<(), EngineError> {
+        let taxonomy = Taxonomy::shipped()?;
+        // 281 Tabby Cat, 282 Tiger Cat, 285 Egyptian Mau, and 291 Lion at 3 %, under the floor.
+        let labels = taxonomy.labels(
+            &probabilities(&[(285, 0.35), (282, 0.25), (281, 0.2), (291, 0.03)]),
+            5.0,
+        );
+        assert!(close(confidence(&labels, "Cat"), 83.0), "{labels:?}");
+        assert!(close(confidence(&labels, "Animal"), 83.0), "{labels:?}");
+        assert!(confidence(&labels, "Lion").is_none(), "{labels:?}");
+        assert_eq!(
+            labels
+                .iter()
+                .find(|l| l.name == "Cat")
+                .map(|l| l.parents.clone()),
             Some(vec!["Mammal".to_string(), "Animal".to_string()])
         );
-        assert_eq!(labels[0].name, "Animal", "ties sort by name, parents first");
+        Ok(())
+    }
+
+    #[test]
+    fn cats_and_dogs_reach_the_parents_rekognition_gives_them() -> Result<(), EngineError> {
+        let taxonomy = Taxonomy::shipped()?;
+        let has = |index: usize, parents: &[&str]| {
+            let class = &taxonomy.classes[index];
+            parents.iter().all(|p| class.parents.iter().any(|c| c == p))
+        };
+        // 281–285 the house cats, 286–293 cougar, lynx and the big cats, 151–268 the dogs.
+        let mut missing = Vec::new();
+        for index in (281..=293).chain(151..=268) {
+            let wanted: &[&str] = match index {
+                281..=285 => &["Cat", "Pet", "Mammal", "Animal"],
+                286..=293 => &["Cat", "Mammal", "Animal"],
+                _ => &["Dog", "Canine", "Pet", "Mammal", "Animal"],
+            };
+            if !has(index, wanted) {
+                missing.push((index, &taxonomy.classes[index].name, wanted));
+            }
+        }
+        assert!(missing.is_empty(), "{missing:?}");
+        // Wolves, foxes and big cats are not pets.
+        for index in (269..=280).chain(286..=293) {
+            assert!(!has(index, &["Pet"]), "{}", taxonomy.classes[index].name);
+        }
         Ok(())
     }
 
@@ -260,7 +501,92 @@ mod tests {
     #[test]
     fn nothing_below_the_floor() -> Result<(), EngineError> {
         let taxonomy = Taxonomy::shipped()?;
-        assert!(taxonomy.labels(&vec![0.001; 1000], 5.0).is_empty());
+        // 0.1 % each: no single class reaches 5 %, and neither does any parent of at most 49
+        // classes; Animal (398 classes) and Mammal (218) do.
+        let labels = taxonomy.labels(&vec![0.001; 1000], 5.0);
+        let names: BTreeSet<&str> = labels.iter().map(|l| l.name.as_str()).collect();
+        assert!(
+            names.contains("Animal") && names.contains("Mammal"),
+            "{names:?}"
+        );
+        assert!(labels.iter().all(|l| l.confidence >= 5.0), "{labels:?}");
+        assert!(
+            !names.contains("Tabby Cat") && !names.contains("Cat"),
+            "{names:?}"
+        );
         Ok(())
+    }
+
+    fn label(name: &str, confidence: f32, parents: &[&str], categories: &[&str]) -> Label {
+        Label {
+            name: name.into(),
+            confidence,
+            parents: parents.iter().map(|p| p.to_string()).collect(),
+            categories: categories.iter().map(|c| c.to_string()).collect(),
+            instances: Vec::new(),
+        }
+    }
+
+    fn instance(left: f32, confidence: f32) -> LabelInstance {
+        LabelInstance {
+            bounding_box: BoundingBox {
+                left,
+                top: 0.1,
+                width: 0.2,
+                height: 0.3,
+            },
+            confidence,
+        }
+    }
+
+    #[test]
+    fn merged_labels_keep_one_entry_per_name_with_the_best_confidence() {
+        let classifier = vec![
+            label("Cat", 91.0, &["Mammal", "Animal"], &["Animals and Pets"]),
+            label("Animal", 95.0, &[], &["Animals and Pets"]),
+        ];
+        let mut detected_cat = label("Cat", 80.0, &["Pet", "Animal"], &["Animals and Pets"]);
+        detected_cat.instances = vec![instance(0.1, 80.0), instance(0.5, 60.0)];
+        let mut detected_person = label("Person", 97.0, &[], &["Person Description"]);
+        detected_person.instances = vec![instance(0.2, 97.0)];
+        let mut faces_cat = label("Cat", 40.0, &[], &["Pets"]);
+        faces_cat.instances = vec![instance(0.1, 80.0), instance(0.7, 40.0)];
+        let merged = merge_labels(vec![
+            classifier,
+            vec![detected_cat, detected_person],
+            vec![faces_cat],
+        ]);
+        let names: Vec<&str> = merged.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["Person", "Animal", "Cat"]);
+        let cat = &merged[2];
+        assert_eq!(cat.confidence, 91.0);
+        assert_eq!(cat.parents, ["Mammal", "Animal", "Pet"]);
+        assert_eq!(cat.categories, ["Animals and Pets", "Pets"]);
+        // The union of the boxes; the one both models gave appears once.
+        assert_eq!(
+            cat.instances,
+            [
+                instance(0.1, 80.0),
+                instance(0.5, 60.0),
+                instance(0.7, 40.0)
+            ]
+        );
+        assert_eq!(merged[0].instances, [instance(0.2, 97.0)]);
+    }
+
+    #[test]
+    fn merged_names_are_case_sensitive_and_ties_sort_by_name() {
+        let merged = merge_labels(vec![
+            vec![
+                label("dog", 50.0, &[], &[]),
+                label("Dog", 50.0, &["Pet", "Pet"], &[]),
+            ],
+            vec![label("Bird", 50.0, &[], &[])],
+            Vec::new(),
+        ]);
+        let names: Vec<&str> = merged.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["Bird", "Dog", "dog"]);
+        assert_eq!(merged[1].parents, ["Pet"]);
+        assert!(merge_labels(Vec::new()).is_empty());
     }
 }

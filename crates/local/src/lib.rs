@@ -6,9 +6,11 @@
 //!   [`models::list`]. A missing or corrupt model is an error that names
 //!   `spotlight models fetch`.
 //! - [`engine`]: the [`engine::Engine`] trait; ONNX Runtime through `ort`, loading the shared
-//!   library fetched from the `onnxruntime` wheel (2 intra-op threads shared by every model).
+//!   library fetched from the `onnxruntime` wheel (one thread per model run; runs go side by
+//!   side).
 //! - [`labels`] (EfficientNet-Lite0, ImageNet-1k, Rekognition-style names and parents),
 //!   [`moderation`] (open_nsfw by default, NudeNet optionally, in Rekognition's taxonomy),
+//!   [`objects`] (SSD-MobileNetV2 Open Images v4: Person, Dog, Car, … with boxes),
 //!   [`text`] (PP-OCRv4 detection, angle, recognition; lines and words).
 //! - [`analyzer`]: [`LocalModels`] (load once), [`LocalAnalyzer`] (the three ports, one decode
 //!   shared by the three calls for the same upload) and [`analyze`] / [`analyze_file`] for
@@ -25,6 +27,7 @@ pub mod image;
 pub mod labels;
 pub mod models;
 pub mod moderation;
+pub mod objects;
 pub mod text;
 
 pub use analyzer::{

@@ -721,6 +721,21 @@ impl SqliteStore {
             values.extend(query.labels.iter().map(|l| l.to_lowercase().into()));
             values.push(f64::from(query.min_confidence).into());
         }
+        // The other label clauses of `search::matches`: one EXISTS per group, one NOT EXISTS.
+        let clauses = query
+            .all_labels
+            .iter()
+            .map(|group| ("EXISTS", group))
+            .chain((!query.not_labels.is_empty()).then_some(("NOT EXISTS", &query.not_labels)));
+        for (test, names) in clauses {
+            let marks = vec!["?"; names.len()].join(", ");
+            sql.push_str(&format!(
+                " AND {test} (SELECT 1 FROM record_labels l WHERE l.record_id = r.id
+                              AND l.name IN ({marks}) AND l.confidence >= ?)"
+            ));
+            values.extend(names.iter().map(|l| l.to_lowercase().into()));
+            values.push(f64::from(query.min_confidence).into());
+        }
         if let Some(text) = &query.text {
             let mut wanted = search::words(text);
             wanted.sort();
@@ -740,6 +755,13 @@ impl SqliteStore {
             values.extend(wanted.into_iter().map(Into::into));
             values.push(count.into());
         }
+        if let Some(needles) = word_needles(query) {
+            // Only records whose JSON holds one of the words (or a theme's label) can meet
+            // it: a cheap scan that spares parsing the rest. `search::matches` decides.
+            let likes = vec!["r.record LIKE ? ESCAPE '\\'"; needles.len()].join(" OR ");
+            sql.push_str(&format!(" AND ({likes})"));
+            values.extend(needles.into_iter().map(Into::into));
+        }
         if let Some(cursor) = &query.cursor {
             let Some((micros, id)) = cursor
                 .split_once(':')
@@ -754,7 +776,10 @@ impl SqliteStore {
             values.extend([micros.into(), micros.into(), id.into()]);
         }
         sql.push_str(" ORDER BY r.uploaded_micros DESC, r.id ASC");
-        if let Some(limit) = query.limit {
+        // A `query` search's words are matched here, on each record read (labels, themes
+        // and text together), so SQL cannot count the page for it.
+        let words = !query.words.is_empty();
+        if let Some(limit) = query.limit.filter(|_| !words) {
             // One more than asked: whether it exists says whether there is a next page.
             sql.push_str(&format!(" LIMIT {}", limit.saturating_add(1)));
         }
@@ -769,6 +794,7 @@ impl SqliteStore {
             for row in rows {
                 let json = row.at("searching")?;
                 match serde_json::from_str::<ImageRecord>(&json) {
+                    Ok(record) if words && !search::matches(&record, query) => {}
                     Ok(record) => {
                         if !page.offer(record, json.len()) {
                             break;
@@ -784,6 +810,43 @@ impl SqliteStore {
             Ok(page.finish())
         })
     }
+}
+
+/// `LIKE` patterns of which a record meeting one of the query's words matches at least one,
+/// or `None` when there are no words or a pattern could miss. A word's [`search::stem`] begins
+/// every form that folds to it, and LIKE ignores ASCII case; a theme's word needs one of its labels in the record. Non-ASCII needles,
+/// whose case LIKE does not fold, turn the filter off.
+fn word_needles(query: &SearchQuery) -> Option<Vec<String>> {
+    if query.words.is_empty() {
+        return None;
+    }
+    let mut needles = Vec::new();
+    for word in &query.words {
+        needles.push(search::stem(&word.word).to_owned());
+        if let Some((_, labels)) = &word.theme {
+            needles.extend(labels.iter().cloned());
+        }
+    }
+    // JSON escapes quotes, backslashes and control characters: such a needle could miss.
+    let plain = |c: char| c.is_ascii() && !c.is_ascii_control() && c != '"' && c != '\\';
+    if needles
+        .iter()
+        .any(|n| n.is_empty() || !n.chars().all(plain))
+    {
+        return None;
+    }
+    let escape = |needle: &str| {
+        let mut pattern = String::from("%");
+        for c in needle.chars() {
+            if matches!(c, '%' | '_' | '\\') {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+        pattern.push('%');
+        pattern
+    };
+    Some(needles.iter().map(|n| escape(n)).collect())
 }
 
 /// Each label name and parent, lower-cased, with the best confidence of the labels carrying it.

@@ -1,10 +1,18 @@
 //! The search function: answers marketing's questions over the records — label or theme, minimum
 //! confidence, text contains, status — safe-only unless asked otherwise, newest first, paged.
 //!
-//! The query comes as URL query parameters (`label`, `theme`, `minConfidence`, `text`, `status`,
-//! `verdict`, `includeUnsafe`, `limit`, `cursor`); the answer is JSON. `verdict` is the one that
-//! counts: a reviewer's decision, else the model's. A query that cannot be understood is
-//! a 400 with a message, never a failure of the function.
+//! The query comes as URL query parameters (`label`, `theme`, `all`, `notLabel`,
+//! `minConfidence`, `text`, `status`, `verdict`, `includeUnsafe`, `limit`, `cursor`); the answer
+//! is JSON. `verdict` is the one that counts: a reviewer's decision, else the model's. A query
+//! that cannot be understood is a 400 with a message, never a failure of the function.
+//!
+//! `query` (words ranked over labels, themes and text: see [`search::word_matches`]) is parsed
+//! here for the CLI and the console; the function itself refuses it.
+//!
+//! Labels combine as [`SearchQuery`] says: any `label`/`theme` matches, every one with
+//! `all=true`, and `notLabel` excludes. DynamoDB's indexes are by label and by word, so the
+//! function ([`handle`]) refuses a `notLabel` with no `label`, `theme` or `text` to read from:
+//! answering it would read every safe record.
 #![warn(missing_docs)]
 
 use spotlight_core::contracts::{ApiError, RecordStatus, Verdict};
@@ -34,16 +42,27 @@ pub struct QueryError(String);
 /// HTML checkbox sends `includeUnsafe=true` when ticked and nothing when not, so an empty value
 /// is not a tick: it means what leaving the parameter out means.
 pub fn parse_include_unsafe(value: &str) -> Result<bool, QueryError> {
+    parse_flag("includeUnsafe", value)
+}
+
+/// A checkbox parameter's value (`includeUnsafe`, `all`), read as [`parse_include_unsafe`]
+/// reads it; `name` is for the message.
+pub fn parse_flag(name: &str, value: &str) -> Result<bool, QueryError> {
     match value.trim() {
         "true" | "1" => Ok(true),
         "false" | "0" | "" => Ok(false),
         other => Err(QueryError(format!(
-            "includeUnsafe must be true or false, not {other:?}"
+            "{name} must be true or false, not {other:?}"
         ))),
     }
 }
 
 /// Turns query parameters into a search. A theme expands to its labels here, at query time.
+///
+/// Each `label` and each `theme` is a term: a record matches one term by carrying the label
+/// (name or parent), or one of the theme's labels. Without `all=true` any term matches (as
+/// before the grammar: terms merge into [`SearchQuery::labels`]); with it, every term must
+/// ([`SearchQuery::all_labels`]). Each `notLabel` excludes the records carrying it.
 ///
 /// A status of REJECTED or FAILED implies `includeUnsafe`: such records are never safe, and
 /// asking for them is asking for the ops view. So does a verdict other than SAFE.
@@ -60,16 +79,25 @@ pub fn parse_query(
         ..SearchQuery::default()
     };
     let mut include_unsafe = false;
+    let mut all = false;
+    let mut terms: Vec<Vec<String>> = Vec::new();
+    let mut words = None;
     for (name, value) in params {
         let value = value.trim();
         match name.as_str() {
-            "label" => query.labels.push(value.to_owned()),
+            "label" => terms.push(vec![value.to_owned()]),
             "theme" => {
                 let labels = themes
                     .expand(value)
                     .ok_or_else(|| QueryError(format!("unknown theme {value:?}")))?;
-                query.labels.extend(labels.iter().cloned());
+                terms.push(labels.to_vec());
             }
+            "all" => all = parse_flag("all", value)?,
+            "notLabel" if value.is_empty() => {
+                return Err(QueryError("notLabel must name a label".to_owned()))
+            }
+            "notLabel" => query.not_labels.push(value.to_owned()),
+            "query" => words = Some(value.to_owned()),
             "minConfidence" => {
                 query.min_confidence = value
                     .parse()
@@ -131,6 +159,25 @@ pub fn parse_query(
             other => return Err(QueryError(format!("unknown query parameter {other:?}"))),
         }
     }
+    if all {
+        query.all_labels = terms;
+    } else {
+        query.labels = terms.concat();
+    }
+    if let Some(text) = words {
+        query.words = search::query_words(&text, themes);
+        if query.words.is_empty() {
+            return Err(QueryError(format!(
+                "query must contain a word that is not a stop-word, not {text:?}"
+            )));
+        }
+        if query.cursor.is_some() {
+            return Err(QueryError(
+                "a query's results are ranked in one page: cursor does not apply (use limit)"
+                    .to_owned(),
+            ));
+        }
+    }
     if query
         .text
         .as_deref()
@@ -155,6 +202,35 @@ pub fn parse_query(
 
 pub use spotlight_core::contracts::{MatchedLabel, RecordHit as Hit, RecordPage};
 
+/// What to ask the store for `query`: itself, or for a `query` search every match at once,
+/// since ranking needs them all ([`ranked_hits`] then pages).
+pub fn store_query(query: &SearchQuery) -> SearchQuery {
+    if query.words.is_empty() {
+        query.clone()
+    } else {
+        search::unpaged(query)
+    }
+}
+
+/// The hits of a page the store answered for [`store_query`], with the cursor to go on: for a
+/// `query` search ranked ([`search::rank`]) and cut at the query's `limit`, in one page.
+pub fn ranked_hits(
+    page: spotlight_core::ports::Page,
+    query: &SearchQuery,
+) -> (Vec<Hit>, Option<String>) {
+    let mut hits: Vec<Hit> = page
+        .records
+        .into_iter()
+        .map(|record| Hit::new(record, query))
+        .collect();
+    if query.words.is_empty() {
+        return (hits, page.next_cursor);
+    }
+    search::rank(&mut hits);
+    hits.truncate(query.limit.unwrap_or(usize::MAX));
+    (hits, None)
+}
+
 /// The pairs of a raw query string (`a=1&b=x+y`), decoded as HTML forms encode them.
 pub fn query_pairs(raw: &str) -> Vec<(String, String)> {
     form_urlencoded::parse(raw.as_bytes())
@@ -177,7 +253,7 @@ pub async fn handle<S: RecordStore>(
     store: &S,
     themes: &Themes,
 ) -> Result<Answer, StepError> {
-    let query = match parse_query(params, themes) {
+    let query = match parse_query(params, themes).and_then(indexed) {
         Ok(query) => query,
         Err(error) => {
             return Ok(Answer {
@@ -206,6 +282,32 @@ pub async fn handle<S: RecordStore>(
         status: 200,
         body: serde_json::json!(RecordPage { items, next_cursor }),
     })
+}
+
+/// Refuses what DynamoDB's indexes cannot answer: excluded labels with no label, theme or
+/// text to read from would read every safe record, a page at a time, to exclude a few. The
+/// local store answers such a search (SQLite's label index is per record); this function does
+/// not, and says how to ask.
+///
+/// Nor does it answer `query` (issue 12's word ranking): ranking needs every matching record at
+/// once, which on DynamoDB is a read of the whole table per search.
+pub fn indexed(query: SearchQuery) -> Result<SearchQuery, QueryError> {
+    if !query.words.is_empty() {
+        return Err(QueryError(
+            "query (ranking by words) is answered by the local CLI and console only: ranking \
+             needs every matching record, which here would read the whole table"
+                .to_owned(),
+        ));
+    }
+    let positive = !query.labels.is_empty() || !query.all_labels.is_empty() || query.text.is_some();
+    if !query.not_labels.is_empty() && !positive {
+        return Err(QueryError(
+            "notLabel needs a label, theme or text to search from: the index is by label and \
+             by word, and excluding alone would read every record"
+                .to_owned(),
+        ));
+    }
+    Ok(query)
 }
 
 /// The bytes a hit takes in the Lambda's response, where the body is a JSON string.

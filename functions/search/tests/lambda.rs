@@ -122,3 +122,67 @@ async fn the_lambda_binary_searches_safe_only_and_refuses_bad_queries() {
         "{outcome:?}"
     );
 }
+
+/// Issue 12: labels AND / OR / NOT through the built function, read from DynamoDB's label
+/// index; excluding alone has no index to read and is refused with a 400.
+#[tokio::test]
+async fn the_lambda_binary_combines_labels_and_refuses_excluding_alone() {
+    let Some(moto) = moto() else { return };
+    let table = unique_name("records");
+    let client = aws_sdk_dynamodb::Client::new(&loopback_config(&moto.endpoint));
+    let store = DynamoRecords::new(client, &table);
+    store.create_table().await.unwrap();
+    for (key, labels) in [
+        ("beach.jpg", &[("Beach", 91.0)][..]),
+        ("dog-beach.jpg", &[("Dog", 90.0), ("Beach", 80.0)][..]),
+        ("dog-person.jpg", &[("Dog", 95.0), ("Person", 90.0)][..]),
+    ] {
+        store.put(&record(key, labels, true)).await.unwrap();
+    }
+    let lambda = LambdaProcess::start(
+        env!("CARGO_BIN_EXE_search"),
+        &[
+            ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
+            ("TABLE_NAME", table.clone()),
+        ],
+    );
+    let answer = |query: &str| {
+        let Outcome::Success(response) = lambda.invoke(url_event(query)) else {
+            panic!("{query}: a search is an answer, not a failure");
+        };
+        let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+        (response["statusCode"].as_i64().unwrap(), body)
+    };
+    let keys = |query: &str| {
+        let (status, body) = answer(query);
+        assert_eq!(status, 200, "{query}: {body}");
+        let mut keys: Vec<String> = body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["record"]["key"].as_str().unwrap().to_owned())
+            .collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(
+        keys("label=Dog&label=Beach"),
+        ["beach.jpg", "dog-beach.jpg", "dog-person.jpg"],
+        "any label"
+    );
+    assert_eq!(keys("label=Dog&label=beach&all=true"), ["dog-beach.jpg"]);
+    assert_eq!(keys("label=Dog&notLabel=person"), ["dog-beach.jpg"]);
+    assert_eq!(
+        keys("theme=ocean&label=Dog&all=true&notLabel=Person"),
+        ["dog-beach.jpg"]
+    );
+    let (status, body) = answer("notLabel=Person");
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("notLabel needs a label"),
+        "{body}"
+    );
+}

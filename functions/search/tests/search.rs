@@ -70,6 +70,72 @@ fn a_theme_expands_to_its_labels_at_query_time() {
 }
 
 #[test]
+fn labels_combine_any_every_and_none() {
+    let any = parse("label=Dog&label=Beach").unwrap();
+    assert_eq!(any.labels, ["Dog", "Beach"], "any label, as before --all");
+    assert!(any.all_labels.is_empty() && any.not_labels.is_empty());
+
+    let every = parse("label=Dog&label=Beach&all=true&notLabel=Person&notLabel=Car").unwrap();
+    assert!(every.labels.is_empty());
+    assert_eq!(every.all_labels, [vec!["Dog"], vec!["Beach"]]);
+    assert_eq!(every.not_labels, ["Person", "Car"]);
+
+    let themed = parse("theme=ocean&label=Dog&all=1").unwrap();
+    assert_eq!(
+        themed.all_labels.len(),
+        2,
+        "a theme is one term: {themed:?}"
+    );
+    assert!(themed.all_labels[0].iter().any(|l| l == "Beach"));
+    assert_eq!(themed.all_labels[1], ["Dog"]);
+    assert_eq!(
+        parse("label=Dog&all=false").unwrap().labels,
+        ["Dog"],
+        "an unticked box"
+    );
+    let words = parse("query=Dogs+on+the+beach&label=Animal").unwrap();
+    let plain: Vec<&str> = words.words.iter().map(|w| w.word.as_str()).collect();
+    assert_eq!(plain, ["dog", "beach"]);
+    assert_eq!(words.labels, ["Animal"], "filters still apply");
+    for (raw, needle) in [
+        ("all=maybe", "all must be"),
+        ("notLabel=%20", "notLabel"),
+        ("query=the+of+a", "stop-word"),
+        ("query=dog&cursor=1%3Aabc", "cursor does not apply"),
+    ] {
+        let error = parse(raw).unwrap_err();
+        assert!(error.to_string().contains(needle), "{raw}: {error}");
+    }
+}
+
+#[tokio::test]
+async fn the_function_refuses_excluding_without_a_label_theme_or_text() {
+    let store = MemoryRecords::new();
+    let shipped = Themes::shipped();
+    let refused = handle(&query_pairs("notLabel=Person"), &store, &shipped)
+        .await
+        .unwrap();
+    assert_eq!(refused.status, 400);
+    assert!(refused.body["message"]
+        .as_str()
+        .unwrap()
+        .contains("notLabel needs a label, theme or text"));
+    let ranked = handle(&query_pairs("query=dog+on+a+beach"), &store, &shipped)
+        .await
+        .unwrap();
+    assert_eq!(ranked.status, 400, "ranking needs every record: local only");
+    assert!(ranked.body["message"].as_str().unwrap().contains("query"));
+    for raw in [
+        "notLabel=Person&label=Dog",
+        "notLabel=Person&theme=ocean&all=true",
+        "notLabel=Person&text=surf",
+    ] {
+        let answer = handle(&query_pairs(raw), &store, &shipped).await.unwrap();
+        assert_eq!(answer.status, 200, "{raw}: {}", answer.body);
+    }
+}
+
+#[test]
 fn bad_parameters_are_refused_with_a_message() {
     for (raw, needle) in [
         ("minConfidence=high", "minConfidence"),

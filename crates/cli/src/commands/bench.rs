@@ -26,12 +26,12 @@ const STEPS: [&str; 5] = [
 ];
 
 /// Runs the pipeline on `images` copies of the given photos (one of each when `None`) in a
-/// scratch folder and store, and returns the store, the results and the seconds it took.
+/// scratch folder and store, and returns the store, the results and how long they took.
 pub fn run_copies(
     args: &BenchArgs,
     scratch: &std::path::Path,
     images: Option<usize>,
-) -> anyhow::Result<(Arc<spotlight_storage::SqliteStore>, Vec<PhotoResult>, f64)> {
+) -> anyhow::Result<(Arc<spotlight_storage::SqliteStore>, Vec<PhotoResult>, Took)> {
     let store_path = scratch.join("bench.sqlite");
     let sources: Vec<_> = collect_photos(&args.paths, &store_path)?
         .into_iter()
@@ -46,19 +46,97 @@ pub fn run_copies(
     );
     let folder = scratch.join("photos");
     std::fs::create_dir_all(&folder)?;
+    let resized = match args.megapixels {
+        Some(megapixels) => Some(resize_all(&sources, megapixels, scratch)?),
+        None => None,
+    };
     for i in 0..images.unwrap_or(sources.len()) {
         let source = &sources[i % sources.len()];
         let name = format!("{i:04}-{}", source.key.replace('/', "_"));
-        std::fs::copy(&source.path, folder.join(name))?;
+        match &resized {
+            Some(paths) => match &paths[i % sources.len()] {
+                Some(path) => std::fs::copy(path, folder.join(format!("{name}.jpg")))?,
+                None => std::fs::copy(&source.path, folder.join(name))?,
+            },
+            None => std::fs::copy(&source.path, folder.join(name))?,
+        };
     }
     let photos = collect_photos(std::slice::from_ref(&folder), &store_path)?;
     let store = local::open_store(&store_path)?;
     store.remember_folder(&std::fs::canonicalize(&folder)?.to_string_lossy())?;
     let runner = run::local_runner(Arc::clone(&store), false)?;
-    let started = Instant::now();
+    let (started, cpu_before) = (Instant::now(), cpu_seconds());
     let results =
         local::runtime()?.block_on(run_all(&runner, photos, args.concurrency, |_, _| Ok(())))?;
-    Ok((store, results, started.elapsed().as_secs_f64()))
+    let took = Took {
+        seconds: started.elapsed().as_secs_f64(),
+        cpu_seconds: cpu_seconds()
+            .zip(cpu_before)
+            .map(|(after, before)| after - before),
+    };
+    Ok((store, results, took))
+}
+
+/// How long a batch took.
+#[derive(Debug, Clone, Copy)]
+pub struct Took {
+    /// Wall-clock seconds.
+    pub seconds: f64,
+    /// CPU seconds the process used meanwhile (every thread), where the system tells it.
+    pub cpu_seconds: Option<f64>,
+}
+
+/// Each source re-encoded as a JPEG of about `megapixels` (aspect kept, Triangle filter,
+/// quality 90) in `scratch`; `None` for a file that does not decode (it is copied as it is, so
+/// the batch keeps its rejected uploads).
+fn resize_all(
+    sources: &[crate::commands::runner::Photo],
+    megapixels: f64,
+    scratch: &std::path::Path,
+) -> anyhow::Result<Vec<Option<std::path::PathBuf>>> {
+    anyhow::ensure!(
+        megapixels > 0.0 && megapixels <= 100.0,
+        "--megapixels must be over 0 and at most 100"
+    );
+    let dir = scratch.join("resized");
+    std::fs::create_dir_all(&dir)?;
+    let mut paths = Vec::with_capacity(sources.len());
+    for (i, source) in sources.iter().enumerate() {
+        let Ok(image) = image::open(&source.path) else {
+            paths.push(None);
+            continue;
+        };
+        let scale =
+            (megapixels * 1e6 / (f64::from(image.width()) * f64::from(image.height()))).sqrt();
+        let (w, h) = (
+            (f64::from(image.width()) * scale).round().max(1.0) as u32,
+            (f64::from(image.height()) * scale).round().max(1.0) as u32,
+        );
+        let rgb = image
+            .resize_exact(w, h, image::imageops::FilterType::Triangle)
+            .into_rgb8();
+        let path = dir.join(format!("{i}.jpg"));
+        let file = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        image::codecs::jpeg::JpegEncoder::new_with_quality(file, 90)
+            .encode_image(&rgb)
+            .with_context(|| format!("cannot encode {}", path.display()))?;
+        paths.push(Some(path));
+    }
+    Ok(paths)
+}
+
+/// Seconds of CPU the process has used so far (user + system, every thread).
+fn cpu_seconds() -> Option<f64> {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF is always valid.
+    let usage = unsafe {
+        if libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) != 0 {
+            return None;
+        }
+        usage.assume_init()
+    };
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Some(seconds(usage.ru_utime) + seconds(usage.ru_stime))
 }
 
 /// Runs the benchmark and prints what it measured.
@@ -74,7 +152,11 @@ pub fn execute(args: BenchArgs) -> anyhow::Result<Exit> {
         "--images and --concurrency must be at least 1"
     );
     let scratch = tempfile::tempdir().context("cannot make a scratch folder")?;
-    let (store, results, seconds) = run_copies(&args, scratch.path(), Some(args.images))?;
+    let (store, results, took) = run_copies(&args, scratch.path(), Some(args.images))?;
+    let seconds = took.seconds;
+    let cpu_ms_per_image = took
+        .cpu_seconds
+        .map(|cpu| (cpu * 1000.0 / results.len().max(1) as f64).round());
 
     let mut per_step: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     let mut per_image = Vec::new();
@@ -113,6 +195,8 @@ pub fn execute(args: BenchArgs) -> anyhow::Result<Exit> {
         "imagesPerSecond": results.len() as f64 / seconds,
         "perImageMs": percentiles(&mut per_image),
         "peakRssMiB": peak_rss_mb,
+        "cpuMsPerImage": cpu_ms_per_image,
+        "megapixels": args.megapixels,
         "steps": {},
         "cost": cost,
     });
@@ -123,13 +207,15 @@ pub fn execute(args: BenchArgs) -> anyhow::Result<Exit> {
         output::print(&format!("{report}\n"))?;
     } else {
         let mut text = format!(
-            "{} images ({} failed) in {seconds:.1} s with {} at once: {:.2} images/s; per image p50 {} ms, p99 {} ms; peak memory {}\n",
+            "{} images{} ({} failed) in {seconds:.1} s with {} at once: {:.2} images/s; per image p50 {} ms, p99 {} ms, CPU {}; peak memory {}\n",
             results.len(),
+            args.megapixels.map_or_else(String::new, |mp| format!(" of {mp} MP")),
             failed,
             args.concurrency,
             results.len() as f64 / seconds,
             report["perImageMs"]["p50"],
             report["perImageMs"]["p99"],
+            cpu_ms_per_image.map_or_else(|| "unknown".to_owned(), |ms| format!("{ms} ms")),
             peak_rss_mb.map_or_else(|| "unknown".to_owned(), |mb| format!("{mb:.0} MiB")),
         );
         for step in STEPS {

@@ -214,6 +214,21 @@ pub fn execute(args: &BenchArgs, records: usize) -> anyhow::Result<Exit> {
             "api records, label".to_owned(),
             format!("/api/records?label={}", url_part(&label)),
         ),
+        (
+            "api records, labels AND NOT".to_owned(),
+            format!(
+                "/api/records?label={}&theme=animals&all=true&notLabel=Person",
+                url_part(&label)
+            ),
+        ),
+        // Ranked: every match is read and scored, so this one grows with the store.
+        (
+            "api records, query words".to_owned(),
+            format!(
+                "/api/records?query={}",
+                url_part(&format!("{label} on a beach"))
+            ),
+        ),
     ];
     if let Some(cursor) = deep_cursor {
         pages.push((

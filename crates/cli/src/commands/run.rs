@@ -55,7 +55,7 @@ pub fn local_runner(store: Arc<SqliteStore>, offline: bool) -> anyhow::Result<Ar
         }
         .reporting_for(&record.policy),
     )?);
-    let analyses_at_once = loaded.config().threads;
+    let analyses_at_once = loaded.config().analyses_at_once;
     let analyzer = Arc::new(LocalAnalyzer::new(
         loaded,
         ReaderSource(FolderObjects::new()),

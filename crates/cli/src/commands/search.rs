@@ -1,14 +1,15 @@
 //! `spotlight search`: marketing's questions over the records, with the same query semantics
 //! (and the same parser) as the search Lambda.
 //!
-//! Human output: one line per record — key, status, verdict, and the labels that matched.
-//! `--json`: JSON Lines, one `{"record": …, "matchedLabels": […]}` per line.
+//! Human output: one line per record — key, status, verdict, and the labels that matched (and,
+//! for `--query`, each word with what it met and its weight, ranked: most words met first).
+//! `--json`: JSON Lines, one `{"record": …, "matchedLabels": […]}` per line, with
+//! `"matchedWords"` for `--query`.
 
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 use spotlight_core::ports::{RecordStore, SearchQuery};
-use spotlight_search::Hit;
 
 use crate::cli::SearchArgs;
 use crate::commands::{local, Exit};
@@ -31,15 +32,20 @@ impl Config {
             _ => None,
         };
         let themes = local::load_themes(args.themes.as_deref(), saved.as_deref())?;
-        let mut pairs: Vec<(String, String)> = args
-            .label
-            .into_iter()
-            .map(|l| ("label".to_owned(), l))
+        let labels = args.label.into_iter().map(|l| ("label", l));
+        let excluded = args.not_label.into_iter().map(|l| ("notLabel", l));
+        let mut pairs: Vec<(String, String)> = labels
+            .chain(excluded)
+            .map(|(name, value)| (name.to_owned(), value))
             .collect();
+        if args.all {
+            pairs.push(("all".to_owned(), "true".to_owned()));
+        }
         let optional = [
             ("theme", args.theme),
             ("minConfidence", args.min_confidence),
             ("text", args.text),
+            ("query", args.query),
             ("status", args.status),
             ("verdict", args.verdict),
         ];
@@ -66,20 +72,26 @@ impl Config {
 /// Runs the search and prints the records.
 pub fn execute(config: Config) -> anyhow::Result<Exit> {
     let store = local::open_existing_store(&config.store)?;
-    let page = local::runtime()?.block_on(store.search(&config.query))?;
+    let asked = spotlight_search::store_query(&config.query);
+    let page = local::runtime()?.block_on(store.search(&asked))?;
+    let (hits, _) = spotlight_search::ranked_hits(page, &config.query);
     let mut text = String::new();
-    let count = page.records.len();
-    for hit in page.records.into_iter().map(|r| Hit::new(r, &config.query)) {
+    let count = hits.len();
+    for hit in hits {
         if config.json {
             text.push_str(&serde_json::to_string(&hit)?);
             text.push('\n');
         } else {
             let (record, matched) = (&hit.record, &hit.matched_labels);
             let verdict = if record.safe { "safe" } else { "not safe" };
-            let why: Vec<String> = matched
+            let labels = matched
                 .iter()
-                .map(|m| format!("{} {:.0}%", m.name, m.confidence))
-                .collect();
+                .map(|m| format!("{} {:.0}%", m.name, m.confidence));
+            let words = hit.matched_words.iter().map(|w| {
+                let source = w.source.as_str();
+                format!("{}: {source} {} {:.0}%", w.word, w.name, w.weight * 100.0)
+            });
+            let why: Vec<String> = labels.chain(words).collect();
             let path = std::path::Path::new(&record.bucket).join(&record.key);
             text.push_str(&format!(
                 "{}\t{}\t{verdict}",

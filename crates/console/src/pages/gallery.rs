@@ -99,6 +99,21 @@ pub async fn gallery(State(state): State<ConsoleState>, RawQuery(raw): RawQuery)
             }
             body.push_str("</p>");
         }
+        if !hit.matched_words.is_empty() {
+            body.push_str("<p class=\"why\">Words: ");
+            for (i, word) in hit.matched_words.iter().enumerate() {
+                let source = word.source.as_str();
+                let _ = write!(
+                    body,
+                    "{}{} → {source} {} {:.0}%",
+                    if i == 0 { "" } else { ", " },
+                    Esc(&word.word),
+                    Esc(&word.name),
+                    word.weight * 100.0
+                );
+            }
+            body.push_str("</p>");
+        }
         if let Some(text) = &results.query.text {
             let _ = write!(body, "<p class=\"why\">Text contains “{}”</p>", Esc(text));
         }
@@ -126,11 +141,38 @@ pub async fn gallery(State(state): State<ConsoleState>, RawQuery(raw): RawQuery)
 /// The search form, filled in as `params` asked, its review-mode box ticked when `review`.
 fn search_form(state: &ConsoleState, params: &[(String, String)], review: bool) -> String {
     let mut form = String::from("<form class=\"search\" method=\"get\" action=\"/\">");
+    // Word matching over labels, themes and text, ranked (not image similarity: the README).
     let _ = write!(
         form,
-        "<label>Label<input name=\"label\" value=\"{}\"></label>",
-        Esc(value_of(params, "label"))
+        "<label>Words<input type=\"search\" name=\"query\" value=\"{}\" \
+         placeholder=\"dog on a beach\"></label>",
+        Esc(value_of(params, "query"))
     );
+    // One box per label asked for and one empty box more, so a search of several labels comes
+    // back as it was asked and can take one more without a script.
+    for (name, title) in [("label", "Label"), ("notLabel", "Not label")] {
+        let asked = params.iter().filter(|(n, _)| n == name).map(|(_, v)| v);
+        for value in asked.map(String::as_str).chain([""]) {
+            let _ = write!(
+                form,
+                "<label>{title}<input name=\"{name}\" value=\"{}\"></label>",
+                Esc(value)
+            );
+        }
+        if name == "label" {
+            let every = spotlight_search::parse_flag("all", value_of(params, "all"));
+            let _ = write!(
+                form,
+                "<label>Every label<input type=\"checkbox\" name=\"all\" value=\"true\"{}>\
+                 </label>",
+                if every.unwrap_or(false) {
+                    " checked"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
     form.push_str("<label>Theme<select name=\"theme\"><option value=\"\">any</option>");
     let chosen = value_of(params, "theme");
     push_options(

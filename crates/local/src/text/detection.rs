@@ -4,7 +4,8 @@
 use super::geometry::{convex_hull, dist, inside, min_area_rect, order_points, Rect};
 use super::Point;
 
-const DET_THRESH: f32 = 0.3;
+/// A pixel over this probability is text (the reference's `thresh`).
+pub(super) const BINARY_THRESHOLD: f32 = 0.3;
 const BOX_THRESH: f32 = 0.5;
 const UNCLIP_RATIO: f32 = 1.6;
 const MAX_CANDIDATES: usize = 1000;
@@ -21,7 +22,7 @@ pub(super) fn db_boxes(
 ) -> Vec<[Point; 4]> {
     // Threshold, then dilate with a 2×2 kernel anchored at its centre: a pixel is set when it
     // or its left, upper or upper-left neighbour is.
-    let bitmap: Vec<bool> = pred.iter().map(|&p| p > DET_THRESH).collect();
+    let bitmap: Vec<bool> = pred.iter().map(|&p| p > BINARY_THRESHOLD).collect();
     let mut mask = vec![false; w * h];
     for y in 0..h {
         for x in 0..w {

@@ -1,0 +1,130 @@
+//! The object detector on real photographs, against boxes drawn by hand.
+//!
+//! The reference boxes below were drawn by looking at each photo over a 10 % grid (the object's
+//! visible extent: the cat's head and body to where the background starts; each person from the
+//! top of the hair or hat to the bottom edge; the cup without its saucer), before the detector's
+//! boxes were looked at. Models come from the cache `spotlight models fetch` fills, as in
+//! `tests.rs`: skipped with a `SKIPPED` line when absent, fetched and required when
+//! `SPOTLIGHT_REQUIRE_MODELS` is set.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use spotlight_core::contracts::{BoundingBox, Label};
+use spotlight_local::engine::{Engine, OrtEngine};
+use spotlight_local::objects::{iou, ObjectDetector};
+use spotlight_local::{
+    fetch, FetchOptions, LocalConfig, LocalModels, ModelCache, ModelId, Prepared,
+};
+use spotlight_testkit::skip::skipped;
+
+fn photo(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/photos")
+        .join(name)
+}
+
+fn cache() -> ModelCache {
+    ModelCache::new(spotlight_testkit::models::dir())
+}
+
+/// The full set of local models (fetched first when required), once per test binary.
+fn models() -> Option<&'static LocalModels> {
+    static MODELS: OnceLock<Result<LocalModels, String>> = OnceLock::new();
+    let required = std::env::var_os("SPOTLIGHT_REQUIRE_MODELS").is_some();
+    let loaded = MODELS.get_or_init(|| {
+        let cache = cache();
+        if required {
+            fetch(&cache, &FetchOptions::default(), &mut |_| {}).map_err(|e| e.to_string())?;
+        }
+        LocalModels::load(LocalConfig::new(cache)).map_err(|e| e.to_string())
+    });
+    match loaded {
+        Ok(models) => Some(models),
+        Err(e) if required => panic!("models required (SPOTLIGHT_REQUIRE_MODELS): {e}"),
+        Err(e) => {
+            skipped(spotlight_testkit::models::absent(e));
+            None
+        }
+    }
+}
+
+/// The detector alone (after [`models`] has made sure the cache is filled).
+fn detector() -> Option<ObjectDetector> {
+    models()?;
+    let cache = cache();
+    let engine = OrtEngine::new(&cache.onnxruntime_library().ok()?, 2).ok()?;
+    let bytes = cache.read_verified(ModelId::SsdMobileNetV2Oidv4).ok()?;
+    let model = engine
+        .load_bytes(&cache.path_of(ModelId::SsdMobileNetV2Oidv4), &bytes)
+        .ok()?;
+    ObjectDetector::new(model).ok()
+}
+
+fn hand_box(left: f32, top: f32, right: f32, bottom: f32) -> BoundingBox {
+    BoundingBox {
+        left,
+        top,
+        width: right - left,
+        height: bottom - top,
+    }
+}
+
+fn labels_of(detector: &ObjectDetector, name: &str) -> Vec<Label> {
+    let image = Prepared::decode(&std::fs::read(photo(name)).unwrap()).unwrap();
+    detector.labels(&image.rgb).unwrap()
+}
+
+#[test]
+fn detected_boxes_match_boxes_drawn_by_hand() {
+    let Some(detector) = detector() else { return };
+    // (photo, label, hand-drawn box as left, top, right, bottom ratios)
+    let references = [
+        ("chelsea.jpg", "Cat", hand_box(0.0, 0.0, 0.86, 1.0)),
+        ("astronaut.jpg", "Person", hand_box(0.04, 0.03, 0.72, 1.0)),
+        ("grace_hopper.jpg", "Person", hand_box(0.03, 0.04, 1.0, 1.0)),
+        ("coffee.jpg", "Coffee Cup", hand_box(0.29, 0.06, 0.70, 0.75)),
+    ];
+    let mut failures = Vec::new();
+    for (file, name, reference) in references {
+        let labels = labels_of(&detector, file);
+        let best = labels
+            .iter()
+            .filter(|l| l.name == name)
+            .flat_map(|l| &l.instances)
+            .map(|i| (iou(&i.bounding_box, &reference), i.clone()))
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        eprintln!("{file}: {name} best IoU {best:?}");
+        match best {
+            Some((overlap, _)) if overlap >= 0.5 => {}
+            _ => failures.push(format!("{file}: no {name} box with IoU ≥ 0.5: {labels:?}")),
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn photos_without_people_have_no_person_box() {
+    let Some(detector) = detector() else { return };
+    for file in ["chelsea.jpg", "coffee.jpg", "motorcycle.jpg", "rocket.jpg"] {
+        let labels = labels_of(&detector, file);
+        assert!(
+            !labels.iter().any(|l| l.name == "Person"),
+            "{file}: {labels:?}"
+        );
+    }
+}
+
+#[test]
+fn the_local_labels_carry_the_detectors_person_with_its_box() {
+    let Some(models) = models() else { return };
+    let image = Prepared::decode(&std::fs::read(photo("astronaut.jpg")).unwrap()).unwrap();
+    let labels = models.labels(&image).unwrap();
+    let person: Vec<&Label> = labels.iter().filter(|l| l.name == "Person").collect();
+    assert_eq!(person.len(), 1, "one entry per name: {labels:?}");
+    assert!(person[0].confidence >= 50.0, "{labels:?}");
+    assert_eq!(person[0].categories, ["Person Description"]);
+    assert!(!person[0].instances.is_empty(), "{labels:?}");
+    // The classifier's labels are still there beside the detector's.
+    assert!(labels.iter().any(|l| l.instances.is_empty()), "{labels:?}");
+}
