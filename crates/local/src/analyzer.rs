@@ -474,7 +474,9 @@ fn model_info(id: ModelId) -> ModelInfo {
 /// A decoded image, shared by the three analyses of one upload.
 #[derive(Debug)]
 pub struct Prepared {
-    /// The pixels, upright.
+    /// The pixels, upright, at most 2000 px a side: a larger photo is reduced once, as the
+    /// text reader would reduce it (see [`crate::text::reduced_size`]), and every analyser
+    /// starts from that copy rather than from the full photo.
     pub rgb: RgbImage,
     nudenet: OnceLock<Result<Vec<Detection>, String>>,
 }
@@ -485,8 +487,15 @@ impl Prepared {
         Ok(Prepared::from_rgb(crate::image::decode(bytes)?))
     }
 
-    /// Wraps pixels already decoded.
+    /// Wraps pixels already decoded (reducing a photo over 2000 px a side).
     pub fn from_rgb(rgb: RgbImage) -> Self {
+        // Every analyser needs far fewer pixels than a phone photo has (224–300 px for labels,
+        // moderation and objects; at most 2000 for text): one reduction here replaces one per
+        // analyser, and the full photo (36 MB at 12 MP) is freed before any model runs.
+        let rgb = match crate::text::reduced_size(rgb.width(), rgb.height()) {
+            Some((width, height)) => crate::image::resize(&rgb, width, height, false),
+            None => rgb,
+        };
         Prepared {
             rgb,
             nudenet: OnceLock::new(),
@@ -571,6 +580,9 @@ type Slot = Arc<tokio::sync::OnceCell<Arc<Prepared>>>;
 /// How many decoded images the analyser keeps: the three ports of one upload run together,
 /// and a few uploads may be in flight.
 const DECODED_IMAGES_KEPT: usize = 4;
+/// The analyses of one upload (labels, moderation, text): once that many have taken its
+/// decoded image, the cache lets go of it, so it is freed as soon as the last one ends.
+const ANALYSES_PER_UPLOAD: usize = 3;
 
 /// The three detector ports over local models. One decode per upload (bucket + key +
 /// revision) is shared by the three calls, which the pipeline makes in parallel (taking turns:
@@ -578,7 +590,8 @@ const DECODED_IMAGES_KEPT: usize = 4;
 pub struct LocalAnalyzer<S> {
     models: Arc<LocalModels>,
     source: S,
-    decoded: Mutex<VecDeque<(CacheKey, Slot)>>,
+    /// Each decoded image with the number of analyses that have taken it.
+    decoded: Mutex<VecDeque<(CacheKey, Slot, usize)>>,
 }
 
 impl<S: ImageSource> LocalAnalyzer<S> {
@@ -611,11 +624,17 @@ impl<S: ImageSource> LocalAnalyzer<S> {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
-        if let Some((_, slot)) = decoded.iter().find(|(k, _)| *k == key) {
-            return slot.clone();
+        if let Some(index) = decoded.iter().position(|(k, _, _)| *k == key) {
+            let (_, slot, taken) = &mut decoded[index];
+            *taken += 1;
+            let slot = slot.clone();
+            if *taken >= ANALYSES_PER_UPLOAD {
+                decoded.remove(index);
+            }
+            return slot;
         }
         let slot = Slot::default();
-        decoded.push_back((key, slot.clone()));
+        decoded.push_back((key, slot.clone(), 1));
         while decoded.len() > DECODED_IMAGES_KEPT {
             decoded.pop_front();
         }
@@ -751,6 +770,27 @@ mod tests {
         let lowered = configured.reporting_for(&strict);
         assert_eq!(lowered.moderation_min_confidence, 7.5);
         assert_eq!(lowered.label_min_confidence, 5.0, "other floors unchanged");
+    }
+
+    #[test]
+    fn a_photo_over_2000_px_is_reduced_once_as_the_text_reader_would() {
+        for (w, h) in [(4032, 3024), (3000, 6000), (6000, 4000), (10_000, 120)] {
+            let photo = Prepared::from_rgb(RgbImage::new(w, h));
+            let (rw, rh) = photo.rgb.dimensions();
+            // Multiples of 32, the longer side 2000 give or take the rounding, the aspect kept.
+            assert!(rw % 32 == 0 && rh % 32 == 0, "{w}×{h} → {rw}×{rh}");
+            assert!((1984..=2016).contains(&rw.max(rh)), "{w}×{h} → {rw}×{rh}");
+            let aspect = |a: u32, b: u32| a as f32 / b as f32;
+            assert!(
+                (aspect(rw, rh) - aspect(w, h)).abs() / aspect(w, h) < 0.3,
+                "{w}×{h} → {rw}×{rh}"
+            );
+            // The text reader would not reduce it again: it sees the size it would have made.
+            let again = crate::text::reduced_size(rw, rh);
+            assert!(again.is_none() || again == Some((rw, rh)), "{again:?}");
+        }
+        let small = Prepared::from_rgb(RgbImage::new(1999, 100));
+        assert_eq!(small.rgb.dimensions(), (1999, 100), "kept as it is");
     }
 
     #[test]

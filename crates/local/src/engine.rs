@@ -53,7 +53,7 @@ pub trait Model: Send + Sync {
 
 /// Loads models.
 pub trait Engine: Send + Sync {
-    /// e.g. `onnxruntime (libonnxruntime.so.1.32.0, 2 threads)`.
+    /// e.g. `onnxruntime (libonnxruntime.so.1.32.0, 1 thread per run)`.
     fn name(&self) -> String;
     /// Loads the ONNX file at `path`.
     fn load(&self, path: &Path) -> Result<Box<dyn Model>, EngineError>;

@@ -362,7 +362,7 @@ impl ImageSource for CountingSource {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_three_ports_share_one_read_and_decode() {
+async fn the_three_ports_share_one_read_and_decode_then_let_it_go() {
     let Some(models) = models() else { return };
     let analyzer = LocalAnalyzer::new(
         models,
@@ -387,6 +387,13 @@ async fn the_three_ports_share_one_read_and_decode() {
     );
     assert_eq!(ModerationDetector::model(&analyzer).name, "open-nsfw");
     assert_eq!(TextDetector::model(&analyzer).name, "pp-ocrv4");
+    // A fourth analysis of the same upload (a retry) reads and decodes it again: the cache
+    // lets go of an image once its three analyses have taken it, so it is freed with them.
+    analyzer
+        .detect_labels(&image)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(analyzer.source_reads(), 2);
 }
 
 trait Reads {
