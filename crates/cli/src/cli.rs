@@ -388,8 +388,9 @@ pub struct AnalyzeArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// The moderation policy (JSON) whose verdict to report: by default `SPOTLIGHT_POLICY`,
-    /// else the shipped `config/moderation-policy.json`. A policy that cannot be read or used
+    /// The moderation policy (JSON) whose verdict to report: by default the one `spotlight run`
+    /// would judge with (`SPOTLIGHT_POLICY`, else the one `spotlight policy apply` saved in the
+    /// store, else the shipped `config/moderation-policy.json`). A policy that cannot be read or used
     /// is a usage error (exit status 2).
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,

@@ -208,3 +208,42 @@ fn a_policy_that_cannot_be_used_is_a_usage_error() {
     );
     assert!(out.stdout.is_empty(), "{text}");
 }
+
+#[test]
+fn analyze_judges_with_the_policy_policy_apply_saved_as_run_does() {
+    if !models_ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.sqlite");
+    let policy = write_policy(
+        dir.path(),
+        "saved.json",
+        r#"{"version": "saved-in-the-store", "defaultMinConfidence": 90, "minConfidence": {"Explicit": 0}}"#,
+    );
+    // A store to save it in: a run over an empty folder makes one.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let made = spotlight(&store).arg("run").arg(&empty).output().unwrap();
+    assert_eq!(made.status.code(), Some(0), "{}", output_text(&made));
+    let applied = spotlight(&store)
+        .env_remove("SPOTLIGHT_POLICY")
+        .args(["policy", "apply"])
+        .arg(&policy)
+        .output()
+        .unwrap();
+    assert_eq!(applied.status.code(), Some(0), "{}", output_text(&applied));
+
+    let out = spotlight(&store)
+        .env_remove("SPOTLIGHT_POLICY")
+        .args(["analyze", "--json"])
+        .arg(chelsea())
+        .output()
+        .unwrap();
+    let line = report(&out);
+    assert_eq!(line["verdict"]["verdict"], "UNSAFE", "{line}");
+    assert_eq!(
+        line["verdict"]["policyVersion"], "saved-in-the-store",
+        "{line}"
+    );
+}

@@ -16,6 +16,8 @@
 //! `decidedBy` lists the labels at or over their block threshold for `UNSAFE`, those at or over
 //! their review threshold for `NEEDS_REVIEW`, and nothing for `SAFE`.
 
+use std::path::{Path, PathBuf};
+
 use anyhow::Context as _;
 use serde::Serialize;
 use spotlight_core::contracts::{FlaggedLabel, ModerationSummary, Verdict};
@@ -23,11 +25,8 @@ use spotlight_core::policy::ModerationPolicy;
 use spotlight_local::analyzer::{analyze_file, AnalysisReport, LocalConfig, LocalModels};
 
 use crate::cli::AnalyzeArgs;
-use crate::commands::{models, Exit};
+use crate::commands::{local, models, Exit};
 use crate::output;
-
-/// The environment variable `spotlight run` reads its policy file from.
-const ENV_POLICY: &str = "SPOTLIGHT_POLICY";
 
 /// The verdict on one image and the labels that decided it (`--json`'s `verdict`).
 #[derive(Debug, Serialize)]
@@ -53,24 +52,24 @@ impl From<ModerationSummary> for VerdictReport {
     }
 }
 
-/// The policy to judge with: `--policy`, else `SPOTLIGHT_POLICY`, else the shipped one. An
-/// unreadable or invalid file is an error (exit status 2), never a silent fallback.
-fn load_policy(args: &AnalyzeArgs) -> anyhow::Result<ModerationPolicy> {
-    let file = args
-        .policy
-        .clone()
-        .or_else(|| std::env::var_os(ENV_POLICY).map(Into::into));
-    let Some(file) = file else {
-        return Ok(ModerationPolicy::shipped());
+/// The policy to judge with, found as `spotlight run` finds it ([`local::policy_text`]): the
+/// store is read only when it exists (`analyze` never creates one). An unreadable or invalid
+/// file is an error (exit status 2), never a silent fallback.
+fn load_policy(args: &AnalyzeArgs, store: &Path) -> anyhow::Result<ModerationPolicy> {
+    let store = if store.exists() {
+        Some(local::open_store(store)?)
+    } else {
+        None
     };
-    let text = std::fs::read_to_string(&file)
-        .with_context(|| format!("cannot read the policy {}", file.display()))?;
-    ModerationPolicy::from_json(&text).with_context(|| format!("{}", file.display()))
+    match local::policy_text(args.policy.as_deref(), store.as_deref())? {
+        Some((text, origin)) => ModerationPolicy::from_json(&text).context(origin),
+        None => Ok(ModerationPolicy::shipped()),
+    }
 }
 
 /// Analyses each image; exit 1 when any could not be analysed.
-pub fn execute(args: AnalyzeArgs) -> anyhow::Result<Exit> {
-    let policy = load_policy(&args)?;
+pub fn execute(args: AnalyzeArgs, store: PathBuf) -> anyhow::Result<Exit> {
+    let policy = load_policy(&args, &store)?;
     let cache = models::ensure(args.offline)?;
     let loaded = LocalModels::load(
         LocalConfig {

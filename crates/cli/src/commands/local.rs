@@ -1,6 +1,6 @@
 //! What the local commands share: the store, the themes, a runtime, and how a record is named.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -70,6 +70,29 @@ pub fn load_themes(path: Option<&Path>, store: Option<&SqliteStore>) -> anyhow::
         None => Ok(Themes::shipped()),
     }
 }
+
+/// The moderation policy's JSON and where it came from: from a file when one is named
+/// (`--policy`), else from `SPOTLIGHT_POLICY`, else as `spotlight policy apply` saved it in the
+/// store; `None` means the shipped policy. One lookup for `run` and `analyze`, so both judge
+/// with the same policy.
+pub fn policy_text(
+    path: Option<&Path>,
+    store: Option<&SqliteStore>,
+) -> anyhow::Result<Option<(String, String)>> {
+    let named = path
+        .map(Path::to_path_buf)
+        .or_else(|| std::env::var_os(ENV_POLICY).map(PathBuf::from));
+    if let Some(path) = named {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read the policy {}", path.display()))?;
+        return Ok(Some((text, path.display().to_string())));
+    }
+    let saved = store.map(SqliteStore::saved_policy).transpose()?.flatten();
+    Ok(saved.map(|text| (text, "the policy saved in the store".to_owned())))
+}
+
+/// The environment variable naming a policy file that `run`, `watch` and `analyze` judge with.
+pub const ENV_POLICY: &str = "SPOTLIGHT_POLICY";
 
 /// A runtime for the async ports: the store and the pipeline.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -48,7 +48,7 @@ pub enum Config {
     /// `spotlight watch`.
     Watch(crate::cli::WatchArgs, PathBuf),
     /// `spotlight analyze`.
-    Analyze(crate::cli::AnalyzeArgs),
+    Analyze(crate::cli::AnalyzeArgs, PathBuf),
     /// `spotlight models …`.
     Models(crate::cli::ModelsCommand),
     /// `spotlight bench`.
@@ -74,7 +74,7 @@ impl Config {
             Command::Events(c) => Config::Events(events::Config::from_cli(c, store)?),
             Command::Run(c) => Config::Run(c, store),
             Command::Watch(c) => Config::Watch(c, store),
-            Command::Analyze(c) => Config::Analyze(c),
+            Command::Analyze(c) => Config::Analyze(c, store),
             Command::Models(c) => Config::Models(c),
             Command::Bench(c) => Config::Bench(c),
             Command::Policy(crate::cli::PolicyCommand::Apply(c)) => Config::PolicyApply(c, store),
@@ -114,7 +114,7 @@ pub fn execute(config: Config) -> anyhow::Result<Exit> {
         Config::Events(c) => events::execute(c),
         Config::Run(args, store) => run::execute_run(args, store),
         Config::Watch(args, store) => run::execute_watch(args, store),
-        Config::Analyze(args) => analyze::execute(args),
+        Config::Analyze(args, store) => analyze::execute(args, store),
         Config::Models(command) => models::execute(command),
         Config::Bench(args) => bench::execute(args),
         Config::PolicyApply(args, store) => policy::execute_apply(args, store),

@@ -85,7 +85,7 @@ pub fn execute_apply(args: PolicyApplyArgs, store_path: PathBuf) -> anyhow::Resu
         "the store {} is read-only: nothing can be applied (--dry-run still reports)",
         store_path.display()
     );
-    if !args.dry_run && std::env::var_os("SPOTLIGHT_POLICY").is_some() {
+    if !args.dry_run && std::env::var_os(local::ENV_POLICY).is_some() {
         tracing::warn!(
             "SPOTLIGHT_POLICY is set: later runs judge with that file, not with the policy applied here"
         );

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::IsTerminal as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -30,13 +30,7 @@ pub type LocalRunner = Runner<Analyzer, Analyzer, Analyzer>;
 /// `spotlight policy apply` saved in the store, else the shipped one; the themes from
 /// `SPOTLIGHT_THEMES`, else those saved in the store, else the shipped ones.
 fn record_config(store: &SqliteStore) -> anyhow::Result<RecordConfig> {
-    let policy =
-        match std::env::var_os("SPOTLIGHT_POLICY") {
-            Some(path) => Some(std::fs::read_to_string(&path).with_context(|| {
-                format!("cannot read the policy {}", Path::new(&path).display())
-            })?),
-            None => store.saved_policy()?,
-        };
+    let policy = local::policy_text(None, Some(store))?.map(|(text, _)| text);
     let mut config = RecordConfig::from_settings(policy.as_deref(), None)?;
     let themes = std::env::var_os("SPOTLIGHT_THEMES").map(PathBuf::from);
     config.themes = local::load_themes(themes.as_deref(), Some(store))?;
