@@ -248,7 +248,7 @@ impl NudeNet {
         labels
     }
 
-    /// NudeNet's faces as `Face` and `Person` labels with their boxes (ImageNet has no person).
+    /// NudeNet's faces as `Face` (with the face boxes) and `Person` labels.
     pub fn face_labels(detections: &[Detection], min_confidence: f32) -> Vec<Label> {
         let instances: Vec<LabelInstance> = detections
             .iter()
@@ -261,16 +261,19 @@ impl NudeNet {
         let Some(confidence) = instances.iter().map(|i| i.confidence).reduce(f32::max) else {
             return Vec::new();
         };
-        let label = |name: &str, parents: Vec<String>| Label {
+        let label = |name: &str, parents: Vec<String>, instances: Vec<LabelInstance>| Label {
             name: name.into(),
             confidence,
             parents,
             categories: vec!["Person Description".into()],
-            instances: instances.clone(),
+            instances,
         };
+        // The boxes are faces: they locate `Face`. People are located by the object detector,
+        // whose `Person` boxes these are merged with, so a face box there would count one
+        // person twice.
         vec![
-            label("Person", Vec::new()),
-            label("Face", vec!["Person".into()]),
+            label("Person", Vec::new(), Vec::new()),
+            label("Face", vec!["Person".into()], instances),
         ]
     }
 }
@@ -369,11 +372,16 @@ mod tests {
     }
 
     #[test]
-    fn faces_become_person_and_face_labels_with_boxes() {
+    fn faces_become_person_and_face_labels_with_boxes_on_the_face() {
         let labels = NudeNet::face_labels(&[detection("FACE_MALE", 0.7)], 20.0);
         assert_eq!(labels.len(), 2);
+        assert_eq!(labels[0].name, "Person");
+        assert!(
+            labels[0].instances.is_empty(),
+            "people are located by the detector"
+        );
         assert_eq!(labels[1].parents, vec!["Person".to_string()]);
-        assert_eq!(labels[0].instances.len(), 1);
+        assert_eq!(labels[1].instances.len(), 1);
         assert!(NudeNet::face_labels(&[detection("FEET_EXPOSED", 0.7)], 20.0).is_empty());
     }
 }
