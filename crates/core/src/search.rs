@@ -64,11 +64,16 @@ pub fn matches(record: &ImageRecord, query: &SearchQuery) -> bool {
 /// Whether the record carries `name` as a label name or a parent at `min_confidence` or above.
 fn carries(record: &ImageRecord, name: &str, min_confidence: f32) -> bool {
     record.labels.iter().any(|label| {
-        label.confidence >= min_confidence
-            && std::iter::once(&label.name)
-                .chain(&label.parents)
-                .any(|own| own.eq_ignore_ascii_case(name))
+        label.confidence >= min_confidence && is_named(label, |own| own.eq_ignore_ascii_case(name))
     })
+}
+
+/// Whether the label's name or one of its parents is one `wanted` accepts: a search for a
+/// parent (`Animal`) finds its children (`Cat`).
+fn is_named(label: &crate::contracts::Label, mut wanted: impl FnMut(&str) -> bool) -> bool {
+    std::iter::once(&label.name)
+        .chain(&label.parents)
+        .any(|own| wanted(own))
 }
 
 /// The record's labels that meet the query's wanted labels (any clause) and confidence: "why it
@@ -83,9 +88,9 @@ pub fn matching_labels<'r>(
         .iter()
         .filter(|label| label.confidence >= query.min_confidence)
         .filter(|label| {
-            std::iter::once(&label.name)
-                .chain(&label.parents)
-                .any(|name| wanted.clone().any(|q| q.eq_ignore_ascii_case(name)))
+            is_named(label, |own| {
+                wanted.clone().any(|q| q.eq_ignore_ascii_case(own))
+            })
         })
         .collect()
 }
@@ -243,14 +248,12 @@ fn evidence(record: &ImageRecord, query: &SearchQuery, first_only: bool) -> Vec<
             let best_member = labels
                 .iter()
                 .filter(|label| {
-                    std::iter::once(&label.name)
-                        .chain(&label.parents)
-                        .any(|own| members.iter().any(|m| m.eq_ignore_ascii_case(own)))
+                    is_named(label, |own| {
+                        members.iter().any(|m| m.eq_ignore_ascii_case(own))
+                    })
                 })
                 .map(|label| label.confidence)
-                .fold(None, |best: Option<f32>, c| {
-                    Some(best.map_or(c, |b| b.max(c)))
-                });
+                .max_by(f32::total_cmp);
             if let Some(confidence) = best_member {
                 offer(&mut best, WordSource::Theme, theme, confidence / 100.0);
             }

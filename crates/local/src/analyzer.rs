@@ -178,7 +178,7 @@ impl LocalConfig {
     }
 }
 
-/// A confidence floor in percent from the environment variable `name`: a number from 0 to 100.
+/// An on/off setting from the environment variable `name`.
 fn parse_switch(name: &str, value: &str) -> Result<bool, AnalyzeError> {
     match value.trim().to_ascii_lowercase().as_str() {
         "1" | "true" | "on" | "yes" => Ok(true),
@@ -189,6 +189,7 @@ fn parse_switch(name: &str, value: &str) -> Result<bool, AnalyzeError> {
     }
 }
 
+/// A confidence floor in percent from the environment variable `name`: a number from 0 to 100.
 fn parse_min_confidence(name: &str, value: &str) -> Result<f32, AnalyzeError> {
     match value.trim().parse::<f32>() {
         Ok(percent) if (0.0..=100.0).contains(&percent) => Ok(percent),

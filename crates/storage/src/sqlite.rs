@@ -712,20 +712,12 @@ impl SqliteStore {
             );
             values.push(verdict.as_str().to_owned().into());
         }
-        if !query.labels.is_empty() {
-            let marks = vec!["?"; query.labels.len()].join(", ");
-            sql.push_str(&format!(
-                " AND EXISTS (SELECT 1 FROM record_labels l WHERE l.record_id = r.id
-                              AND l.name IN ({marks}) AND l.confidence >= ?)"
-            ));
-            values.extend(query.labels.iter().map(|l| l.to_lowercase().into()));
-            values.push(f64::from(query.min_confidence).into());
-        }
-        // The other label clauses of `search::matches`: one EXISTS per group, one NOT EXISTS.
-        let clauses = query
-            .all_labels
-            .iter()
-            .map(|group| ("EXISTS", group))
+        // The label clauses of `search::matches`: one EXISTS for any of `labels`, one per group
+        // of `all_labels`, one NOT EXISTS for `not_labels`.
+        let clauses = (!query.labels.is_empty())
+            .then_some(("EXISTS", &query.labels))
+            .into_iter()
+            .chain(query.all_labels.iter().map(|group| ("EXISTS", group)))
             .chain((!query.not_labels.is_empty()).then_some(("NOT EXISTS", &query.not_labels)));
         for (test, names) in clauses {
             let marks = vec!["?"; names.len()].join(", ");

@@ -53,11 +53,11 @@ pub fn run_copies(
     for i in 0..images.unwrap_or(sources.len()) {
         let source = &sources[i % sources.len()];
         let name = format!("{i:04}-{}", source.key.replace('/', "_"));
-        match &resized {
-            Some(paths) => match &paths[i % sources.len()] {
-                Some(path) => std::fs::copy(path, folder.join(format!("{name}.jpg")))?,
-                None => std::fs::copy(&source.path, folder.join(name))?,
-            },
+        match resized
+            .as_ref()
+            .and_then(|paths| paths[i % sources.len()].as_ref())
+        {
+            Some(path) => std::fs::copy(path, folder.join(format!("{name}.jpg")))?,
             None => std::fs::copy(&source.path, folder.join(name))?,
         };
     }

@@ -124,8 +124,8 @@ impl TextModel {
     /// pass the detector first sees the image at about half that size in each direction (a
     /// quarter of the pixels), and the full-size pass, whose boxes and text are exactly those
     /// of the reference pipeline, runs only when the small one finds a pixel it takes for text.
-    /// The cost is text too small to show at half size (single characters under ~15 px in the
-    /// test photos); off, every photo gets the full-size pass.
+    /// The cost is text too small to show at half size (on the test photos, a digit about 7 px
+    /// tall, and one false reading); off, every photo gets the full-size pass.
     pub fn with_presence_pass(mut self, on: bool) -> Self {
         self.presence_pass = on;
         self
@@ -242,9 +242,9 @@ impl TextModel {
     /// The presence pass: whether the detector, shown the working image at about half its
     /// full detection size in each direction (its longer side 512 to 640 px), finds any pixel
     /// it takes for text (probability over the binarisation threshold). Text the full-size pass
-    /// can read is almost always visible at half that size: of the test images, only
-    /// single characters under ~15 px are lost. An image whose full detection size is already
-    /// small gets no presence pass.
+    /// can read is almost always visible at half that size (see
+    /// [`TextModel::with_presence_pass`] for what is not). An image whose full detection size is
+    /// already small gets no presence pass.
     fn text_likely(&self, img: &RgbImage) -> Result<bool, EngineError> {
         let (w, h) = img.dimensions();
         let (full_w, full_h) = detection_size(w, h);
@@ -253,9 +253,7 @@ impl TextModel {
         if side as f32 > longer as f32 / PRESENCE_MIN_REDUCTION {
             return Ok(true);
         }
-        let ratio = side as f32 / w.max(h) as f32;
-        let dw = round32((w as f32 * ratio) as u32);
-        let dh = round32((h as f32 * ratio) as u32);
+        let (dw, dh) = scaled32(w, h, side as f32 / w.max(h) as f32);
         let map = self.probability_map(img, dw, dh)?;
         Ok(map.iter().any(|&p| p > detection::BINARY_THRESHOLD))
     }
@@ -367,11 +365,7 @@ pub fn reduced_size(w: u32, h: u32) -> Option<(u32, u32)> {
     if w.max(h) <= MAX_SIDE {
         return None;
     }
-    let ratio = MAX_SIDE as f32 / w.max(h) as f32;
-    Some((
-        round32((w as f32 * ratio) as u32),
-        round32((h as f32 * ratio) as u32),
-    ))
+    Some(scaled32(w, h, MAX_SIDE as f32 / w.max(h) as f32))
 }
 
 /// The reference's global pre-processing: at most 2000 px a side, at least 30, and a black
@@ -384,9 +378,7 @@ fn prepare(img: &RgbImage) -> Work {
         (cw, ch) = (rw, rh);
     }
     if cw.min(ch) < MIN_SIDE {
-        let ratio = MIN_SIDE as f32 / cw.min(ch) as f32;
-        cw = round32((cw as f32 * ratio) as u32);
-        ch = round32((ch as f32 * ratio) as u32);
+        (cw, ch) = scaled32(cw, ch, MIN_SIDE as f32 / cw.min(ch) as f32);
     }
     if (cw, ch) != (w, h) {
         image = Some(resize(img, cw, ch, false));
@@ -417,6 +409,11 @@ fn detection_size(w: u32, h: u32) -> (u32, u32) {
     } else {
         1.0
     };
+    scaled32(w, h, ratio)
+}
+
+/// `w`×`h` scaled by `ratio`, each side rounded to a multiple of 32 (at least 32).
+fn scaled32(w: u32, h: u32, ratio: f32) -> (u32, u32) {
     (
         round32((w as f32 * ratio) as u32),
         round32((h as f32 * ratio) as u32),
