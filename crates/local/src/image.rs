@@ -238,30 +238,37 @@ fn box_reduce(src: &RgbImage, factor: u32) -> RgbImage {
     let (sw, sh) = src.dimensions();
     let dw = sw.div_ceil(factor);
     let dh = sh.div_ceil(factor);
+    let block_bytes = factor as usize * 3;
     let mut sums = vec![0u32; dw as usize * 3];
-    let mut counts = vec![0u32; dw as usize];
     let mut out = RgbImage::new(dw, dh);
     let raw = src.as_raw();
     let out_raw: &mut [u8] = &mut out;
     for dy in 0..dh {
         sums.iter_mut().for_each(|s| *s = 0);
-        counts.iter_mut().for_each(|c| *c = 0);
         let y_end = ((dy + 1) * factor).min(sh);
         for y in dy * factor..y_end {
             let row = &raw[(y * sw * 3) as usize..((y + 1) * sw * 3) as usize];
-            for (x, px) in row.chunks_exact(3).enumerate() {
-                let dx = x / factor as usize;
-                sums[dx * 3] += u32::from(px[0]);
-                sums[dx * 3 + 1] += u32::from(px[1]);
-                sums[dx * 3 + 2] += u32::from(px[2]);
-                counts[dx] += 1;
+            // Block by block rather than `x / factor` per pixel: a division per pixel was most
+            // of this function's time on a 2000 px photo.
+            for (block, sum) in row.chunks(block_bytes).zip(sums.chunks_exact_mut(3)) {
+                for px in block.chunks_exact(3) {
+                    sum[0] += u32::from(px[0]);
+                    sum[1] += u32::from(px[1]);
+                    sum[2] += u32::from(px[2]);
+                }
             }
         }
+        let rows = y_end - dy * factor;
         let out_row = &mut out_raw[(dy * dw * 3) as usize..((dy + 1) * dw * 3) as usize];
-        for dx in 0..dw as usize {
-            let n = counts[dx].max(1);
+        for (dx, (px, sum)) in out_row
+            .chunks_exact_mut(3)
+            .zip(sums.chunks_exact(3))
+            .enumerate()
+        {
+            let columns = (sw - dx as u32 * factor).min(factor);
+            let n = (columns * rows).max(1);
             for c in 0..3 {
-                out_row[dx * 3 + c] = ((sums[dx * 3 + c] + n / 2) / n) as u8;
+                px[c] = ((sum[c] + n / 2) / n) as u8;
             }
         }
     }
@@ -375,6 +382,40 @@ mod tests {
         for (x, p) in half.pixels().enumerate() {
             let expected = (2 * x) as f32 + 0.5;
             assert!((f32::from(p[0]) - expected).abs() <= 1.0, "{x}: {}", p[0]);
+        }
+    }
+
+    #[test]
+    fn box_reduce_averages_every_block_and_the_partial_ones_at_the_edges() {
+        let img = RgbImage::from_fn(37, 23, |x, y| {
+            Rgb([
+                (x * 7 + y * 3) as u8,
+                (x * y % 251) as u8,
+                (255 - x - y) as u8,
+            ])
+        });
+        for factor in [2, 3, 4, 8] {
+            let reduced = box_reduce(&img, factor);
+            assert_eq!(
+                reduced.dimensions(),
+                (37u32.div_ceil(factor), 23u32.div_ceil(factor))
+            );
+            for (dx, dy, px) in reduced.enumerate_pixels() {
+                for c in 0..3 {
+                    let (mut sum, mut n) = (0u32, 0u32);
+                    for y in dy * factor..((dy + 1) * factor).min(23) {
+                        for x in dx * factor..((dx + 1) * factor).min(37) {
+                            sum += u32::from(img.get_pixel(x, y)[c]);
+                            n += 1;
+                        }
+                    }
+                    assert_eq!(
+                        px[c],
+                        ((sum + n / 2) / n) as u8,
+                        "factor {factor} ({dx}, {dy})"
+                    );
+                }
+            }
         }
     }
 
