@@ -395,7 +395,9 @@ impl LocalModels {
         let classified = self
             .labels
             .labels(&image.rgb, self.config.label_min_confidence)?;
-        let located = self.objects.labels(&image.rgb)?;
+        let located = self
+            .objects
+            .labels(&image.rgb, self.config.label_min_confidence)?;
         let mut labels = merge_labels(vec![classified, located]);
         if self.config.faces {
             let faces =

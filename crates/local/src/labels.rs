@@ -6,12 +6,19 @@
 //!
 //! - a **name's confidence is the probability mass below it**: the sum of the probabilities of
 //!   every distinct ImageNet class that carries the name itself (the two "Sunglasses" classes)
-//!   or has it among its parents, over *all* 1000 classes, not only those reported. A class
+//!   or has it among its parents, over every class that counts (see below), not only those
+//!   reported. A class
 //!   reachable by several paths (WordNet's feline → cat and dog → domestic animal short cuts)
 //!   counts once. The sum is capped at 100 %. So a cat photo whose softmax spreads over three
 //!   breeds (35 %, 25 %, 20 %) reads `Cat` 80 %, not the best breed's 35 %;
 //! - a name is reported when its mass reaches the floor (`min_confidence`), even when no single
 //!   class below it does: twelve dog breeds at 4 % each are `Dog` 48 %;
+//! - only a class the model gives at least [`MIN_CLASS_PROBABILITY`] (1 %) counts: below that a
+//!   probability is the softmax's spread over 1000 classes, not evidence. Counted, the 398
+//!   animal classes at a few tenths of a percent each made a photo of flowers, leaves or a dune
+//!   30–57 % `Animal` (on the evaluation set of `crates/cli/tests/fixtures/eval`, the animals
+//!   theme's precision went from 0.69 to 0.91 with this rule; a clear cat photo still reads
+//!   `Cat` 94 %);
 //! - a class keeps its own parents; a parent gets the ancestors it has in every class that lists
 //!   it; its categories are those of the classes below it whose summed probability reaches the
 //!   floor (the categories of the largest share when none does), most probable first.
@@ -28,6 +35,9 @@ use spotlight_core::contracts::Label;
 
 use crate::engine::{EngineError, Model, Tensor};
 use crate::image::{center_crop, resize, write_chw, Channels};
+
+/// The least probability a class needs to count towards any name (see the module docs).
+pub const MIN_CLASS_PROBABILITY: f32 = 0.01;
 
 const RESIZE_SHORTER: u32 = 256;
 const CROP: u32 = 224;
@@ -167,8 +177,10 @@ impl Taxonomy {
     /// Turns class probabilities (output order) into labels: see the module docs.
     /// `min_confidence` is a percentage.
     pub fn labels(&self, probabilities: &[f32], min_confidence: f32) -> Vec<Label> {
+        let evidence = |p: f32| if p >= MIN_CLASS_PROBABILITY { p } else { 0.0 };
+        let probabilities: Vec<f32> = probabilities.iter().map(|&p| evidence(p)).collect();
         let mut mass = vec![0f32; self.nodes.len()];
-        for (ids, &p) in self.class_nodes.iter().zip(probabilities) {
+        for (ids, &p) in self.class_nodes.iter().zip(&probabilities) {
             for &id in ids {
                 mass[id] += p;
             }
@@ -184,7 +196,7 @@ impl Taxonomy {
             .classes
             .iter()
             .zip(&self.class_nodes)
-            .zip(probabilities)
+            .zip(&probabilities)
         {
             for &id in ids {
                 if let Some(by_category) = &mut categories[id] {
@@ -432,6 +444,17 @@ mod tests {
     }
 
     #[test]
+    fn classes_under_one_percent_add_nothing() {
+        // Two cats just under 1 % would make `Cat` 1.8 %; they are the softmax's noise.
+        let labels = small().labels(&[0.009, 0.009, 0.0, 0.0, 0.982], 1.0);
+        assert!(confidence(&labels, "Cat").is_none(), "{labels:?}");
+        assert!(confidence(&labels, "Animal").is_none(), "{labels:?}");
+        // At 1 % each they count.
+        let labels = small().labels(&[0.01, 0.01, 0.0, 0.0, 0.98], 1.0);
+        assert!(close(confidence(&labels, "Cat"), 2.0), "{labels:?}");
+    }
+
+    #[test]
     fn a_mass_over_one_is_capped_at_100() {
         // A softmax sums to 1, but rounding can carry it over; the cap keeps it a percentage.
         let labels = small().labels(&[0.6, 0.5, 0.0, 0.0, 0.0], 5.0);
@@ -501,19 +524,25 @@ mod tests {
     #[test]
     fn nothing_below_the_floor() -> Result<(), EngineError> {
         let taxonomy = Taxonomy::shipped()?;
-        // 0.1 % each: no single class reaches 5 %, and neither does any parent of at most 49
-        // classes; Animal (398 classes) and Mammal (218) do.
+        // A model that knows nothing (0.1 % each): summed, Animal's 398 classes would make it
+        // 40 %; under 1 % a class is no evidence, so nothing is reported.
         let labels = taxonomy.labels(&vec![0.001; 1000], 5.0);
+        assert!(labels.is_empty(), "{labels:?}");
+        // Two dozen breeds at 2 % each are evidence: Dog 48 %, no breed on its own.
+        let mut spread = vec![0.52 / 976.0; 1000];
+        spread[151..175].fill(0.02);
+        let labels = taxonomy.labels(&spread, 5.0);
         let names: BTreeSet<&str> = labels.iter().map(|l| l.name.as_str()).collect();
         assert!(
-            names.contains("Animal") && names.contains("Mammal"),
+            names.contains("Dog") && names.contains("Animal"),
             "{names:?}"
         );
         assert!(labels.iter().all(|l| l.confidence >= 5.0), "{labels:?}");
-        assert!(
-            !names.contains("Tabby Cat") && !names.contains("Cat"),
-            "{names:?}"
-        );
+        let dog = labels
+            .iter()
+            .find(|l| l.name == "Dog")
+            .map(|l| l.confidence);
+        assert!(dog.is_some_and(|c| (c - 48.0).abs() < 0.1), "{labels:?}");
         Ok(())
     }
 

@@ -16,6 +16,7 @@ use spotlight_core::contracts::{BoundingBox, Label, LabelInstance, ModerationLab
 
 use crate::engine::{EngineError, Model, Tensor};
 use crate::image::{center_crop, resize};
+use crate::objects::iou;
 
 /// open_nsfw's input: 256×256, centre 224, BGR minus the Caffe means, NHWC.
 const NSFW_RESIZE: u32 = 256;
@@ -187,11 +188,18 @@ impl NudeNet {
             let y = ((cy - h / 2.0) * scale).clamp(0.0, ih);
             let w = (w * scale).min(iw - x);
             let h = (h * scale).min(ih - y);
-            candidates.push((class, score, [x, y, w, h]));
+            // In pixels until suppression is done (overlap does not depend on the unit).
+            let pixels = BoundingBox {
+                left: x,
+                top: y,
+                width: w,
+                height: h,
+            };
+            candidates.push((class, score, pixels));
         }
         candidates.retain(|c| c.1 >= NUDENET_NMS_SCORE);
         candidates.sort_by(|a, b| b.1.total_cmp(&a.1));
-        let mut kept: Vec<(usize, f32, [f32; 4])> = Vec::new();
+        let mut kept: Vec<(usize, f32, BoundingBox)> = Vec::new();
         for c in candidates {
             if kept.iter().all(|k| iou(&k.2, &c.2) <= NUDENET_NMS_IOU) {
                 kept.push(c);
@@ -199,14 +207,14 @@ impl NudeNet {
         }
         Ok(kept
             .into_iter()
-            .map(|(class, score, [x, y, w, h])| Detection {
+            .map(|(class, score, pixels)| Detection {
                 class: NUDENET_CLASSES[class],
                 score,
                 bounding_box: BoundingBox {
-                    left: x / iw,
-                    top: y / ih,
-                    width: w / iw,
-                    height: h / ih,
+                    left: pixels.left / iw,
+                    top: pixels.top / ih,
+                    width: pixels.width / iw,
+                    height: pixels.height / ih,
                 },
             })
             .collect())
@@ -299,20 +307,6 @@ fn taxonomy_chain(class: &str) -> Option<&'static [&'static str]> {
         // Faces, feet, bellies, armpits and covered buttocks are ordinary in photos of people.
         _ => return None,
     })
-}
-
-fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
-    let x0 = a[0].max(b[0]);
-    let y0 = a[1].max(b[1]);
-    let x1 = (a[0] + a[2]).min(b[0] + b[2]);
-    let y1 = (a[1] + a[3]).min(b[1] + b[3]);
-    let inter = (x1 - x0).max(0.0) * (y1 - y0).max(0.0);
-    let union = a[2] * a[3] + b[2] * b[3] - inter;
-    if union <= 0.0 {
-        0.0
-    } else {
-        inter / union
-    }
 }
 
 #[cfg(test)]

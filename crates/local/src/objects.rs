@@ -381,9 +381,14 @@ impl ObjectDetector {
         decode(&boxes.data, &logits.data, &self.anchors, MIN_SCORE)
     }
 
-    /// The labels of an image (see [`ObjectClasses::labels`]).
-    pub fn labels(&self, img: &RgbImage) -> Result<Vec<Label>, EngineError> {
-        Ok(self.classes.labels(&self.detect(img)?))
+    /// The labels of an image (see [`ObjectClasses::labels`]) from the boxes that score at
+    /// least `min_confidence` percent: the same floor as the classifier's labels, which never
+    /// goes below [`MIN_SCORE`].
+    pub fn labels(&self, img: &RgbImage, min_confidence: f32) -> Result<Vec<Label>, EngineError> {
+        let floor = MIN_SCORE.max(min_confidence / 100.0);
+        let mut detections = self.detect(img)?;
+        detections.retain(|d| d.score >= floor);
+        Ok(self.classes.labels(&detections))
     }
 }
 

@@ -71,8 +71,24 @@ fn hand_box(left: f32, top: f32, right: f32, bottom: f32) -> BoundingBox {
 }
 
 fn labels_of(detector: &ObjectDetector, name: &str) -> Vec<Label> {
+    labels_above(detector, name, 0.0)
+}
+
+fn labels_above(detector: &ObjectDetector, name: &str, min_confidence: f32) -> Vec<Label> {
     let image = Prepared::decode(&std::fs::read(photo(name)).unwrap()).unwrap();
-    detector.labels(&image.rgb).unwrap()
+    detector.labels(&image.rgb, min_confidence).unwrap()
+}
+
+#[test]
+fn the_label_floor_applies_to_the_detectors_boxes_too() {
+    let Some(detector) = detector() else { return };
+    // Grace Hopper's person scores about 47 %: kept at the default floors, gone above it.
+    let person = |labels: &[Label]| labels.iter().any(|l| l.name == "Person");
+    assert!(person(&labels_above(&detector, "grace_hopper.jpg", 5.0)));
+    assert!(person(&labels_above(&detector, "grace_hopper.jpg", 40.0)));
+    let strict = labels_above(&detector, "grace_hopper.jpg", 60.0);
+    assert!(!person(&strict), "{strict:?}");
+    assert!(strict.iter().all(|l| l.confidence >= 60.0), "{strict:?}");
 }
 
 #[test]
