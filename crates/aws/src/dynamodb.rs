@@ -1152,14 +1152,11 @@ fn streams_for(query: &SearchQuery) -> Vec<Stream> {
     };
     // Every result carries one label of `labels`, and one of each group of `all_labels`: one
     // such clause's partitions find them all, and `search::matches` checks the rest (the other
-    // groups, the excluded labels) on the records read. The clause with the fewest names merges
-    // the fewest partitions. Excluded labels alone have no partition to read (the status
-    // partitions below answer them, record by record): the search function refuses that.
-    let positive = std::iter::once(&query.labels)
-        .chain(&query.all_labels)
-        .filter(|clause| !clause.is_empty())
-        .min_by_key(|clause| clause.len());
-    if let Some(clause) = positive {
+    // groups, the excluded labels) on the records read. Excluded labels alone have no partition
+    // to read (the status partitions below answer them, record by record): the search function
+    // refuses that with `SearchQuery::has_indexed_clause`, which asks these same two methods,
+    // so what it lets through is read here from an index.
+    if let Some(clause) = query.smallest_label_clause() {
         let names: BTreeSet<String> = clause
             .iter()
             .map(|l| index_partition("LABEL", &l.to_lowercase()))
@@ -1169,12 +1166,7 @@ fn streams_for(query: &SearchQuery) -> Vec<Stream> {
             .map(|pk| stream(pk, None, Some(query.min_confidence)))
             .collect();
     }
-    if let Some(word) = query
-        .text
-        .as_deref()
-        .map(search::words)
-        .and_then(|w| w.into_iter().next())
-    {
+    if let Some(word) = query.first_text_word() {
         return vec![stream(index_partition("WORD", &word), None, None)];
     }
     let statuses = match query.status {

@@ -415,7 +415,7 @@ async fn a_query_ranks_by_words_in_the_api_and_the_gallery() {
     );
     assert!(
         page.body
-            .contains("Words: dog → label Dog 96%, beach → text beach 50%"),
+            .contains("Words: dog: label Dog 96%, beach: text beach 50%"),
         "{}",
         page.body
     );

@@ -240,6 +240,40 @@ pub struct SearchQuery {
     pub max_bytes: Option<usize>,
 }
 
+impl SearchQuery {
+    /// The label clause an index by label answers from: of [`labels`](Self::labels) and each
+    /// group of [`all_labels`](Self::all_labels), the non-empty one with the fewest names (the
+    /// first such on a tie). Every result carries one of its labels, so the index entries of
+    /// those labels hold every result, and the fewest names is the fewest partitions to merge.
+    /// `None`: the query has no label clause.
+    pub fn smallest_label_clause(&self) -> Option<&[String]> {
+        std::iter::once(&self.labels)
+            .chain(&self.all_labels)
+            .filter(|clause| !clause.is_empty())
+            .min_by_key(|clause| clause.len())
+            .map(Vec::as_slice)
+    }
+
+    /// The word of [`text`](Self::text) an index by word answers from: its first, as
+    /// [`crate::search::words`] splits it (every result holds them all). `None`: no text, or a
+    /// text without a word.
+    pub fn first_text_word(&self) -> Option<String> {
+        self.text
+            .as_deref()
+            .map(crate::search::words)
+            .and_then(|words| words.into_iter().next())
+    }
+
+    /// Whether an index by label or by word can answer the query: it has a label clause
+    /// ([`Self::smallest_label_clause`]) or a text word ([`Self::first_text_word`]). Excluded
+    /// labels are no such clause: they name the records not wanted, so without one of these
+    /// only a read of every record answers. The one rule for the search function, which refuses
+    /// such a search, and for the DynamoDB store, which reads from that clause.
+    pub fn has_indexed_clause(&self) -> bool {
+        self.smallest_label_clause().is_some() || self.first_text_word().is_some()
+    }
+}
+
 /// One page of records, newest upload first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page {
@@ -580,5 +614,55 @@ impl<T: RecordStore + ?Sized> RecordStore for std::sync::Arc<T> {
         request: &crate::review::ReviewRequest,
     ) -> impl Future<Output = Result<crate::review::ReviewOutcome, StoreError>> + Send {
         (**self).review(bucket, key, request)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SearchQuery;
+
+    fn names(names: &[&str]) -> Vec<String> {
+        names.iter().map(|&name| name.to_owned()).collect()
+    }
+
+    #[test]
+    fn the_indexed_clause_is_the_smallest_label_clause_else_the_first_text_word() {
+        let query = SearchQuery {
+            labels: names(&["Dog", "Cat", "Bird"]),
+            all_labels: vec![Vec::new(), names(&["Beach", "Sea"]), names(&["Sky", "Sun"])],
+            text: Some("Surf's up".to_owned()),
+            ..SearchQuery::default()
+        };
+        let smallest: &[String] = &names(&["Beach", "Sea"]);
+        assert_eq!(
+            query.smallest_label_clause(),
+            Some(smallest),
+            "first of the two"
+        );
+        assert!(query.has_indexed_clause());
+
+        let text = SearchQuery {
+            text: Some("  Surf's up".to_owned()),
+            all_labels: vec![Vec::new()],
+            ..SearchQuery::default()
+        };
+        assert_eq!(
+            text.smallest_label_clause(),
+            None,
+            "an empty group is no clause"
+        );
+        assert_eq!(text.first_text_word().as_deref(), Some("surf"));
+        assert!(text.has_indexed_clause());
+
+        let excluding = SearchQuery {
+            not_labels: names(&["Dog"]),
+            text: Some(" !? ".to_owned()),
+            ..SearchQuery::default()
+        };
+        assert_eq!(excluding.first_text_word(), None);
+        assert!(
+            !excluding.has_indexed_clause(),
+            "excluded labels read no index"
+        );
     }
 }

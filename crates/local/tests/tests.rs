@@ -6,6 +6,8 @@
 //! `cargo test` shows, unless `SPOTLIGHT_REQUIRE_MODELS` is set: then the helper runs the fetch
 //! itself and a missing model fails the test.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -21,6 +23,8 @@ use spotlight_local::{
 };
 use spotlight_storage::FolderObjects;
 use spotlight_testkit::skip::skipped;
+
+use common::{edit_distance, normalise};
 
 fn photos() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/photos")
@@ -199,34 +203,6 @@ fn open_nsfw_scores_ordinary_photos_far_below_the_reporting_floor() {
         println!("{photo}: NSFW {p:.4}");
         assert!(p < 0.05, "{photo}: {p}");
     }
-}
-
-/// Levenshtein distance over characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = diagonal + usize::from(ca != cb);
-            diagonal = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
-        }
-    }
-    row[b.len()]
-}
-
-/// Lines joined by single spaces, whitespace collapsed; full-width punctuation (the recogniser's
-/// Chinese character set has both) folded to ASCII.
-fn normalise(lines: &[String]) -> String {
-    let joined = lines
-        .join(" ")
-        .replace('，', ",")
-        .replace('：', ":")
-        .replace('；', ";");
-    joined.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn read_tsv(name: &str) -> Vec<(String, Vec<String>)> {

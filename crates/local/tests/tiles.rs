@@ -7,6 +7,8 @@
 //! (`SPOTLIGHT_TILE_CANDIDATES`, e.g. `512:32,768:64`), the rendered text's CER and what the
 //! detector cost on the 12 MP cases.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -15,6 +17,8 @@ use spotlight_local::engine::{Engine, OrtEngine};
 use spotlight_local::text::{TextModel, TextTimings, TILE_CORE, TILE_MARGIN};
 use spotlight_local::{fetch, FetchOptions, ModelCache, ModelId, Prepared};
 use spotlight_testkit::skip::skipped;
+
+use common::{edit_distance, normalise};
 
 fn photos() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/photos")
@@ -101,34 +105,6 @@ fn read(model: &TextModel, img: &RgbImage) -> (String, TextTimings) {
         .unwrap_or_else(|e| panic!("{e}"));
     let texts: Vec<String> = lines.into_iter().map(|l| l.text).collect();
     (normalise(&texts), timings)
-}
-
-/// Lines joined by single spaces, whitespace collapsed, full-width punctuation folded to ASCII
-/// (as `tests.rs` compares).
-fn normalise(lines: &[String]) -> String {
-    let joined = lines
-        .join(" ")
-        .replace('，', ",")
-        .replace('：', ":")
-        .replace('；', ";");
-    joined.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// Levenshtein distance over characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = diagonal + usize::from(ca != cb);
-            diagonal = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
-        }
-    }
-    row[b.len()]
 }
 
 fn cer(got: &str, truth: &str) -> f64 {

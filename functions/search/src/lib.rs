@@ -299,8 +299,7 @@ pub fn indexed(query: SearchQuery) -> Result<SearchQuery, QueryError> {
                 .to_owned(),
         ));
     }
-    let positive = !query.labels.is_empty() || !query.all_labels.is_empty() || query.text.is_some();
-    if !query.not_labels.is_empty() && !positive {
+    if !query.not_labels.is_empty() && !query.has_indexed_clause() {
         return Err(QueryError(
             "notLabel needs a label, theme or text to search from: the index is by label and \
              by word, and excluding alone would read every record"

@@ -87,10 +87,7 @@ pub fn execute(config: Config) -> anyhow::Result<Exit> {
             let labels = matched
                 .iter()
                 .map(|m| format!("{} {:.0}%", m.name, m.confidence));
-            let words = hit.matched_words.iter().map(|w| {
-                let source = w.source.as_str();
-                format!("{}: {source} {} {:.0}%", w.word, w.name, w.weight * 100.0)
-            });
+            let words = hit.matched_words.iter().map(ToString::to_string);
             let why: Vec<String> = labels.chain(words).collect();
             let path = std::path::Path::new(&record.bucket).join(&record.key);
             text.push_str(&format!(

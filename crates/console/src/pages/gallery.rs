@@ -102,14 +102,11 @@ pub async fn gallery(State(state): State<ConsoleState>, RawQuery(raw): RawQuery)
         if !hit.matched_words.is_empty() {
             body.push_str("<p class=\"why\">Words: ");
             for (i, word) in hit.matched_words.iter().enumerate() {
-                let source = word.source.as_str();
                 let _ = write!(
                     body,
-                    "{}{} → {source} {} {:.0}%",
+                    "{}{}",
                     if i == 0 { "" } else { ", " },
-                    Esc(&word.word),
-                    Esc(&word.name),
-                    word.weight * 100.0
+                    Esc(&word.to_string())
                 );
             }
             body.push_str("</p>");

