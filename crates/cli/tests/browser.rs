@@ -529,7 +529,7 @@ fn the_console_in_a_browser_shows_photos_as_text_and_runs_no_script() {
         browser
             .find("p.notice")
             .text()
-            .starts_with("Saved 8 themes"),
+            .starts_with("Saved 9 themes"),
         "{}",
         browser.find("main").text()
     );
