@@ -7,58 +7,24 @@
 //! `tests.rs`: skipped with a `SKIPPED` line when absent, fetched and required when
 //! `SPOTLIGHT_REQUIRE_MODELS` is set.
 
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+mod common;
+
+use std::path::PathBuf;
 
 use spotlight_core::contracts::{BoundingBox, Label};
-use spotlight_local::engine::{Engine, OrtEngine};
 use spotlight_local::objects::{iou, ObjectDetector};
-use spotlight_local::{
-    fetch, FetchOptions, LocalConfig, LocalModels, ModelCache, ModelId, Prepared,
-};
-use spotlight_testkit::skip::skipped;
+use spotlight_local::{ModelId, Prepared};
+
+use common::{load_model, models, photos};
 
 fn photo(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/photos")
-        .join(name)
-}
-
-fn cache() -> ModelCache {
-    ModelCache::new(spotlight_testkit::models::dir())
-}
-
-/// The full set of local models (fetched first when required), once per test binary.
-fn models() -> Option<&'static LocalModels> {
-    static MODELS: OnceLock<Result<LocalModels, String>> = OnceLock::new();
-    let required = std::env::var_os("SPOTLIGHT_REQUIRE_MODELS").is_some();
-    let loaded = MODELS.get_or_init(|| {
-        let cache = cache();
-        if required {
-            fetch(&cache, &FetchOptions::default(), &mut |_| {}).map_err(|e| e.to_string())?;
-        }
-        LocalModels::load(LocalConfig::new(cache)).map_err(|e| e.to_string())
-    });
-    match loaded {
-        Ok(models) => Some(models),
-        Err(e) if required => panic!("models required (SPOTLIGHT_REQUIRE_MODELS): {e}"),
-        Err(e) => {
-            skipped(spotlight_testkit::models::absent(e));
-            None
-        }
-    }
+    photos().join(name)
 }
 
 /// The detector alone (after [`models`] has made sure the cache is filled).
 fn detector() -> Option<ObjectDetector> {
     models()?;
-    let cache = cache();
-    let engine = OrtEngine::new(&cache.onnxruntime_library().ok()?, 2).ok()?;
-    let bytes = cache.read_verified(ModelId::SsdMobileNetV2Oidv4).ok()?;
-    let model = engine
-        .load_bytes(&cache.path_of(ModelId::SsdMobileNetV2Oidv4), &bytes)
-        .ok()?;
-    ObjectDetector::new(model).ok()
+    ObjectDetector::new(load_model(ModelId::SsdMobileNetV2Oidv4)).ok()
 }
 
 fn hand_box(left: f32, top: f32, right: f32, bottom: f32) -> BoundingBox {

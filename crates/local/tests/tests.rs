@@ -9,70 +9,25 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use spotlight_core::contracts::{ImageFacts, ImageFormat};
 use spotlight_core::error::RejectReason;
 use spotlight_core::ports::{DetectError, LabelDetector, ModerationDetector, TextDetector};
-use spotlight_local::engine::{Engine, OrtEngine};
 use spotlight_local::models::FETCH_COMMAND;
 use spotlight_local::moderation::OpenNsfw;
 use spotlight_local::{
-    analyze_file, fetch, FetchOptions, ImageSource, LocalAnalyzer, LocalConfig, LocalModels,
-    ModelCache, ModelId, ModerationModel, Prepared, ReaderSource,
+    analyze_file, ImageSource, LocalAnalyzer, LocalConfig, LocalModels, ModelCache, ModelId,
+    ModerationModel, Prepared, ReaderSource,
 };
 use spotlight_storage::FolderObjects;
 use spotlight_testkit::skip::skipped;
 
-use common::{edit_distance, normalise};
-
-fn photos() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/photos")
-}
-
-fn cache() -> ModelCache {
-    ModelCache::new(spotlight_testkit::models::dir())
-}
-
-/// One model on its own, loaded from the cache (once [`models`] has made sure it is there).
-fn load_model(id: ModelId) -> Box<dyn spotlight_local::engine::Model> {
-    let cache = cache();
-    let library = cache
-        .onnxruntime_library()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let engine = OrtEngine::new(&library, 1).unwrap_or_else(|e| panic!("{e}"));
-    engine
-        .load(&cache.require(id).unwrap_or_else(|e| panic!("{e}")))
-        .unwrap_or_else(|e| panic!("{e}"))
-}
+use common::{cache, edit_distance, load_model, models, normalise, photos};
 
 /// How local mode reads its folders (`spotlight run`'s source).
 fn folder_source() -> ReaderSource<FolderObjects> {
     ReaderSource(FolderObjects::new())
-}
-
-/// The loaded models, once per test binary; `None` (saying that the calling test skipped) when
-/// they are absent and not required.
-fn models() -> Option<Arc<LocalModels>> {
-    static MODELS: OnceLock<Result<Arc<LocalModels>, String>> = OnceLock::new();
-    let required = std::env::var_os("SPOTLIGHT_REQUIRE_MODELS").is_some();
-    let loaded = MODELS.get_or_init(|| {
-        let cache = cache();
-        if required {
-            fetch(&cache, &FetchOptions::default(), &mut |_| {}).map_err(|e| e.to_string())?;
-        }
-        LocalModels::load(LocalConfig::new(cache))
-            .map(Arc::new)
-            .map_err(|e| e.to_string())
-    });
-    match loaded {
-        Ok(models) => Some(models.clone()),
-        Err(e) if required => panic!("models required (SPOTLIGHT_REQUIRE_MODELS): {e}"),
-        Err(e) => {
-            skipped(spotlight_testkit::models::absent(e));
-            None
-        }
-    }
 }
 
 fn facts(bucket: &Path, key: &str) -> ImageFacts {

@@ -9,64 +9,23 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::Path;
 
 use image::RgbImage;
-use spotlight_local::engine::{Engine, OrtEngine};
 use spotlight_local::text::{TextModel, TextTimings, TILE_CORE, TILE_MARGIN};
-use spotlight_local::{fetch, FetchOptions, ModelCache, ModelId, Prepared};
-use spotlight_testkit::skip::skipped;
+use spotlight_local::{ModelId, Prepared};
 
-use common::{edit_distance, normalise};
-
-fn photos() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/photos")
-}
+use common::{edit_distance, load_model, models, normalise, photos};
 
 /// The three text models on one thread per run (as `LocalConfig` loads them), or `None` when
 /// they are absent and not required.
 fn text_model() -> Option<TextModel> {
-    static FETCHED: OnceLock<Result<(), String>> = OnceLock::new();
-    let required = std::env::var_os("SPOTLIGHT_REQUIRE_MODELS").is_some();
-    let cache = ModelCache::new(spotlight_testkit::models::dir());
-    let ready = FETCHED.get_or_init(|| {
-        if required {
-            fetch(&cache, &FetchOptions::default(), &mut |_| {}).map_err(|e| e.to_string())?;
-        }
-        let library = cache.onnxruntime_library().map_err(|e| e.to_string())?;
-        for id in [
-            ModelId::TextDetection,
-            ModelId::TextAngle,
-            ModelId::TextRecognition,
-        ] {
-            cache.require(id).map_err(|e| e.to_string())?;
-        }
-        drop(library);
-        Ok(())
-    });
-    match ready {
-        Ok(()) => {}
-        Err(e) if required => panic!("models required (SPOTLIGHT_REQUIRE_MODELS): {e}"),
-        Err(e) => {
-            skipped(spotlight_testkit::models::absent(e));
-            return None;
-        }
-    }
-    let library = cache
-        .onnxruntime_library()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let engine = OrtEngine::new(&library, 1).unwrap_or_else(|e| panic!("{e}"));
-    let load = |id| {
-        engine
-            .load(&cache.require(id).unwrap_or_else(|e| panic!("{e}")))
-            .unwrap_or_else(|e| panic!("{e}"))
-    };
+    models()?;
     Some(
         TextModel::new(
-            load(ModelId::TextDetection),
-            load(ModelId::TextAngle),
-            load(ModelId::TextRecognition),
+            load_model(ModelId::TextDetection),
+            load_model(ModelId::TextAngle),
+            load_model(ModelId::TextRecognition),
         )
         .unwrap_or_else(|e| panic!("{e}")),
     )
