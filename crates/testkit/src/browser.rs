@@ -26,6 +26,9 @@ use serde_json::{json, Value};
 
 use crate::moto::free_port;
 
+/// How long [`Browser::find`] waits for an element to appear.
+pub const FIND_PATIENCE: Duration = Duration::from_secs(10);
+
 /// Environment variable: when set, a missing ChromeDriver or Chromium fails the test.
 pub const ENV_REQUIRE_BROWSER: &str = "SPOTLIGHT_REQUIRE_BROWSER";
 
@@ -267,11 +270,25 @@ impl Browser {
         self.must("source", self.client().source())
     }
 
-    /// The first element matching the CSS `selector`; panics when there is none.
+    /// The first element matching the CSS `selector`, waiting up to [`FIND_PATIENCE`] for it;
+    /// panics when there is none by then. The wait is for pages still arriving: a click that
+    /// submits a form can return before the browser has loaded the answer, and an element
+    /// expected on that answer is not there yet (seen on a loaded CI machine). [`try_find`]
+    /// does not wait, for checks that something is absent.
+    ///
+    /// [`try_find`]: Browser::try_find
     #[track_caller]
     pub fn find(&self, selector: &str) -> Element<'_> {
-        self.try_find(selector)
-            .unwrap_or_else(|| panic!("no element matches {selector:?} on {}", self.current_url()))
+        let deadline = Instant::now() + FIND_PATIENCE;
+        loop {
+            if let Some(element) = self.try_find(selector) {
+                return element;
+            }
+            if Instant::now() >= deadline {
+                panic!("no element matches {selector:?} on {}", self.current_url());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// The first element matching the CSS `selector`, if any.
