@@ -275,8 +275,14 @@ fn box_reduce(src: &RgbImage, factor: u32) -> RgbImage {
     out
 }
 
-/// For each output coordinate: the two source indices and the weight of the second.
-fn taps(src_len: u32, dst_len: u32) -> Vec<(usize, usize, f32)> {
+/// Fixed-point precision of the bilinear weights: 11 bits, as OpenCV's `INTER_LINEAR` on 8-bit
+/// images (`INTER_RESIZE_COEF_BITS`), so a weighted sum of two rows of two pixels fits an `i32`.
+const WEIGHT_BITS: u32 = 11;
+const WEIGHT_ONE: i32 = 1 << WEIGHT_BITS;
+
+/// For each output coordinate: the two source indices and the weight of the second, out of
+/// [`WEIGHT_ONE`].
+fn taps(src_len: u32, dst_len: u32) -> Vec<(usize, usize, i32)> {
     let scale = src_len as f32 / dst_len as f32;
     let last = src_len.saturating_sub(1) as usize;
     (0..dst_len)
@@ -284,40 +290,83 @@ fn taps(src_len: u32, dst_len: u32) -> Vec<(usize, usize, f32)> {
             let s = ((d as f32 + 0.5) * scale - 0.5).max(0.0);
             let i0 = (s.floor() as usize).min(last);
             let i1 = (i0 + 1).min(last);
-            (i0, i1, s - i0 as f32)
+            let weight = ((s - i0 as f32) * WEIGHT_ONE as f32).round() as i32;
+            (i0, i1, weight.clamp(0, WEIGHT_ONE))
         })
         .collect()
 }
 
+/// Bilinear interpolation in integers (within one level of the exact interpolation, several
+/// times faster than floats on a 12 MP photo). When the image shrinks vertically and not by
+/// much more across, each output row blends its two source rows first, over their whole width
+/// (a straight run the compiler vectorises), then interpolates across once; otherwise each
+/// source row is interpolated across once and kept while the next output row still needs it.
+/// Both orders compute the same sum of four products, rounded once.
 fn bilinear(src: &RgbImage, width: u32, height: u32) -> RgbImage {
-    let (sw, _) = src.dimensions();
-    let xs = taps(sw, width);
-    let ys = taps(src.height(), height);
+    let (sw, sh) = src.dimensions();
+    let xs: Vec<(usize, usize, i32)> = taps(sw, width)
+        .into_iter()
+        .map(|(x0, x1, w)| (x0 * 3, x1 * 3, w))
+        .collect();
+    let ys = taps(sh, height);
     let raw = src.as_raw();
     let stride = sw as usize * 3;
+    let row_len = width as usize * 3;
     let mut out = RgbImage::new(width, height);
     let out_raw: &mut [u8] = &mut out;
-    let mut row0 = vec![0f32; width as usize * 3];
-    let mut row1 = vec![0f32; width as usize * 3];
-    for (oy, &(y0, y1, fy)) in ys.iter().enumerate() {
-        horizontal(&raw[y0 * stride..(y0 + 1) * stride], &xs, &mut row0);
-        horizontal(&raw[y1 * stride..(y1 + 1) * stride], &xs, &mut row1);
-        let out_row = &mut out_raw[oy * width as usize * 3..(oy + 1) * width as usize * 3];
-        for ((o, a), b) in out_row.iter_mut().zip(&row0).zip(&row1) {
-            // Both rows are within 0..=255, so adding a half and truncating rounds; `round()`
-            // is a libm call per byte (6 % of the CPU profile of a batch of 12 MP photos).
-            *o = (a + (b - a) * fy + 0.5) as u8;
+    let source_row = |y: usize| &raw[y * stride..(y + 1) * stride];
+    if height < sh && sw < 4 * width {
+        let mut blended = vec![0i32; stride];
+        for (out_row, &(y0, y1, wy)) in out_raw.chunks_exact_mut(row_len).zip(&ys) {
+            let wa = WEIGHT_ONE - wy;
+            for ((v, &a), &b) in blended.iter_mut().zip(source_row(y0)).zip(source_row(y1)) {
+                *v = i32::from(a) * wa + i32::from(b) * wy;
+            }
+            for (o, &(x0, x1, wx)) in out_row.chunks_exact_mut(3).zip(&xs) {
+                let wl = WEIGHT_ONE - wx;
+                for c in 0..3 {
+                    o[c] = round_weighted(blended[x0 + c] * wl + blended[x1 + c] * wx);
+                }
+            }
+        }
+        return out;
+    }
+    // The interpolated source rows at hand, and which source rows they are.
+    let mut upper = (usize::MAX, vec![0i32; row_len]);
+    let mut lower = (usize::MAX, vec![0i32; row_len]);
+    for (out_row, &(y0, y1, wy)) in out_raw.chunks_exact_mut(row_len).zip(&ys) {
+        if upper.0 != y0 {
+            if lower.0 == y0 {
+                std::mem::swap(&mut upper, &mut lower);
+            } else {
+                horizontal(source_row(y0), &xs, &mut upper.1);
+                upper.0 = y0;
+            }
+        }
+        if lower.0 != y1 {
+            horizontal(source_row(y1), &xs, &mut lower.1);
+            lower.0 = y1;
+        }
+        let wa = WEIGHT_ONE - wy;
+        for ((o, &a), &b) in out_row.iter_mut().zip(&upper.1).zip(&lower.1) {
+            *o = round_weighted(a * wa + b * wy);
         }
     }
     out
 }
 
-fn horizontal(row: &[u8], xs: &[(usize, usize, f32)], out: &mut [f32]) {
-    for (o, &(x0, x1, fx)) in out.chunks_exact_mut(3).zip(xs) {
+/// A pixel value times [`WEIGHT_ONE`] squared, back to a byte, rounded.
+fn round_weighted(v: i32) -> u8 {
+    ((v + (1 << (2 * WEIGHT_BITS - 1))) >> (2 * WEIGHT_BITS)) as u8
+}
+
+/// One source row interpolated to the output's width: each value is the pixel's channel times
+/// [`WEIGHT_ONE`].
+fn horizontal(row: &[u8], xs: &[(usize, usize, i32)], out: &mut [i32]) {
+    for (o, &(x0, x1, w1)) in out.chunks_exact_mut(3).zip(xs) {
+        let w0 = WEIGHT_ONE - w1;
         for c in 0..3 {
-            let a = f32::from(row[x0 * 3 + c]);
-            let b = f32::from(row[x1 * 3 + c]);
-            o[c] = a + (b - a) * fx;
+            o[c] = i32::from(row[x0 + c]) * w0 + i32::from(row[x1 + c]) * w1;
         }
     }
 }
