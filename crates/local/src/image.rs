@@ -317,16 +317,15 @@ fn bilinear(src: &RgbImage, width: u32, height: u32) -> RgbImage {
     let source_row = |y: usize| &raw[y * stride..(y + 1) * stride];
     if height < sh && sw < 4 * width {
         let mut blended = vec![0i32; stride];
+        let mut across = vec![0i32; row_len];
         for (out_row, &(y0, y1, wy)) in out_raw.chunks_exact_mut(row_len).zip(&ys) {
             let wa = WEIGHT_ONE - wy;
             for ((v, &a), &b) in blended.iter_mut().zip(source_row(y0)).zip(source_row(y1)) {
                 *v = i32::from(a) * wa + i32::from(b) * wy;
             }
-            for (o, &(x0, x1, wx)) in out_row.chunks_exact_mut(3).zip(&xs) {
-                let wl = WEIGHT_ONE - wx;
-                for c in 0..3 {
-                    o[c] = round_weighted(blended[x0 + c] * wl + blended[x1 + c] * wx);
-                }
+            horizontal(&blended, &xs, &mut across);
+            for (o, &v) in out_row.iter_mut().zip(&across) {
+                *o = round_weighted(v);
             }
         }
         return out;
@@ -360,9 +359,12 @@ fn round_weighted(v: i32) -> u8 {
     ((v + (1 << (2 * WEIGHT_BITS - 1))) >> (2 * WEIGHT_BITS)) as u8
 }
 
-/// One source row interpolated to the output's width: each value is the pixel's channel times
-/// [`WEIGHT_ONE`].
-fn horizontal(row: &[u8], xs: &[(usize, usize, i32)], out: &mut [i32]) {
+/// One row (of bytes, or of two rows already blended) interpolated to the output's width: each
+/// value is the row's value times [`WEIGHT_ONE`].
+fn horizontal<T: Copy>(row: &[T], xs: &[(usize, usize, i32)], out: &mut [i32])
+where
+    i32: From<T>,
+{
     for (o, &(x0, x1, w1)) in out.chunks_exact_mut(3).zip(xs) {
         let w0 = WEIGHT_ONE - w1;
         for c in 0..3 {
